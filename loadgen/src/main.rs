@@ -1,0 +1,3 @@
+fn main() {
+    println!("contrail-loadgen {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,42 @@
+//! `contrail-cli`: the operator's tool, like tempo-cli. Each subcommand group lives in its own
+//! module and returns the process exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod block;
+pub mod traceql;
+
+#[derive(Debug, Parser)]
+#[command(name = "contrail-cli", version, about = "Contrail's tool for blocks and TraceQL")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write, list and inspect vc1 blocks, and look traces up in them.
+    #[command(subcommand)]
+    Block(block::BlockCommand),
+    /// Check TraceQL queries: parse, validate and print their canonical form.
+    #[command(subcommand)]
+    Traceql(traceql::TraceqlCommand),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Block(command) => block::run(command),
+        Command::Traceql(command) => traceql::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

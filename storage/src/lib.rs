@@ -1,0 +1,6 @@
+//! Storage: object-store backends (local, S3, GCS, Azure, in-memory) behind `object_store`, with
+//! retry, concurrency-limit and metrics decorators; the versioned block format (`vc1`: Parquet
+//! data, trace-ID bloom shards, `meta.json` written last); block listing and the tenant index.
+//!
+//! May depend on `proto` and `traceql` (it implements the engine's fetch trait); never on a
+//! service crate or on the `contrail` binary.
