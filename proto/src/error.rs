@@ -61,7 +61,10 @@ impl ErrorCode {
 
     /// Whether a client may retry the same request and expect a different outcome.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::RateLimited | ErrorCode::Timeout | ErrorCode::Unavailable)
+        matches!(
+            self,
+            ErrorCode::RateLimited | ErrorCode::Timeout | ErrorCode::Unavailable
+        )
     }
 
     /// Builds a gRPC status with this code and the given message.
@@ -86,14 +89,22 @@ mod tests {
         ] {
             assert!(code.http_status().is_client_error(), "{code:?}");
         }
-        for code in [ErrorCode::Timeout, ErrorCode::Unavailable, ErrorCode::DataCorrupt, ErrorCode::Internal] {
+        for code in [
+            ErrorCode::Timeout,
+            ErrorCode::Unavailable,
+            ErrorCode::DataCorrupt,
+            ErrorCode::Internal,
+        ] {
             assert!(code.http_status().is_server_error(), "{code:?}");
         }
     }
 
     #[test]
     fn grpc_codes_match_meaning() {
-        assert_eq!(ErrorCode::BadRequest.grpc_code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            ErrorCode::BadRequest.grpc_code(),
+            tonic::Code::InvalidArgument
+        );
         assert_eq!(ErrorCode::NotFound.grpc_code(), tonic::Code::NotFound);
         assert_eq!(ErrorCode::DataCorrupt.grpc_code(), tonic::Code::DataLoss);
         assert!(ErrorCode::Unavailable.is_retryable());

@@ -9,5 +9,7 @@
 pub use opentelemetry_proto::tonic as otlp;
 
 mod error;
+pub mod ids;
 
 pub use error::ErrorCode;
+pub use ids::{IdError, SpanId, TenantId, TraceId};

@@ -1,0 +1,14 @@
+//! Identifiers shared by every crate: [`TraceId`], [`SpanId`], [`TenantId`] and the [`IdError`]
+//! they fail with. Parsing rules follow Tempo (spec §2.1 and §2.5), so the same inputs are
+//! accepted and the same error texts reach clients.
+
+mod error;
+mod hex_id;
+mod tenant;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{IdError, IdKind};
+pub use hex_id::{SpanId, TraceId};
+pub use tenant::{TenantId, parse_tenants};
