@@ -1,3 +1,4 @@
-fn main() {
-    println!("contrail-loadgen {}", env!("CARGO_PKG_VERSION"));
+fn main() -> anyhow::Result<()> {
+    contrail_loadgen::run()?;
+    Ok(())
 }
