@@ -10,6 +10,8 @@ pub use opentelemetry_proto::tonic as otlp;
 
 mod error;
 pub mod ids;
+pub mod internal;
+pub mod tempopb;
 
 pub use error::ErrorCode;
 pub use ids::{IdError, SpanId, TenantId, TraceId};
