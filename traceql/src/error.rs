@@ -1,0 +1,82 @@
+//! The crate's error type: parse, validation and unsupported errors, with positions for parse
+//! errors. Messages are returned to API users unchanged (HTTP 400).
+
+/// What went wrong with a query.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The query does not parse. `line` and `col` are 1-based; `col` counts characters.
+    #[error("parse error at line {line}, col {col}: {message}")]
+    Parse { message: String, line: usize, col: usize },
+    /// The query parses but breaks a type or validation rule.
+    #[error("invalid query: {message}")]
+    Validate { message: String },
+    /// The query parses but uses something Contrail (like Tempo) cannot execute.
+    #[error("unsupported: {message}")]
+    Unsupported { message: String },
+}
+
+/// The class of an [`Error`], for callers that report it (`contrail-cli traceql check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Parse,
+    Validate,
+    Unsupported,
+}
+
+impl ErrorKind {
+    /// `parse`, `validate` or `unsupported`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Parse => "parse",
+            ErrorKind::Validate => "validate",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// Whether this is a parse, validation or unsupported error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Parse { .. } => ErrorKind::Parse,
+            Error::Validate { .. } => ErrorKind::Validate,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+        }
+    }
+
+    /// The message without the position prefix.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Parse { message, .. }
+            | Error::Validate { message }
+            | Error::Unsupported { message } => message,
+        }
+    }
+
+    pub(crate) fn validate(message: impl Into<String>) -> Self {
+        Error::Validate { message: message.into() }
+    }
+
+    pub(crate) fn unsupported(message: impl Into<String>) -> Self {
+        Error::Unsupported { message: message.into() }
+    }
+
+    /// Builds a parse error at the point where `remaining` bytes of `source` were left.
+    pub(crate) fn parse_at(source: &str, remaining: usize, message: String) -> Self {
+        let offset = source.len().saturating_sub(remaining);
+        let consumed = source.get(..offset).unwrap_or(source);
+        let line = 1 + consumed.matches('\n').count();
+        let line_start = consumed.rfind('\n').map_or(0, |index| index + 1);
+        let col = 1 + consumed[line_start..].chars().count();
+        Error::Parse { message, line, col }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
