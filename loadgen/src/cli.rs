@@ -2,7 +2,7 @@
 //! one-line JSON summary on stdout.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::corpus::CorpusConfig;
 use crate::error::{Error, Result};
 use crate::files::{CorpusSummary, write_corpus};
+use crate::send::{Protocol, SendConfig, Source, send};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Write a seeded corpus to DIR as batch-NNNNNN.pb files (OTLP protobuf) plus corpus.json.
     Generate(GenerateArgs),
+    /// Send a corpus (replayed from --from DIR, or generated from --seed) over OTLP.
+    Send(SendArgs),
 }
 
 /// Where the generated timestamps start.
@@ -56,6 +59,94 @@ pub struct GenerateArgs {
     /// Spans per batch file (whole traces per file).
     #[arg(long, default_value_t = 1000)]
     pub batch_spans: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Base URL of the OTLP receiver, e.g. http://127.0.0.1:4317 (gRPC) or http://127.0.0.1:4318
+    /// (HTTP, the request goes to {endpoint}/v1/traces).
+    #[arg(long)]
+    pub endpoint: String,
+    #[arg(long, value_enum, default_value = "grpc")]
+    pub protocol: Protocol,
+    /// Replay the *.pb batches of a corpus directory written by `generate`.
+    #[arg(long, conflicts_with_all = ["seed", "traces", "start_time", "traces_per_second", "batch_spans"])]
+    pub from: Option<PathBuf>,
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    /// Traces to generate (without --from); without it the run lasts until --duration or --spans.
+    #[arg(long)]
+    pub traces: Option<usize>,
+    /// Spans per request when generating.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_spans: usize,
+    /// Spans per second across all streams; as fast as possible when left out.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Concurrent streams (one connection each).
+    #[arg(long, default_value_t = 1)]
+    pub streams: usize,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Stop after about this many spans.
+    #[arg(long)]
+    pub spans: Option<u64>,
+    /// Tenant, sent as X-Scope-OrgID.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Timeout of every request in seconds, connecting included.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+    /// No progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl SendArgs {
+    fn config(&self) -> Result<SendConfig> {
+        let source = match &self.from {
+            Some(dir) => Source::Files(dir.clone()),
+            None => {
+                if self.traces.is_none() && self.duration.is_none() && self.spans.is_none() {
+                    return Err(Error::InvalidArgument(
+                        "give --from DIR, or --traces, --spans or --duration to bound the run"
+                            .to_owned(),
+                    ));
+                }
+                // timestamps end around now when the run's size is known, start now otherwise
+                let traces_estimate = self.traces.unwrap_or(0);
+                Source::Generated {
+                    config: self.corpus.config(traces_estimate)?,
+                    traces_opt: self.traces,
+                    spans_per_batch: self.batch_spans,
+                }
+            }
+        };
+        let seconds = |value: f64, flag: &str| -> Result<Duration> {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|duration| !duration.is_zero())
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!("{flag} must be a positive number of seconds"))
+                })
+        };
+        Ok(SendConfig {
+            endpoint: self.endpoint.clone(),
+            protocol: self.protocol,
+            source,
+            streams: self.streams,
+            rate_opt: self.rate,
+            duration_opt: self
+                .duration
+                .map(|value| seconds(value, "--duration"))
+                .transpose()?,
+            max_spans_opt: self.spans,
+            tenant_opt: self.tenant.clone(),
+            request_timeout: seconds(self.timeout, "--timeout")?,
+            progress: !self.quiet,
+        })
+    }
 }
 
 impl CorpusArgs {
@@ -114,6 +205,33 @@ pub fn run(cli: Cli) -> Result<()> {
                 summary: &summary,
             };
             println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Send(args) => {
+            let config = args.config()?;
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|source| Error::io("start", "the tokio runtime", source))?;
+            let report = runtime.block_on(send(config))?;
+            println!("{}", serde_json::to_string(&report)?);
+            if let Some(reason) = report.aborted {
+                return Err(Error::SendFailed(format!(
+                    "{reason} ({} at {}: {})",
+                    report.protocol,
+                    report.endpoint,
+                    report.first_error.unwrap_or_default()
+                )));
+            }
+            if report.requests_failed > 0 {
+                return Err(Error::SendFailed(format!(
+                    "{} of {} requests failed; first error: {}",
+                    report.requests_failed,
+                    report.requests,
+                    report.first_error.unwrap_or_default()
+                )));
+            }
+            if report.spans_acked == 0 {
+                return Err(Error::SendFailed("no spans were sent".to_owned()));
+            }
             Ok(())
         }
     }

@@ -23,6 +23,8 @@ pub enum Error {
     EmptyCorpus { dir: PathBuf },
     #[error("cannot encode json: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("send failed: {0}")]
+    SendFailed(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 }
