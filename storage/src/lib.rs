@@ -4,3 +4,13 @@
 //!
 //! May depend on `proto` and `traceql` (it implements the engine's fetch trait); never on a
 //! service crate or on the `contrail` binary.
+
+pub mod backend;
+pub mod error;
+pub mod metrics;
+
+pub use backend::{
+    Backend, ConfigWarning, TraceStorageConfig, build_object_store,
+};
+pub use error::{Error, Result};
+pub use metrics::StorageMetrics;

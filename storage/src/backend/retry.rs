@@ -1,0 +1,567 @@
+//! `RetryStore`: retries transient failures of replayable operations, and cuts off hung ones.
+//!
+//! Every attempt runs under `attempt_timeout`; the whole operation (attempts and backoffs) under
+//! `total_timeout`. Backoff is exponential with full jitter. Only transient failures are retried
+//! (5xx, 429, 408, connection errors, timeouts); 4xx, not-found, already-exists and precondition
+//! failures never are. Which operations are replayed, and how, is in
+//! `docs/adr/003-object-store-decorators.md`; in short:
+//! - get / get_ranges / head / list / list_with_delimiter / delete / overwrite put / copy:
+//!   replayed on any transient failure;
+//! - conditional create (put or copy): replayed; an `AlreadyExists` after an ambiguous failure
+//!   (timeout, 5xx) is checked by reading the object back and succeeds if it holds our bytes;
+//! - conditional update and rename: replayed only when the request was certainly not sent;
+//! - multipart: initiation is replayed; parts are retried inside the HTTP client (and by the
+//!   [`RetryPolicy`] installed here), since a part cannot be replayed from outside.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
+use futures::FutureExt;
+use object_store::path::Path;
+use object_store::retry::{RetryContext, RetryFailure, RetryPolicy};
+use object_store::{
+    CopyMode, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    RenameOptions, UploadPart,
+};
+use tokio::time::Instant;
+
+use super::transient::{Transience, classify, is_transient_http_status, is_transient_transport};
+use crate::metrics::StorageMetrics;
+
+/// Largest payload a retried conditional create reads back to resolve an ambiguous failure.
+const MAX_CREATE_VERIFY_BYTES: u64 = 64 * 1024 * 1024;
+/// Concurrent single-object deletes in `delete_stream`.
+const DELETE_CONCURRENCY: usize = 10;
+
+/// How `RetryStore` retries; built from `storage.trace.requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Attempts per operation, the first included (1 = never retry).
+    pub max_attempts: u32,
+    /// Backoff cap of the first retry; doubles per retry.
+    pub backoff_initial: Duration,
+    /// Largest backoff cap.
+    pub backoff_max: Duration,
+    /// Deadline of one attempt.
+    pub attempt_timeout: Duration,
+    /// Deadline of the whole operation.
+    pub total_timeout: Duration,
+}
+
+/// The error an attempt fails with when it runs past its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("request timed out after {elapsed:?}")]
+pub struct RequestTimeout {
+    /// How long the attempt ran before it was cut off.
+    pub elapsed: Duration,
+}
+
+impl RequestTimeout {
+    fn into_store_error(elapsed: Duration) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "retry",
+            source: Box::new(RequestTimeout { elapsed }),
+        }
+    }
+}
+
+/// Which failures an operation may be replayed after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Any transient failure: replaying gives the same outcome.
+    Idempotent,
+    /// Only failures where the request certainly never reached the store.
+    NotSentOnly,
+}
+
+/// Retry bookkeeping of one operation; owns what it needs so `'static` streams can carry it.
+#[derive(Debug, Clone)]
+struct Attempts {
+    operation: &'static str,
+    settings: RetrySettings,
+    metrics: Option<StorageMetrics>,
+    started: Instant,
+    attempt: u32,
+}
+
+impl Attempts {
+    fn new(operation: &'static str, settings: RetrySettings, metrics: Option<StorageMetrics>) -> Self {
+        Attempts {
+            operation,
+            settings,
+            metrics,
+            started: Instant::now(),
+            attempt: 1,
+        }
+    }
+
+    /// Starts a fresh budget (after progress in a long listing).
+    fn reset(&mut self) {
+        self.started = Instant::now();
+        self.attempt = 1;
+    }
+
+    fn attempt_budget(&self) -> Duration {
+        let remaining = self
+            .settings
+            .total_timeout
+            .saturating_sub(self.started.elapsed());
+        remaining.min(self.settings.attempt_timeout)
+    }
+
+    /// Runs one attempt under the attempt deadline.
+    async fn run_once<T>(
+        &self,
+        attempt: impl Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
+        let budget = self.attempt_budget();
+        match tokio::time::timeout(budget, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(RequestTimeout::into_store_error(budget)),
+        }
+    }
+
+    /// Decides whether to retry after `error`, and sleeps the backoff if so.
+    async fn retry_after(&mut self, error: &object_store::Error, replay: Replay) -> Option<Transience> {
+        let transience = classify(error)?;
+        if replay == Replay::NotSentOnly && transience != Transience::NotSent {
+            return None;
+        }
+        if self.attempt >= self.settings.max_attempts {
+            return None;
+        }
+        let delay = full_jitter_backoff(&self.settings, self.attempt);
+        if self.started.elapsed() + delay >= self.settings.total_timeout {
+            return None;
+        }
+        tracing::warn!(
+            operation = self.operation,
+            attempt = self.attempt,
+            delay_ms = delay.as_millis() as u64,
+            error = %error,
+            "object store request failed, retrying"
+        );
+        if let Some(metrics) = &self.metrics {
+            metrics.inc_retry(self.operation);
+        }
+        tokio::time::sleep(delay).await;
+        self.attempt += 1;
+        Some(transience)
+    }
+}
+
+/// A random delay in `[0, min(max, initial * 2^(attempt-1))]` ("full jitter").
+pub(crate) fn full_jitter_backoff(settings: &RetrySettings, attempt: u32) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(30);
+    let cap = settings
+        .backoff_initial
+        .saturating_mul(1u32 << exponent)
+        .min(settings.backoff_max);
+    let cap_nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+    if cap_nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(rand::random_range(0..=cap_nanos))
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the budget is spent.
+async fn with_retries<T, F, Fut>(
+    mut attempts: Attempts,
+    replay: Replay,
+    mut attempt: F,
+) -> object_store::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = object_store::Result<T>>,
+{
+    loop {
+        match attempts.run_once(attempt()).await {
+            Ok(value) => return Ok(value),
+            Err(error) => {
+                if attempts.retry_after(&error, replay).await.is_none() {
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+/// Retry decorator; see the module docs.
+#[derive(Debug)]
+pub struct RetryStore<T: ObjectStore> {
+    inner: Arc<T>,
+    settings: RetrySettings,
+    metrics: Option<StorageMetrics>,
+    ordered_listing: bool,
+}
+
+impl<T: ObjectStore> RetryStore<T> {
+    /// Wraps `inner`. `ordered_listing`: the store lists keys in lexicographic order (S3, GCS,
+    /// Azure, memory), so a listing that fails midway resumes after the last key it returned;
+    /// otherwise only a listing that fails before its first key is retried.
+    pub fn new(inner: T, settings: RetrySettings, ordered_listing: bool) -> Self {
+        RetryStore {
+            inner: Arc::new(inner),
+            settings,
+            metrics: None,
+            ordered_listing,
+        }
+    }
+
+    /// Counts retries in `contrail_storage_retries_total`.
+    pub fn with_metrics(mut self, metrics: StorageMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn attempts(&self, operation: &'static str) -> Attempts {
+        Attempts::new(operation, self.settings, self.metrics.clone())
+    }
+
+    async fn put_create(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let mut attempts = self.attempts("put");
+        let mut ambiguous_failure = false;
+        loop {
+            let result = attempts
+                .run_once(self.inner.put_opts(location, payload.clone(), opts.clone()))
+                .await;
+            match result {
+                Ok(put) => return Ok(put),
+                Err(error @ object_store::Error::AlreadyExists { .. }) if ambiguous_failure => {
+                    // An earlier attempt may have created it: ours if it holds our bytes.
+                    return match self.holds_payload(location, &payload).await {
+                        Some(meta) => Ok(PutResult {
+                            e_tag: meta.e_tag,
+                            version: meta.version,
+                            extensions: Default::default(),
+                        }),
+                        None => Err(error),
+                    };
+                }
+                Err(error) => match attempts.retry_after(&error, Replay::Idempotent).await {
+                    Some(Transience::Ambiguous) => ambiguous_failure = true,
+                    Some(Transience::NotSent) => {}
+                    None => return Err(error),
+                },
+            }
+        }
+    }
+
+    /// The object's meta when it exists and its bytes equal `payload`.
+    async fn holds_payload(&self, location: &Path, payload: &PutPayload) -> Option<ObjectMeta> {
+        let expected_len = u64::try_from(payload.content_length()).ok()?;
+        if expected_len > MAX_CREATE_VERIFY_BYTES {
+            return None;
+        }
+        let attempts = self.attempts("get");
+        let stored = with_retries(attempts, Replay::Idempotent, || async {
+            let result = self.inner.get(location).await?;
+            let meta = result.meta.clone();
+            Ok((meta, result.bytes().await?))
+        })
+        .await
+        .ok()?;
+        let expected: Vec<u8> = payload.iter().flat_map(|chunk| chunk.iter().copied()).collect();
+        (stored.1.as_ref() == expected.as_slice()).then_some(stored.0)
+    }
+
+    fn list_retrying(
+        &self,
+        prefix: Option<&Path>,
+        offset: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let inner = Arc::clone(&self.inner);
+        let prefix = prefix.cloned();
+        let offset = offset.cloned();
+        let stream = open_list(&inner, prefix.as_ref(), offset.as_ref());
+        let state = ListState {
+            inner,
+            prefix,
+            resume_after: offset,
+            stream,
+            attempts: self.attempts("list"),
+            yielded_any: false,
+            ordered: self.ordered_listing,
+            done: false,
+        };
+        futures::stream::unfold(state, ListState::next).boxed()
+    }
+}
+
+impl<T: ObjectStore> std::fmt::Display for RetryStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RetryStore({}, {})", self.settings.max_attempts, self.inner)
+    }
+}
+
+fn open_list<T: ObjectStore>(
+    inner: &Arc<T>,
+    prefix: Option<&Path>,
+    offset: Option<&Path>,
+) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    match offset {
+        Some(offset) => inner.list_with_offset(prefix, offset),
+        None => inner.list(prefix),
+    }
+}
+
+struct ListState<T: ObjectStore> {
+    inner: Arc<T>,
+    prefix: Option<Path>,
+    resume_after: Option<Path>,
+    stream: BoxStream<'static, object_store::Result<ObjectMeta>>,
+    attempts: Attempts,
+    yielded_any: bool,
+    ordered: bool,
+    done: bool,
+}
+
+impl<T: ObjectStore> ListState<T> {
+    async fn next(mut self) -> Option<(object_store::Result<ObjectMeta>, Self)> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let error = match self.attempts.run_once(self.stream.next().map(Ok)).await {
+                Ok(Some(Ok(meta))) => {
+                    self.resume_after = Some(meta.location.clone());
+                    self.yielded_any = true;
+                    self.attempts.reset();
+                    return Some((Ok(meta), self));
+                }
+                Ok(None) => return None,
+                Ok(Some(Err(error))) | Err(error) => error,
+            };
+            let resumable = self.ordered || !self.yielded_any;
+            if resumable
+                && self
+                    .attempts
+                    .retry_after(&error, Replay::Idempotent)
+                    .await
+                    .is_some()
+            {
+                self.stream = open_list(&self.inner, self.prefix.as_ref(), self.resume_after.as_ref());
+                continue;
+            }
+            self.done = true;
+            return Some((Err(error), self));
+        }
+    }
+}
+
+#[async_trait]
+impl<T: ObjectStore> ObjectStore for RetryStore<T> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        match opts.mode {
+            PutMode::Overwrite => {
+                with_retries(self.attempts("put"), Replay::Idempotent, || {
+                    self.inner.put_opts(location, payload.clone(), opts.clone())
+                })
+                .await
+            }
+            PutMode::Create => self.put_create(location, payload, opts).await,
+            PutMode::Update(_) => {
+                with_retries(self.attempts("put"), Replay::NotSentOnly, || {
+                    self.inner.put_opts(location, payload.clone(), opts.clone())
+                })
+                .await
+            }
+        }
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let policy = PartRetryPolicy {
+            settings: self.settings,
+            metrics: self.metrics.clone(),
+        };
+        let opts = opts.with_retry_policy(Arc::new(policy));
+        // Replaying initiation can at worst leave an unused upload behind.
+        let upload = with_retries(self.attempts("put_multipart"), Replay::Idempotent, || {
+            self.inner.put_multipart_opts(location, opts.clone())
+        })
+        .await?;
+        Ok(Box::new(DeadlineUpload {
+            inner: upload,
+            deadline: self.settings.total_timeout,
+        }))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        with_retries(self.attempts("get"), Replay::Idempotent, || {
+            self.inner.get_opts(location, options.clone())
+        })
+        .await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        with_retries(self.attempts("get_ranges"), Replay::Idempotent, || {
+            self.inner.get_ranges(location, ranges)
+        })
+        .await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        // One retried delete per location: a bulk request's failure cannot be split per key.
+        let inner = Arc::clone(&self.inner);
+        let attempts = self.attempts("delete");
+        locations
+            .map(move |location| {
+                let inner = Arc::clone(&inner);
+                let attempts = attempts.clone();
+                async move {
+                    let location = location?;
+                    with_retries(attempts, Replay::Idempotent, || inner.delete(&location)).await?;
+                    Ok(location)
+                }
+            })
+            .buffered(DELETE_CONCURRENCY)
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.list_retrying(prefix, None)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.list_retrying(prefix, Some(offset))
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        with_retries(
+            self.attempts("list_with_delimiter"),
+            Replay::Idempotent,
+            || self.inner.list_with_delimiter(prefix),
+        )
+        .await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        let replay = match options.mode {
+            CopyMode::Overwrite => Replay::Idempotent,
+            CopyMode::Create => Replay::NotSentOnly,
+        };
+        with_retries(self.attempts("copy"), replay, || {
+            self.inner.copy_opts(from, to, options.clone())
+        })
+        .await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        with_retries(self.attempts("rename"), Replay::NotSentOnly, || {
+            self.inner.rename_opts(from, to, options.clone())
+        })
+        .await
+    }
+}
+
+/// Bounds every part, `complete` and `abort` of a multipart upload by the operation deadline.
+#[derive(Debug)]
+struct DeadlineUpload {
+    inner: Box<dyn MultipartUpload>,
+    deadline: Duration,
+}
+
+async fn within<T>(
+    deadline: Duration,
+    future: impl Future<Output = object_store::Result<T>>,
+) -> object_store::Result<T> {
+    match tokio::time::timeout(deadline, future).await {
+        Ok(result) => result,
+        Err(_) => Err(RequestTimeout::into_store_error(deadline)),
+    }
+}
+
+#[async_trait]
+impl MultipartUpload for DeadlineUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        within(self.deadline, self.inner.put_part(data)).boxed()
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        within(self.deadline, self.inner.complete()).await
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        within(self.deadline, self.inner.abort()).await
+    }
+}
+
+/// Restarts a failed part upload (with fresh credentials and signature) in the HTTP stores,
+/// after their own request retries are exhausted.
+#[derive(Debug)]
+struct PartRetryPolicy {
+    settings: RetrySettings,
+    metrics: Option<StorageMetrics>,
+}
+
+#[async_trait]
+impl RetryPolicy for PartRetryPolicy {
+    async fn retry(&self, context: RetryContext) -> bool {
+        let transient = match context.failure {
+            RetryFailure::Status(status) => is_transient_http_status(status.as_u16()),
+            RetryFailure::Transport(kind) => is_transient_transport(kind).is_some(),
+            _ => false,
+        };
+        let attempt = u32::try_from(context.attempt).unwrap_or(u32::MAX);
+        if !transient || attempt >= self.settings.max_attempts {
+            return false;
+        }
+        let delay = full_jitter_backoff(&self.settings, attempt);
+        if context.elapsed + delay >= self.settings.total_timeout {
+            return false;
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.inc_retry("put_part");
+        }
+        tokio::time::sleep(delay).await;
+        true
+    }
+}
+
+#[cfg(test)]
+#[path = "retry_tests.rs"]
+mod tests;
