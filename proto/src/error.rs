@@ -59,6 +59,25 @@ impl ErrorCode {
         }
     }
 
+    /// The error kind for a gRPC status code received from another service (the inverse of
+    /// [`ErrorCode::grpc_code`] where that is one-to-one).
+    pub fn from_grpc_code(code: tonic::Code) -> ErrorCode {
+        use tonic::Code;
+        match code {
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                ErrorCode::BadRequest
+            }
+            Code::Unimplemented => ErrorCode::Unsupported,
+            Code::Unauthenticated | Code::PermissionDenied => ErrorCode::Unauthenticated,
+            Code::NotFound => ErrorCode::NotFound,
+            Code::ResourceExhausted => ErrorCode::RateLimited,
+            Code::DeadlineExceeded => ErrorCode::Timeout,
+            Code::Unavailable | Code::Aborted | Code::Cancelled => ErrorCode::Unavailable,
+            Code::DataLoss => ErrorCode::DataCorrupt,
+            Code::Ok | Code::Unknown | Code::Internal | Code::AlreadyExists => ErrorCode::Internal,
+        }
+    }
+
     /// Whether a client may retry the same request and expect a different outcome.
     pub fn is_retryable(self) -> bool {
         matches!(
@@ -108,6 +127,23 @@ mod tests {
         assert_eq!(ErrorCode::NotFound.grpc_code(), tonic::Code::NotFound);
         assert_eq!(ErrorCode::DataCorrupt.grpc_code(), tonic::Code::DataLoss);
         assert!(ErrorCode::Unavailable.is_retryable());
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::Unsupported,
+            ErrorCode::Unauthenticated,
+            ErrorCode::NotFound,
+            ErrorCode::Timeout,
+            ErrorCode::Unavailable,
+            ErrorCode::DataCorrupt,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(ErrorCode::from_grpc_code(code.grpc_code()), code);
+        }
+        // TooLarge and RateLimited share ResourceExhausted; it reads back as retryable.
+        assert_eq!(
+            ErrorCode::from_grpc_code(tonic::Code::ResourceExhausted),
+            ErrorCode::RateLimited
+        );
         assert!(!ErrorCode::BadRequest.is_retryable());
     }
 }

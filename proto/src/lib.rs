@@ -11,7 +11,10 @@ pub use opentelemetry_proto::tonic as otlp;
 mod error;
 pub mod ids;
 pub mod internal;
+pub mod otlp_json;
+mod push;
 pub mod tempopb;
 
 pub use error::ErrorCode;
 pub use ids::{IdError, SpanId, TenantId, TraceId};
+pub use push::{GrpcPushTarget, PushBatch, PushError, PushOutcome, PushTarget};
