@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+use crate::bench::{BenchConfig, run_bench};
 use crate::corpus::CorpusConfig;
 use crate::error::{Error, Result};
 use crate::files::{CorpusSummary, write_corpus};
@@ -29,6 +30,72 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Send a corpus (replayed from --from DIR, or generated from --seed) over OTLP.
     Send(SendArgs),
+    /// Run the benchmark workloads against release binaries and record the medians in
+    /// BENCHMARKS.md (scripts/bench.sh builds the binaries and calls this).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The all-in-one server binary.
+    #[arg(long, default_value = "target/release/contrail")]
+    pub contrail: PathBuf,
+    /// The operator's CLI (`block write`).
+    #[arg(long, default_value = "target/release/contrail-cli")]
+    pub cli: PathBuf,
+    /// The repository (its tempo.yaml configures the server).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Scratch directory for corpora, data and blocks (emptied per run).
+    #[arg(long, default_value = "/tmp/contrail-bench")]
+    pub work_dir: PathBuf,
+    /// File whose bench-runner section receives the table (default: REPO/BENCHMARKS.md).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Print the results only; leave BENCHMARKS.md alone.
+    #[arg(long)]
+    pub no_markdown: bool,
+    /// Runs per workload (the table shows the median).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Seconds of W1 ingest per run.
+    #[arg(long, default_value_t = 60)]
+    pub w1_duration: u64,
+    /// Traces in the W2 corpus.
+    #[arg(long, default_value_t = 50_000)]
+    pub w2_traces: usize,
+    /// Seconds to wait for the server to listen.
+    #[arg(long, default_value_t = 15)]
+    pub server_start_timeout: u64,
+    /// Where the server receives OTLP gRPC.
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    pub otlp_grpc_address: std::net::SocketAddr,
+}
+
+impl BenchArgs {
+    fn config(&self) -> BenchConfig {
+        let markdown_opt = if self.no_markdown {
+            None
+        } else {
+            Some(
+                self.markdown
+                    .clone()
+                    .unwrap_or_else(|| self.repo.join("BENCHMARKS.md")),
+            )
+        };
+        BenchConfig {
+            contrail_bin: self.contrail.clone(),
+            cli_bin: self.cli.clone(),
+            repo_dir: self.repo.clone(),
+            work_dir: self.work_dir.clone(),
+            markdown_opt,
+            runs: self.runs,
+            w1_duration: Duration::from_secs(self.w1_duration),
+            w2_traces: self.w2_traces,
+            server_start_timeout: Duration::from_secs(self.server_start_timeout),
+            otlp_grpc_address: self.otlp_grpc_address,
+        }
+    }
 }
 
 /// Where the generated timestamps start.
@@ -205,6 +272,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 summary: &summary,
             };
             println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let results = run_bench(&args.config())?;
+            let report = serde_json::json!({ "mode": "bench", "results": results });
+            println!("{report}");
             Ok(())
         }
         Command::Send(args) => {

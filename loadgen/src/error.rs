@@ -23,6 +23,8 @@ pub enum Error {
     EmptyCorpus { dir: PathBuf },
     #[error("cannot encode json: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("benchmark failed: {0}")]
+    Bench(String),
     #[error("send failed: {0}")]
     SendFailed(String),
     #[error("invalid argument: {0}")]

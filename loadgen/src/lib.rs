@@ -7,6 +7,7 @@
 //!
 //! May depend on `proto` only; never on `storage`, `traceql` or a service crate.
 
+pub mod bench;
 pub mod cli;
 pub mod corpus;
 mod error;

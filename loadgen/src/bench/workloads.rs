@@ -1,0 +1,192 @@
+//! The workloads of `../shared/BENCHMARKS.md` the runner can drive today: W1 (ingest over OTLP
+//! gRPC into a freshly started `contrail`) and W2 (bytes per span of blocks written by
+//! `contrail-cli block write`). The others are reported as not run, with the reason.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::procfs::{dir_bytes, read_usage, run_measured, stop};
+use super::{BenchConfig, Figure, Outcome, WorkloadResult};
+use crate::corpus::CorpusConfig;
+use crate::files::CorpusSummary;
+use crate::send::{Protocol, SendConfig, Source, send};
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// A started server, or why there is none.
+fn start_server(config: &BenchConfig, data_dir: &Path) -> Result<Child, String> {
+    let address = config.otlp_grpc_address;
+    if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+        return Err(format!(
+            "{address} is already in use by another process; stop it first"
+        ));
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
+    let tempo_yaml = config.repo_dir.join("tempo.yaml");
+    let mut child = Command::new(&config.contrail_bin)
+        .arg(format!("-config.file={}", tempo_yaml.display()))
+        .current_dir(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("cannot start {}: {error}", config.contrail_bin.display()))?;
+    let deadline = Instant::now() + config.server_start_timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "server not available yet: contrail exited ({status}) without listening on {address}"
+            ));
+        }
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(child);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(&mut child);
+    Err(format!(
+        "server not available yet: contrail did not listen on {address} within {:?}",
+        config.server_start_timeout
+    ))
+}
+
+/// W1: 8 streams of about 1,000-span batches over OTLP gRPC for `w1_duration`.
+pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
+    let mut spans_per_second = Vec::new();
+    let mut cpu_per_million = Vec::new();
+    let mut peak_rss_gib = Vec::new();
+    for run in 0..config.runs {
+        let data_dir = config.work_dir.join(format!("w1-data-{run}"));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let mut child = match start_server(config, &data_dir) {
+            Ok(child) => child,
+            Err(reason) => return WorkloadResult::not_run("W1 ingest", reason),
+        };
+        let before = read_usage(child.id()).unwrap_or_default();
+        let mut send_config = SendConfig::new(
+            format!("http://{}", config.otlp_grpc_address),
+            Protocol::Grpc,
+            Source::Generated {
+                config: CorpusConfig {
+                    seed: 1 + run as u64,
+                    ..CorpusConfig::default()
+                },
+                traces_opt: None,
+                spans_per_batch: 1000,
+            },
+        );
+        send_config.streams = 8;
+        send_config.duration_opt = Some(config.w1_duration);
+        let report = tokio::runtime::Runtime::new()
+            .map_err(|error| error.to_string())
+            .and_then(|runtime| {
+                runtime
+                    .block_on(send(send_config))
+                    .map_err(|error| error.to_string())
+            });
+        let after = read_usage(child.id()).unwrap_or_default();
+        stop(&mut child);
+        let report = match report {
+            Ok(report) if report.spans_acked > 0 => report,
+            Ok(report) => {
+                return WorkloadResult::not_run(
+                    "W1 ingest",
+                    format!(
+                        "the server acked no spans: {}",
+                        report.first_error.unwrap_or_default()
+                    ),
+                );
+            }
+            Err(reason) => return WorkloadResult::not_run("W1 ingest", reason),
+        };
+        spans_per_second.push(report.spans_per_s);
+        cpu_per_million
+            .push((after.cpu_seconds - before.cpu_seconds) / (report.spans_acked as f64 / 1e6));
+        peak_rss_gib.push(after.peak_rss_bytes as f64 / GIB);
+    }
+    WorkloadResult {
+        workload: "W1 ingest",
+        outcome: Outcome::Measured(vec![
+            Figure::at_least(
+                "acked spans/s (OTLP gRPC, 8 streams, 1,000-span batches)",
+                200_000.0,
+                spans_per_second,
+            ),
+            Figure::at_most("server CPU-seconds per 1M spans", 5.0, cpu_per_million),
+            Figure::at_most("server peak RSS (GiB)", 1.5, peak_rss_gib),
+        ]),
+    }
+}
+
+/// W2: writes the corpus into blocks with `contrail-cli block write` and measures bytes per span.
+pub(super) fn storage(
+    config: &BenchConfig,
+    corpus_dir: &Path,
+    corpus: &CorpusSummary,
+) -> WorkloadResult {
+    let mut bytes_per_span = Vec::new();
+    let mut ratio = Vec::new();
+    let mut write_spans_per_second = Vec::new();
+    let mut write_peak_rss_mib = Vec::new();
+    for run in 0..config.runs {
+        let out_dir = config.work_dir.join(format!("w2-blocks-{run}"));
+        let _ = std::fs::remove_dir_all(&out_dir);
+        let mut command = Command::new(&config.cli_bin);
+        command
+            .args(["block", "write", "--from"])
+            .arg(corpus_dir)
+            .arg("--out")
+            .arg(&out_dir);
+        let measured = match run_measured(&mut command, Duration::from_secs(1800)) {
+            Ok(measured) => measured,
+            Err(error) => {
+                return WorkloadResult::not_run(
+                    "W2 storage",
+                    format!("`contrail-cli block write` failed: {error}"),
+                );
+            }
+        };
+        if !measured.status.success() {
+            let first_line = measured
+                .stderr
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("no output");
+            return WorkloadResult::not_run(
+                "W2 storage",
+                format!(
+                    "`contrail-cli block write` is not available yet ({}): {first_line}",
+                    measured.status
+                ),
+            );
+        }
+        let stored = dir_bytes(&out_dir);
+        if stored == 0 {
+            return WorkloadResult::not_run(
+                "W2 storage",
+                "`contrail-cli block write` wrote nothing".to_owned(),
+            );
+        }
+        bytes_per_span.push(stored as f64 / corpus.spans as f64);
+        ratio.push(stored as f64 / corpus.bytes as f64);
+        write_spans_per_second.push(corpus.spans as f64 / measured.wall.as_secs_f64());
+        write_peak_rss_mib.push(measured.usage.peak_rss_bytes as f64 / (1024.0 * 1024.0));
+    }
+    WorkloadResult {
+        workload: "W2 storage",
+        outcome: Outcome::Measured(vec![
+            Figure::at_most(
+                "bytes per span in blocks (block write, before compaction)",
+                68.0,
+                bytes_per_span,
+            ),
+            Figure::at_most("block bytes / OTLP protobuf bytes", 0.24, ratio),
+            Figure::informative(
+                "block write throughput (spans/s, one process)",
+                write_spans_per_second,
+            ),
+        ]),
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmark runner: builds the release binaries, then runs the workloads of
+# ../shared/BENCHMARKS.md that exist so far (W1 ingest, W2 storage; the rest are listed as not
+# run) and writes the medians between the bench-runner markers of BENCHMARKS.md.
+# Extra arguments go to `contrail-loadgen bench` (e.g. --runs 5 --w1-duration 60 --no-markdown).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo build --release --bin contrail --bin contrail-cli --bin contrail-loadgen
+exec "$target_dir/release/contrail-loadgen" bench \
+    --contrail "$target_dir/release/contrail" \
+    --cli "$target_dir/release/contrail-cli" \
+    --repo . \
+    "$@"
