@@ -6,8 +6,11 @@
 //! service crate or on the `contrail` binary.
 
 pub mod backend;
+pub mod block;
+pub mod convert;
 pub mod error;
 pub mod metrics;
+pub mod parquet_query;
 
 pub use backend::{
     Backend, ConfigWarning, TraceStorageConfig, build_object_store,

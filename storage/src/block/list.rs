@@ -1,0 +1,173 @@
+//! Listing a tenant's blocks, reading metas, and marking blocks compacted.
+//!
+//! Only blocks whose `meta.json` (live) or `meta.compacted.json` (compacted) exists are listed:
+//! a writer that died before writing `meta.json` leaves objects that no reader ever sees.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::meta::{BlockMeta, CompactedBlockMeta};
+use super::{COMPACTED_META_OBJECT, META_OBJECT, TENANT_INDEX_OBJECT, corrupt, object_path};
+use crate::error::{Error, Result};
+
+/// Concurrent meta reads while listing.
+const LIST_CONCURRENCY: usize = 16;
+
+/// The blocks of one tenant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BlockList {
+    /// Blocks with a `meta.json`, sorted by block ID.
+    pub live: Vec<BlockMeta>,
+    /// Blocks with a `meta.compacted.json` (and no `meta.json`), sorted by block ID.
+    pub compacted: Vec<CompactedBlockMeta>,
+}
+
+/// The tenants that have at least one object (folders at the store's root).
+pub async fn list_tenants(store: &dyn ObjectStore) -> Result<Vec<String>> {
+    let listing = store
+        .list_with_delimiter(None)
+        .await
+        .map_err(|source| Error::from_store("list", "/", source))?;
+    let mut tenants: Vec<String> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|prefix| prefix.filename().map(str::to_owned))
+        .collect();
+    tenants.sort();
+    Ok(tenants)
+}
+
+/// Lists the blocks of `tenant`.
+pub async fn list_blocks(store: Arc<dyn ObjectStore>, tenant: &str) -> Result<BlockList> {
+    let prefix = Path::from(tenant);
+    let listing = store
+        .list_with_delimiter(Some(&prefix))
+        .await
+        .map_err(|source| Error::from_store("list", &prefix, source))?;
+    let block_ids: Vec<Uuid> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|prefix| {
+            prefix
+                .filename()
+                .and_then(|name| Uuid::parse_str(name).ok())
+        })
+        .collect();
+    let found: Vec<Option<Found>> = futures::stream::iter(block_ids)
+        .map(|block_id| {
+            let store = store.clone();
+            async move { find_meta(store.as_ref(), tenant, &block_id).await }
+        })
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut list = BlockList::default();
+    for entry in found.into_iter().flatten() {
+        match entry {
+            Found::Live(meta) => list.live.push(*meta),
+            Found::Compacted(meta) => list.compacted.push(*meta),
+        }
+    }
+    list.live.sort_by_key(|meta| meta.block_id);
+    list.compacted.sort_by_key(|meta| meta.meta.block_id);
+    Ok(list)
+}
+
+enum Found {
+    Live(Box<BlockMeta>),
+    Compacted(Box<CompactedBlockMeta>),
+}
+
+async fn find_meta(
+    store: &dyn ObjectStore,
+    tenant: &str,
+    block_id: &Uuid,
+) -> Result<Option<Found>> {
+    let live_path = object_path(tenant, block_id, META_OBJECT);
+    if let Some(meta) = get_json::<BlockMeta>(store, &live_path).await? {
+        return Ok(Some(Found::Live(Box::new(meta))));
+    }
+    let compacted_path = object_path(tenant, block_id, COMPACTED_META_OBJECT);
+    Ok(get_json::<CompactedBlockMeta>(store, &compacted_path)
+        .await?
+        .map(|meta| Found::Compacted(Box::new(meta))))
+}
+
+/// Reads and decodes a JSON object; `None` when it does not exist.
+pub(crate) async fn get_json<T: DeserializeOwned>(
+    store: &dyn ObjectStore,
+    path: &Path,
+) -> Result<Option<T>> {
+    let bytes = match store.get(path).await {
+        Ok(result) => result
+            .bytes()
+            .await
+            .map_err(|source| Error::from_store("get", path, source))?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(source) => return Err(Error::from_store("get", path, source)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|error| corrupt(path, error))
+}
+
+/// Reads `meta.json` of a block; a missing block is `Error::NotFound`.
+pub async fn read_block_meta(
+    store: &dyn ObjectStore,
+    tenant: &str,
+    block_id: &Uuid,
+) -> Result<BlockMeta> {
+    let path = object_path(tenant, block_id, META_OBJECT);
+    let bytes = store
+        .get(&path)
+        .await
+        .map_err(|source| Error::from_store("get", &path, source))?
+        .bytes()
+        .await
+        .map_err(|source| Error::from_store("get", &path, source))?;
+    let meta: BlockMeta = serde_json::from_slice(&bytes).map_err(|error| corrupt(&path, error))?;
+    if meta.block_id != *block_id || meta.tenant_id != tenant {
+        return Err(corrupt(
+            &path,
+            format!("meta names block {}/{}", meta.tenant_id, meta.block_id),
+        ));
+    }
+    Ok(meta)
+}
+
+/// Marks a block compacted: writes `meta.compacted.json`, then deletes `meta.json` (a reader
+/// may briefly see both; listing then reports the block as live, which is safe).
+pub async fn mark_compacted(
+    store: &dyn ObjectStore,
+    meta: &BlockMeta,
+    compacted_time: DateTime<Utc>,
+) -> Result<()> {
+    let compacted = CompactedBlockMeta {
+        meta: meta.clone(),
+        compacted_time,
+    };
+    let compacted_path = object_path(&meta.tenant_id, &meta.block_id, COMPACTED_META_OBJECT);
+    let body = serde_json::to_vec(&compacted).map_err(|error| Error::BlockTask {
+        message: format!("encode {compacted_path}: {error}"),
+    })?;
+    store
+        .put(&compacted_path, PutPayload::from(body))
+        .await
+        .map_err(|source| Error::from_store("put", &compacted_path, source))?;
+    let live_path = object_path(&meta.tenant_id, &meta.block_id, META_OBJECT);
+    match store.delete(&live_path).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(source) => Err(Error::from_store("delete", &live_path, source)),
+    }
+}
+
+/// The path of a tenant's index.
+pub(crate) fn tenant_index_path(tenant: &str) -> Path {
+    Path::from(tenant).join(TENANT_INDEX_OBJECT)
+}

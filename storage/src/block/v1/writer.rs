@@ -1,0 +1,451 @@
+//! The `vc1` block writer: traces in trace-ID order in, `data.parquet` streamed out through
+//! `BufWriter` (multipart for big files) into `AsyncArrowWriter`, then the bloom shards, then
+//! `meta.json`.
+//!
+//! Memory stays bounded: traces are buffered only until `batch_spans` spans, the Parquet writer
+//! holds at most one row group (`row_group_target_bytes`), and only the 16-byte trace IDs are
+//! kept for the bloom filter. Row groups are cut only between traces, so a trace lives in exactly
+//! one row group. Encoding runs on the blocking pool.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use contrail_proto::{TenantId, TraceId};
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::file::metadata::{KeyValue, ParquetMetaData};
+use uuid::Uuid;
+
+use super::FORMAT;
+use super::schema::{ParquetOptions, arrow_schema, writer_properties};
+use crate::block::bloom::{self, build_shards};
+use crate::block::meta::{BlockMeta, RowGroupMeta, vc1_dedicated_columns};
+use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path, run_blocking};
+use crate::convert::to_rows::{SpanBatchBuilder, TraceSummary};
+use crate::convert::{RefTables, Trace};
+use crate::error::{Error, Result};
+
+/// How a block is written.
+#[derive(Debug, Clone)]
+pub struct BlockWriterConfig {
+    /// The owner of the block.
+    pub tenant: TenantId,
+    /// The block's ID (a random v4 UUID by default).
+    pub block_id: Uuid,
+    /// A row group is cut (between traces) once its encoded size passes this.
+    pub row_group_target_bytes: usize,
+    /// Traces are converted and encoded in batches of about this many spans.
+    pub batch_spans: usize,
+    /// Parquet encoding knobs.
+    pub parquet: ParquetOptions,
+    /// Bloom false-positive rate.
+    pub bloom_false_positive: f64,
+    /// Upper bound of one bloom shard's bitmap.
+    pub bloom_shard_max_bytes: usize,
+    /// Compaction level written into the meta.
+    pub compaction_level: u32,
+    /// Replication factor written into the meta (1 for RF1 blocks).
+    pub replication_factor: u32,
+}
+
+impl BlockWriterConfig {
+    /// Defaults for `tenant` with a fresh block ID.
+    pub fn new(tenant: TenantId) -> Self {
+        BlockWriterConfig {
+            tenant,
+            block_id: Uuid::new_v4(),
+            row_group_target_bytes: 32 * 1024 * 1024,
+            batch_spans: 8192,
+            parquet: ParquetOptions::default(),
+            bloom_false_positive: bloom::DEFAULT_FALSE_POSITIVE,
+            bloom_shard_max_bytes: bloom::DEFAULT_SHARD_MAX_BYTES,
+            compaction_level: 0,
+            replication_factor: 1,
+        }
+    }
+}
+
+/// A finished block: its meta and the bytes of every object written.
+#[derive(Debug, Clone)]
+pub struct WrittenBlock {
+    /// The meta, as written to `meta.json`.
+    pub meta: BlockMeta,
+    /// Bytes of `meta.json`.
+    pub meta_bytes: u64,
+}
+
+impl WrittenBlock {
+    /// Total bytes of the block in the object store: data, bloom shards and meta.
+    pub fn total_bytes(&self) -> u64 {
+        self.meta.size + self.meta.bloom_size + self.meta_bytes
+    }
+}
+
+struct RowGroupAccumulator {
+    min_id: TraceId,
+    max_id: TraceId,
+    traces: u64,
+    spans: u64,
+    start: u64,
+    end: u64,
+}
+
+struct EncodeState {
+    parquet: AsyncArrowWriter<BufWriter>,
+    rows: SpanBatchBuilder,
+    tables: RefTables,
+    row_groups: Vec<RowGroupMeta>,
+    current: Option<RowGroupAccumulator>,
+    row_group_target_bytes: usize,
+}
+
+impl EncodeState {
+    fn record(&mut self, trace_id: TraceId, summary: TraceSummary) {
+        let spans = summary.spans as u64;
+        match &mut self.current {
+            Some(current) => {
+                current.max_id = trace_id;
+                current.traces += 1;
+                current.spans += spans;
+                current.start = current.start.min(summary.start_unix_nano);
+                current.end = current.end.max(summary.end_unix_nano);
+            }
+            None => {
+                self.current = Some(RowGroupAccumulator {
+                    min_id: trace_id,
+                    max_id: trace_id,
+                    traces: 1,
+                    spans,
+                    start: summary.start_unix_nano,
+                    end: summary.end_unix_nano,
+                })
+            }
+        }
+    }
+
+    async fn encode(&mut self, traces: Vec<Trace>, data_path: &Path) -> Result<()> {
+        for trace in &traces {
+            let summary = self
+                .rows
+                .append_trace(&trace.trace_id, &trace.resource_spans, &mut self.tables)
+                .map_err(|error| Error::InvalidBlockInput {
+                    message: error.to_string(),
+                })?;
+            self.record(trace.trace_id, summary);
+        }
+        let batch = self.rows.finish().map_err(|error| Error::BlockTask {
+            message: format!("build rows for {data_path}: {error}"),
+        })?;
+        self.parquet
+            .write(&batch)
+            .await
+            .map_err(|source| write_error(data_path, source))?;
+        if self.parquet.in_progress_size() >= self.row_group_target_bytes {
+            self.flush_row_group(data_path).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_row_group(&mut self, data_path: &Path) -> Result<()> {
+        let Some(current) = self.current.take() else {
+            return Ok(());
+        };
+        self.parquet
+            .flush()
+            .await
+            .map_err(|source| write_error(data_path, source))?;
+        let size = self
+            .parquet
+            .flushed_row_groups()
+            .last()
+            .map(|row_group| row_group.compressed_size().max(0) as u64)
+            .unwrap_or_default();
+        self.row_groups.push(RowGroupMeta {
+            min_id: current.min_id,
+            max_id: current.max_id,
+            traces: current.traces,
+            spans: current.spans,
+            start_time_unix_nano: current.start,
+            end_time_unix_nano: current.end,
+            size,
+        });
+        Ok(())
+    }
+}
+
+fn write_error(data_path: &Path, source: parquet::errors::ParquetError) -> Error {
+    Error::BlockWrite {
+        object: data_path.to_string(),
+        source,
+    }
+}
+
+/// Streams one `vc1` block into the object store.
+pub struct BlockWriter {
+    store: Arc<dyn ObjectStore>,
+    config: BlockWriterConfig,
+    data_path: Path,
+    state: Option<Box<EncodeState>>,
+    pending: Vec<Trace>,
+    pending_spans: usize,
+    trace_ids: Vec<TraceId>,
+    total_spans: u64,
+}
+
+impl std::fmt::Debug for BlockWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockWriter")
+            .field("data_path", &self.data_path)
+            .field("traces", &self.trace_ids.len())
+            .field("spans", &self.total_spans)
+            .finish()
+    }
+}
+
+impl BlockWriter {
+    /// Starts a block; nothing is visible until [`BlockWriter::finish`] writes `meta.json`.
+    pub fn new(store: Arc<dyn ObjectStore>, config: BlockWriterConfig) -> Result<Self> {
+        let data_path = object_path(config.tenant.as_str(), &config.block_id, DATA_OBJECT);
+        let properties =
+            writer_properties(&config.parquet).map_err(|source| write_error(&data_path, source))?;
+        let sink = BufWriter::new(store.clone(), data_path.clone());
+        let parquet = AsyncArrowWriter::try_new(sink, arrow_schema(), Some(properties))
+            .map_err(|source| write_error(&data_path, source))?;
+        let state = EncodeState {
+            parquet,
+            rows: SpanBatchBuilder::default(),
+            tables: RefTables::default(),
+            row_groups: Vec::new(),
+            current: None,
+            row_group_target_bytes: config.row_group_target_bytes.max(1),
+        };
+        Ok(BlockWriter {
+            store,
+            config,
+            data_path,
+            state: Some(Box::new(state)),
+            pending: Vec::new(),
+            pending_spans: 0,
+            trace_ids: Vec::new(),
+            total_spans: 0,
+        })
+    }
+
+    /// The block's ID.
+    pub fn block_id(&self) -> Uuid {
+        self.config.block_id
+    }
+
+    /// Spans pushed so far.
+    pub fn spans(&self) -> u64 {
+        self.total_spans
+    }
+
+    /// Traces pushed so far.
+    pub fn traces(&self) -> usize {
+        self.trace_ids.len()
+    }
+
+    /// Adds one trace. Trace IDs must be strictly increasing; every span must belong to the
+    /// trace and have an 8-byte span ID.
+    pub async fn push_trace(&mut self, trace: Trace) -> Result<()> {
+        if let Some(last) = self.trace_ids.last()
+            && *last >= trace.trace_id
+        {
+            return Err(Error::InvalidBlockInput {
+                message: format!("trace {} pushed after trace {last}", trace.trace_id),
+            });
+        }
+        let spans = trace.span_count();
+        if spans == 0 {
+            return Err(Error::InvalidBlockInput {
+                message: format!("trace {} has no spans", trace.trace_id),
+            });
+        }
+        self.trace_ids.push(trace.trace_id);
+        self.total_spans += spans as u64;
+        self.pending_spans += spans;
+        self.pending.push(trace);
+        if self.pending_spans >= self.config.batch_spans {
+            self.encode_pending().await?;
+        }
+        Ok(())
+    }
+
+    async fn encode_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.take_state()?;
+        let traces = std::mem::take(&mut self.pending);
+        self.pending_spans = 0;
+        let data_path = self.data_path.clone();
+        let handle = tokio::runtime::Handle::current();
+        let state = run_blocking(&self.data_path, move || {
+            handle.block_on(async move {
+                state.encode(traces, &data_path).await?;
+                Ok(state)
+            })
+        })
+        .await?;
+        self.state = Some(state);
+        Ok(())
+    }
+
+    fn take_state(&mut self) -> Result<Box<EncodeState>> {
+        self.state.take().ok_or_else(|| Error::BlockTask {
+            message: format!("writer of {} failed earlier", self.data_path),
+        })
+    }
+
+    /// Finishes the block: the rest of `data.parquet`, the bloom shards, then `meta.json`.
+    pub async fn finish(mut self) -> Result<WrittenBlock> {
+        let (Some(min_id), Some(max_id)) = (
+            self.trace_ids.first().copied(),
+            self.trace_ids.last().copied(),
+        ) else {
+            return Err(Error::InvalidBlockInput {
+                message: "a block needs at least one trace".to_owned(),
+            });
+        };
+        self.encode_pending().await?;
+        let mut state = self.take_state()?;
+        let data_path = self.data_path.clone();
+        let handle = tokio::runtime::Handle::current();
+        let (state, metadata, size) = run_blocking(&self.data_path, move || {
+            handle.block_on(async move {
+                state.flush_row_group(&data_path).await?;
+                let footer = state.tables.to_footer().map_err(|error| Error::BlockTask {
+                    message: error.to_string(),
+                })?;
+                for (key, value) in footer {
+                    state
+                        .parquet
+                        .append_key_value_metadata(KeyValue::new(key, value));
+                }
+                let metadata = state
+                    .parquet
+                    .finish()
+                    .await
+                    .map_err(|source| write_error(&data_path, source))?;
+                let size = state.parquet.bytes_written() as u64;
+                Ok((state, metadata, size))
+            })
+        })
+        .await?;
+        let footer_size = self.footer_size(&metadata, size).await?;
+
+        let trace_ids = std::mem::take(&mut self.trace_ids);
+        let false_positive = self.config.bloom_false_positive;
+        let shard_max_bytes = self.config.bloom_shard_max_bytes;
+        let shards = run_blocking(&self.data_path, move || {
+            build_shards(&trace_ids, false_positive, shard_max_bytes)
+                .map_err(|message| Error::BlockTask { message })
+                .map(|shards| (shards, trace_ids.len()))
+        })
+        .await?;
+        let (shards, trace_count) = shards;
+        let mut bloom_size = 0u64;
+        for (shard, bytes) in shards.iter().enumerate() {
+            let path = object_path(
+                self.config.tenant.as_str(),
+                &self.config.block_id,
+                &bloom_object(shard as u32),
+            );
+            bloom_size += bytes.len() as u64;
+            self.store
+                .put(&path, PutPayload::from(bytes.clone()))
+                .await
+                .map_err(|source| Error::from_store("put", &path, source))?;
+        }
+
+        let start = state
+            .row_groups
+            .iter()
+            .map(|rg| rg.start_time_unix_nano)
+            .min()
+            .unwrap_or(0);
+        let end = state
+            .row_groups
+            .iter()
+            .map(|rg| rg.end_time_unix_nano)
+            .max()
+            .unwrap_or(0);
+        let meta = BlockMeta {
+            format: FORMAT.to_owned(),
+            block_id: self.config.block_id,
+            tenant_id: self.config.tenant.as_str().to_owned(),
+            start_time: timestamp(start),
+            end_time: timestamp(end),
+            min_id,
+            max_id,
+            total_objects: trace_count as u64,
+            total_spans: self.total_spans,
+            total_records: state.row_groups.len() as u32,
+            size,
+            footer_size,
+            bloom_shards: shards.len() as u32,
+            bloom_size,
+            compaction_level: self.config.compaction_level,
+            replication_factor: self.config.replication_factor,
+            dedicated_columns: vc1_dedicated_columns(),
+            row_groups: state.row_groups,
+        };
+        let meta_path = object_path(
+            self.config.tenant.as_str(),
+            &self.config.block_id,
+            META_OBJECT,
+        );
+        let body = serde_json::to_vec(&meta).map_err(|error| Error::BlockTask {
+            message: format!("encode {meta_path}: {error}"),
+        })?;
+        let meta_bytes = body.len() as u64;
+        self.store
+            .put(&meta_path, PutPayload::from(body))
+            .await
+            .map_err(|source| Error::from_store("put", &meta_path, source))?;
+        Ok(WrittenBlock { meta, meta_bytes })
+    }
+
+    /// Bytes from the start of the page indexes to the end of the file. Reads the last 8 bytes
+    /// back (as Tempo does) to check the `PAR1` magic of what the store holds.
+    async fn footer_size(&self, metadata: &ParquetMetaData, size: u64) -> Result<u32> {
+        let tail_start = size.checked_sub(8).ok_or_else(|| Error::BlockTask {
+            message: format!("{} is only {size} bytes", self.data_path),
+        })?;
+        let tail = self
+            .store
+            .get_range(&self.data_path, tail_start..size)
+            .await
+            .map_err(|source| Error::from_store("get", &self.data_path, source))?;
+        if tail.len() != 8 || &tail[4..] != b"PAR1" {
+            return Err(Error::BlockTask {
+                message: format!(
+                    "{} does not end with the parquet magic after upload",
+                    self.data_path
+                ),
+            });
+        }
+        let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+        let page_index_start = metadata
+            .row_groups()
+            .iter()
+            .flat_map(|row_group| row_group.columns())
+            .flat_map(|column| [column.column_index_offset(), column.offset_index_offset()])
+            .flatten()
+            .filter_map(|offset| u64::try_from(offset).ok())
+            .min()
+            .unwrap_or(size);
+        let footer_start = page_index_start.min(size.saturating_sub(metadata_len + 8));
+        u32::try_from(size - footer_start).map_err(|_| Error::BlockTask {
+            message: format!("footer of {} larger than 4 GiB", self.data_path),
+        })
+    }
+}
+
+fn timestamp(unix_nano: u64) -> DateTime<Utc> {
+    let nanos = i64::try_from(unix_nano).unwrap_or(i64::MAX);
+    Utc.timestamp_nanos(nanos)
+}

@@ -1,0 +1,301 @@
+//! Generic typed attributes: OTLP `KeyValue` lists ↔ a `List<Struct{key, type, str, int, double,
+//! bool, bytes}>` column.
+//!
+//! `type` says which value column holds the value, so every `AnyValue` survives the round trip:
+//! scalars go to their typed column, arrays and key-value lists (nested to any depth) are stored
+//! as their protobuf encoding in `bytes`, and "no value" (`KeyValue.value` absent) is told apart
+//! from "an empty `AnyValue`".
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, Float64Array,
+    Float64Builder, Int64Array, Int64Builder, ListArray, StringArray, StringBuilder, StructArray,
+    UInt8Array, UInt8Builder,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, Fields};
+use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value::Value};
+use prost::Message;
+
+use super::{RowsError, downcast, struct_column};
+
+/// Value type tags stored in the `type` column.
+pub(crate) mod value_type {
+    /// `KeyValue.value` is absent.
+    pub(crate) const NONE: u8 = 0;
+    /// An `AnyValue` with no value set.
+    pub(crate) const EMPTY: u8 = 1;
+    pub(crate) const STRING: u8 = 2;
+    pub(crate) const BOOL: u8 = 3;
+    pub(crate) const INT: u8 = 4;
+    pub(crate) const DOUBLE: u8 = 5;
+    pub(crate) const BYTES: u8 = 6;
+    /// `bytes` holds the protobuf-encoded `AnyValue` (array).
+    pub(crate) const ARRAY: u8 = 7;
+    /// `bytes` holds the protobuf-encoded `AnyValue` (key-value list).
+    pub(crate) const KVLIST: u8 = 8;
+    /// `int` holds a string-table index (`stringValueStrindex`, profiles only).
+    pub(crate) const STRING_INDEX: u8 = 9;
+    /// `bytes` holds the whole protobuf-encoded `KeyValue` (used when `key_strindex` is set,
+    /// which only the profiles signal does).
+    pub(crate) const RAW_KEY_VALUE: u8 = 10;
+}
+
+pub(crate) fn attr_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("type", DataType::UInt8, false),
+        Field::new("str", DataType::Utf8, true),
+        Field::new("int", DataType::Int64, true),
+        Field::new("double", DataType::Float64, true),
+        Field::new("bool", DataType::Boolean, true),
+        Field::new("bytes", DataType::Binary, true),
+    ])
+}
+
+/// The data type of an attribute list column.
+pub(crate) fn attr_list_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(attr_fields()),
+        false,
+    )))
+}
+
+/// Builds one attribute-list column, one list per appended row.
+pub(crate) struct AttrListBuilder {
+    offsets: Vec<i32>,
+    len: i32,
+    key: StringBuilder,
+    value_type: UInt8Builder,
+    string: StringBuilder,
+    int: Int64Builder,
+    double: Float64Builder,
+    boolean: BooleanBuilder,
+    bytes: BinaryBuilder,
+}
+
+impl Default for AttrListBuilder {
+    fn default() -> Self {
+        AttrListBuilder {
+            offsets: vec![0],
+            len: 0,
+            key: StringBuilder::new(),
+            value_type: UInt8Builder::new(),
+            string: StringBuilder::new(),
+            int: Int64Builder::new(),
+            double: Float64Builder::new(),
+            boolean: BooleanBuilder::new(),
+            bytes: BinaryBuilder::new(),
+        }
+    }
+}
+
+impl AttrListBuilder {
+    /// Appends one row holding `attrs`.
+    pub(crate) fn append_list<'a>(&mut self, attrs: impl IntoIterator<Item = &'a KeyValue>) {
+        for attr in attrs {
+            self.append_attr(attr);
+        }
+        self.offsets.push(self.len);
+    }
+
+    fn append_attr(&mut self, attr: &KeyValue) {
+        self.key.append_value(&attr.key);
+        self.len += 1;
+        if attr.key_strindex != 0 {
+            self.value_type.append_value(value_type::RAW_KEY_VALUE);
+            self.string.append_null();
+            self.int.append_null();
+            self.double.append_null();
+            self.boolean.append_null();
+            self.bytes.append_value(attr.encode_to_vec());
+            return;
+        }
+        let mut string = None;
+        let mut int = None;
+        let mut double = None;
+        let mut boolean = None;
+        let mut bytes: Option<Vec<u8>> = None;
+        let tag = match &attr.value {
+            None => value_type::NONE,
+            Some(AnyValue { value: None }) => value_type::EMPTY,
+            Some(AnyValue { value: Some(value) }) => match value {
+                Value::StringValue(text) => {
+                    string = Some(text.as_str());
+                    value_type::STRING
+                }
+                Value::BoolValue(flag) => {
+                    boolean = Some(*flag);
+                    value_type::BOOL
+                }
+                Value::IntValue(number) => {
+                    int = Some(*number);
+                    value_type::INT
+                }
+                Value::DoubleValue(number) => {
+                    double = Some(*number);
+                    value_type::DOUBLE
+                }
+                Value::BytesValue(raw) => {
+                    bytes = Some(raw.clone());
+                    value_type::BYTES
+                }
+                Value::ArrayValue(_) => {
+                    bytes = attr.value.as_ref().map(Message::encode_to_vec);
+                    value_type::ARRAY
+                }
+                Value::KvlistValue(_) => {
+                    bytes = attr.value.as_ref().map(Message::encode_to_vec);
+                    value_type::KVLIST
+                }
+                Value::StringValueStrindex(index) => {
+                    int = Some(i64::from(*index));
+                    value_type::STRING_INDEX
+                }
+            },
+        };
+        self.value_type.append_value(tag);
+        self.string.append_option(string);
+        self.int.append_option(int);
+        self.double.append_option(double);
+        self.boolean.append_option(boolean);
+        self.bytes.append_option(bytes);
+    }
+
+    /// Finishes the column built so far and resets the builder.
+    pub(crate) fn finish(&mut self) -> Result<ArrayRef, RowsError> {
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.key.finish()),
+            Arc::new(self.value_type.finish()),
+            Arc::new(self.string.finish()),
+            Arc::new(self.int.finish()),
+            Arc::new(self.double.finish()),
+            Arc::new(self.boolean.finish()),
+            Arc::new(self.bytes.finish()),
+        ];
+        let values = StructArray::try_new(attr_fields(), arrays, None)?;
+        let offsets = OffsetBuffer::new(std::mem::replace(&mut self.offsets, vec![0]).into());
+        self.len = 0;
+        let field = Arc::new(Field::new("item", DataType::Struct(attr_fields()), false));
+        Ok(Arc::new(ListArray::try_new(
+            field,
+            offsets,
+            Arc::new(values),
+            None,
+        )?))
+    }
+}
+
+/// Reads an attribute-list column back into `KeyValue`s.
+pub(crate) struct AttrListReader<'a> {
+    offsets: &'a [i32],
+    key: &'a StringArray,
+    value_type: &'a UInt8Array,
+    string: &'a StringArray,
+    int: &'a Int64Array,
+    double: &'a Float64Array,
+    boolean: &'a BooleanArray,
+    bytes: &'a BinaryArray,
+}
+
+impl<'a> AttrListReader<'a> {
+    pub(crate) fn new(column: &'a dyn Array, name: &str) -> Result<Self, RowsError> {
+        let list: &ListArray = downcast(column, name)?;
+        let values: &StructArray = downcast(list.values().as_ref(), name)?;
+        Ok(AttrListReader {
+            offsets: list.value_offsets(),
+            key: struct_column(values, "key", name)?,
+            value_type: struct_column(values, "type", name)?,
+            string: struct_column(values, "str", name)?,
+            int: struct_column(values, "int", name)?,
+            double: struct_column(values, "double", name)?,
+            boolean: struct_column(values, "bool", name)?,
+            bytes: struct_column(values, "bytes", name)?,
+        })
+    }
+
+    /// The attributes of `row`, appended to `out`.
+    pub(crate) fn read_into(&self, row: usize, out: &mut Vec<KeyValue>) -> Result<(), RowsError> {
+        let (start, end) = match (self.offsets.get(row), self.offsets.get(row + 1)) {
+            (Some(start), Some(end)) if *start >= 0 && start <= end => {
+                (*start as usize, *end as usize)
+            }
+            _ => {
+                return Err(RowsError::new(format!(
+                    "attribute offsets of row {row} out of range"
+                )));
+            }
+        };
+        if end > self.key.len() {
+            return Err(RowsError::new("attribute list longer than its values"));
+        }
+        out.reserve(end - start);
+        for index in start..end {
+            if self.value_type.value(index) == value_type::RAW_KEY_VALUE {
+                if !self.bytes.is_valid(index) {
+                    return Err(RowsError::new(format!(
+                        "attribute {index}: value column is null"
+                    )));
+                }
+                let decoded = KeyValue::decode(self.bytes.value(index))
+                    .map_err(|error| RowsError::new(format!("attribute {index}: {error}")))?;
+                out.push(decoded);
+                continue;
+            }
+            out.push(KeyValue {
+                key: self.key.value(index).to_owned(),
+                value: self.value(index)?,
+                key_strindex: 0,
+            });
+        }
+        Ok(())
+    }
+
+    fn value(&self, index: usize) -> Result<Option<AnyValue>, RowsError> {
+        let missing = || RowsError::new(format!("attribute {index}: value column is null"));
+        let value = match self.value_type.value(index) {
+            value_type::NONE => return Ok(None),
+            value_type::EMPTY => return Ok(Some(AnyValue { value: None })),
+            value_type::STRING if self.string.is_valid(index) => {
+                Value::StringValue(self.string.value(index).to_owned())
+            }
+            value_type::BOOL if self.boolean.is_valid(index) => {
+                Value::BoolValue(self.boolean.value(index))
+            }
+            value_type::INT if self.int.is_valid(index) => Value::IntValue(self.int.value(index)),
+            value_type::STRING_INDEX if self.int.is_valid(index) => {
+                let number = i32::try_from(self.int.value(index)).map_err(|_| {
+                    RowsError::new(format!("attribute {index}: string index out of range"))
+                })?;
+                Value::StringValueStrindex(number)
+            }
+            value_type::DOUBLE if self.double.is_valid(index) => {
+                Value::DoubleValue(self.double.value(index))
+            }
+            value_type::BYTES if self.bytes.is_valid(index) => {
+                Value::BytesValue(self.bytes.value(index).to_vec())
+            }
+            value_type::ARRAY | value_type::KVLIST if self.bytes.is_valid(index) => {
+                let decoded = AnyValue::decode(self.bytes.value(index))
+                    .map_err(|error| RowsError::new(format!("attribute {index}: {error}")))?;
+                return Ok(Some(decoded));
+            }
+            value_type::STRING
+            | value_type::BOOL
+            | value_type::INT
+            | value_type::DOUBLE
+            | value_type::BYTES
+            | value_type::STRING_INDEX
+            | value_type::ARRAY
+            | value_type::KVLIST => return Err(missing()),
+            other => {
+                return Err(RowsError::new(format!(
+                    "unknown attribute value type {other}"
+                )));
+            }
+        };
+        Ok(Some(AnyValue { value: Some(value) }))
+    }
+}

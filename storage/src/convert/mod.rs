@@ -1,0 +1,147 @@
+//! OTLP ↔ block rows, lossless for everything OTLP carries.
+//!
+//! `to_rows` flattens the `ResourceSpans` of one trace into span rows (Arrow `RecordBatch`es of
+//! the `vc1` schema), interning resources and scopes into block-wide tables (`tables`);
+//! `from_rows` rebuilds the `ResourceSpans` from rows plus those tables. `nested_set` orders the
+//! spans of a trace depth-first and numbers them for the structural operators.
+//!
+//! What is normalised: OTLP's grouping (spans of one trace come back grouped by resource and
+//! scope, identical resources merged) and the order of spans and attributes; everything else,
+//! including `None` versus empty messages, duplicate keys and every `AnyValue` type, is kept.
+
+pub(crate) mod attrs;
+pub(crate) mod from_rows;
+pub(crate) mod nested_set;
+pub(crate) mod tables;
+pub(crate) mod to_rows;
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, RecordBatch, StructArray};
+use contrail_proto::TraceId;
+use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans};
+
+pub use from_rows::batch_to_traces;
+pub use tables::RefTables;
+
+/// The spans of one trace, as OTLP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The trace ID shared by every span.
+    pub trace_id: TraceId,
+    /// The spans, grouped by resource and scope.
+    pub resource_spans: Vec<ResourceSpans>,
+}
+
+impl Trace {
+    /// Number of spans in the trace.
+    pub fn span_count(&self) -> usize {
+        span_count(&self.resource_spans)
+    }
+}
+
+/// Number of spans in `resource_spans`.
+pub fn span_count(resource_spans: &[ResourceSpans]) -> usize {
+    resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
+}
+
+/// A conversion failure: invalid input on the write path, undecodable rows on the read path.
+/// The block layer wraps it with the block and object it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RowsError {
+    message: String,
+}
+
+impl RowsError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        RowsError {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<arrow::error::ArrowError> for RowsError {
+    fn from(error: arrow::error::ArrowError) -> Self {
+        RowsError::new(error.to_string())
+    }
+}
+
+/// Splits OTLP `ResourceSpans` (spans of any traces) into one [`Trace`] per trace ID, sorted by
+/// trace ID. Spans of a trace that arrive in several groups are appended in input order.
+/// A trace ID that is not 16 bytes is an error.
+pub fn split_by_trace(
+    resource_spans: Vec<ResourceSpans>,
+) -> Result<BTreeMap<TraceId, Vec<ResourceSpans>>, RowsError> {
+    let mut traces: BTreeMap<TraceId, Vec<ResourceSpans>> = BTreeMap::new();
+    for resource_span in resource_spans {
+        let ResourceSpans {
+            resource,
+            scope_spans,
+            schema_url,
+        } = resource_span;
+        for scope_span in scope_spans {
+            let ScopeSpans {
+                scope,
+                spans,
+                schema_url: scope_schema_url,
+            } = scope_span;
+            let mut by_trace: BTreeMap<TraceId, Vec<_>> = BTreeMap::new();
+            for span in spans {
+                let trace_id = TraceId::from_ingest_bytes(&span.trace_id)
+                    .map_err(|error| RowsError::new(error.to_string()))?;
+                by_trace.entry(trace_id).or_default().push(span);
+            }
+            for (trace_id, spans) in by_trace {
+                traces.entry(trace_id).or_default().push(ResourceSpans {
+                    resource: resource.clone(),
+                    schema_url: schema_url.clone(),
+                    scope_spans: vec![ScopeSpans {
+                        scope: scope.clone(),
+                        spans,
+                        schema_url: scope_schema_url.clone(),
+                    }],
+                });
+            }
+        }
+    }
+    Ok(traces)
+}
+
+/// The column `name` of `batch`, downcast to `T`.
+pub(crate) fn column<'a, T: Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a T, RowsError> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| RowsError::new(format!("column {name} is missing")))?;
+    downcast(array.as_ref(), name)
+}
+
+pub(crate) fn downcast<'a, T: Array + 'static>(
+    array: &'a dyn Array,
+    name: &str,
+) -> Result<&'a T, RowsError> {
+    array.as_any().downcast_ref::<T>().ok_or_else(|| {
+        RowsError::new(format!(
+            "column {name} has unexpected type {}",
+            array.data_type()
+        ))
+    })
+}
+
+pub(crate) fn struct_column<'a, T: Array + 'static>(
+    array: &'a StructArray,
+    field: &str,
+    name: &str,
+) -> Result<&'a T, RowsError> {
+    let child = array
+        .column_by_name(field)
+        .ok_or_else(|| RowsError::new(format!("column {name}.{field} is missing")))?;
+    downcast(child.as_ref(), &format!("{name}.{field}"))
+}

@@ -1,0 +1,537 @@
+//! OTLP → span rows of the `vc1` schema.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, ListArray,
+    RecordBatch, StringBuilder, StructArray, UInt32Builder, UInt64Builder,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, SchemaRef};
+use contrail_proto::TraceId;
+use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value::Value};
+use contrail_proto::otlp::trace::v1::{ResourceSpans, Span};
+
+use super::attrs::AttrListBuilder;
+use super::nested_set::{SpanKey, nested_set};
+use super::{RefTables, RowsError};
+use crate::block::v1::schema::{
+    self, DedicatedScope, DedicatedType, arrow_schema, dedicated_of, event_fields, link_fields,
+};
+
+/// What the writer needs to know about a trace it appended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TraceSummary {
+    pub(crate) spans: usize,
+    pub(crate) start_unix_nano: u64,
+    pub(crate) end_unix_nano: u64,
+}
+
+struct FlatSpan<'a> {
+    resource_ref: u32,
+    scope_ref: u32,
+    span: &'a Span,
+}
+
+/// Accumulates span rows and turns them into a `RecordBatch`.
+pub(crate) struct SpanBatchBuilder {
+    schema: SchemaRef,
+    rows: usize,
+    trace_id: FixedSizeBinaryBuilder,
+    trace_start: UInt64Builder,
+    trace_duration: UInt64Builder,
+    root_service_name: StringBuilder,
+    root_span_name: StringBuilder,
+    span_id: FixedSizeBinaryBuilder,
+    parent_index: Int32Builder,
+    parent_span_id: BinaryBuilder,
+    nested_set_left: Int32Builder,
+    nested_set_right: Int32Builder,
+    start_offset: Int64Builder,
+    duration: Int64Builder,
+    name: StringBuilder,
+    kind: Int32Builder,
+    status_code: Int32Builder,
+    status_message: StringBuilder,
+    trace_state: StringBuilder,
+    flags: UInt32Builder,
+    dropped_attributes: UInt32Builder,
+    dropped_events: UInt32Builder,
+    dropped_links: UInt32Builder,
+    resource_ref: UInt32Builder,
+    scope_ref: UInt32Builder,
+    resource_dedicated: Vec<StringBuilder>,
+    span_dedicated: Vec<DedicatedBuilder>,
+    span_dedicated_slots: HashMap<&'static str, usize>,
+    attrs: AttrListBuilder,
+    events: EventListBuilder,
+    links: LinkListBuilder,
+    /// Per resource reference: its dedicated column values.
+    resource_values: Vec<Vec<Option<String>>>,
+}
+
+enum DedicatedBuilder {
+    String(StringBuilder),
+    Int(Int64Builder),
+}
+
+impl Default for SpanBatchBuilder {
+    fn default() -> Self {
+        let span_dedicated_columns: Vec<_> = dedicated_of(DedicatedScope::Span).collect();
+        SpanBatchBuilder {
+            schema: arrow_schema(),
+            rows: 0,
+            trace_id: FixedSizeBinaryBuilder::new(16),
+            trace_start: UInt64Builder::new(),
+            trace_duration: UInt64Builder::new(),
+            root_service_name: StringBuilder::new(),
+            root_span_name: StringBuilder::new(),
+            span_id: FixedSizeBinaryBuilder::new(8),
+            parent_index: Int32Builder::new(),
+            parent_span_id: BinaryBuilder::new(),
+            nested_set_left: Int32Builder::new(),
+            nested_set_right: Int32Builder::new(),
+            start_offset: Int64Builder::new(),
+            duration: Int64Builder::new(),
+            name: StringBuilder::new(),
+            kind: Int32Builder::new(),
+            status_code: Int32Builder::new(),
+            status_message: StringBuilder::new(),
+            trace_state: StringBuilder::new(),
+            flags: UInt32Builder::new(),
+            dropped_attributes: UInt32Builder::new(),
+            dropped_events: UInt32Builder::new(),
+            dropped_links: UInt32Builder::new(),
+            resource_ref: UInt32Builder::new(),
+            scope_ref: UInt32Builder::new(),
+            resource_dedicated: dedicated_of(DedicatedScope::Resource)
+                .map(|_| StringBuilder::new())
+                .collect(),
+            span_dedicated: span_dedicated_columns
+                .iter()
+                .map(|column| match column.value_type {
+                    DedicatedType::String => DedicatedBuilder::String(StringBuilder::new()),
+                    DedicatedType::Int => DedicatedBuilder::Int(Int64Builder::new()),
+                })
+                .collect(),
+            span_dedicated_slots: span_dedicated_columns
+                .iter()
+                .enumerate()
+                .map(|(slot, column)| (column.attribute, slot))
+                .collect(),
+            attrs: AttrListBuilder::default(),
+            events: EventListBuilder::default(),
+            links: LinkListBuilder::default(),
+            resource_values: Vec::new(),
+        }
+    }
+}
+
+fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attrs.iter().find_map(|attr| match &attr.value {
+        Some(AnyValue {
+            value: Some(Value::StringValue(text)),
+        }) if attr.key == key => Some(text.as_str()),
+        _ => None,
+    })
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+impl SpanBatchBuilder {
+    /// Appends the spans of one trace. Every span must carry `trace_id` and an 8-byte span ID.
+    pub(crate) fn append_trace(
+        &mut self,
+        trace_id: &TraceId,
+        resource_spans: &[ResourceSpans],
+        tables: &mut RefTables,
+    ) -> Result<TraceSummary, RowsError> {
+        let mut flat = Vec::new();
+        for resource_span in resource_spans {
+            let resource_ref = tables.intern_resource(resource_span);
+            self.remember_resource(resource_ref, resource_span);
+            for scope_span in &resource_span.scope_spans {
+                let scope_ref = tables.intern_scope(scope_span);
+                for span in &scope_span.spans {
+                    if span.trace_id.as_slice() != trace_id.as_bytes() {
+                        return Err(RowsError::new(format!(
+                            "span {} has trace ID {} in trace {trace_id}",
+                            hex::encode(&span.span_id),
+                            hex::encode(&span.trace_id)
+                        )));
+                    }
+                    if span.span_id.len() != 8 {
+                        return Err(RowsError::new(format!(
+                            "span ID must be 8 bytes, got {} in trace {trace_id}",
+                            span.span_id.len()
+                        )));
+                    }
+                    flat.push(FlatSpan {
+                        resource_ref,
+                        scope_ref,
+                        span,
+                    });
+                }
+            }
+        }
+        if flat.is_empty() {
+            return Err(RowsError::new(format!("trace {trace_id} has no spans")));
+        }
+        let keys: Vec<SpanKey<'_>> = flat
+            .iter()
+            .map(|flat_span| SpanKey {
+                span_id: &flat_span.span.span_id,
+                parent_span_id: &flat_span.span.parent_span_id,
+                start_time_unix_nano: flat_span.span.start_time_unix_nano,
+            })
+            .collect();
+        let set = nested_set(&keys);
+        let start = flat
+            .iter()
+            .map(|f| f.span.start_time_unix_nano)
+            .min()
+            .unwrap_or(0);
+        let end = flat
+            .iter()
+            .map(|f| f.span.end_time_unix_nano)
+            .max()
+            .unwrap_or(0);
+        let root = set.order.iter().enumerate().find_map(|(position, input)| {
+            let span = flat[*input].span;
+            (set.parent_index[position] < 0 && span.parent_span_id.is_empty()).then_some(*input)
+        });
+        let (root_service, root_name) = match root {
+            Some(input) => {
+                let service = self.resource_values[flat[input].resource_ref as usize]
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default();
+                (service, flat[input].span.name.clone())
+            }
+            None => (String::new(), String::new()),
+        };
+        for (position, input) in set.order.iter().enumerate() {
+            let flat_span = &flat[*input];
+            self.trace_id.append_value(trace_id.as_bytes())?;
+            self.trace_start.append_value(start);
+            self.trace_duration.append_value(end.saturating_sub(start));
+            self.root_service_name.append_value(&root_service);
+            self.root_span_name.append_value(&root_name);
+            self.append_span(flat_span, start)?;
+            self.parent_index.append_value(set.parent_index[position]);
+            let parent = &flat_span.span.parent_span_id;
+            // The raw parent ID is kept only when the index cannot reproduce it.
+            let resolved = set.parent_index[position] >= 0;
+            self.parent_span_id
+                .append_option((!resolved && !parent.is_empty()).then_some(parent.as_slice()));
+            self.nested_set_left.append_value(set.left[position]);
+            self.nested_set_right.append_value(set.right[position]);
+            self.rows += 1;
+        }
+        Ok(TraceSummary {
+            spans: flat.len(),
+            start_unix_nano: start,
+            end_unix_nano: end,
+        })
+    }
+
+    fn remember_resource(&mut self, resource_ref: u32, resource_span: &ResourceSpans) {
+        let index = resource_ref as usize;
+        if index < self.resource_values.len() {
+            return;
+        }
+        let attrs = resource_span
+            .resource
+            .as_ref()
+            .map(|resource| resource.attributes.as_slice())
+            .unwrap_or_default();
+        let values = dedicated_of(DedicatedScope::Resource)
+            .map(|column| string_attr(attrs, column.attribute).map(str::to_owned))
+            .collect();
+        self.resource_values.resize(index, Vec::new());
+        self.resource_values.push(values);
+    }
+
+    fn append_span(&mut self, flat_span: &FlatSpan<'_>, trace_start: u64) -> Result<(), RowsError> {
+        let span = flat_span.span;
+        self.span_id.append_value(&span.span_id)?;
+        self.start_offset
+            .append_value(span.start_time_unix_nano.wrapping_sub(trace_start) as i64);
+        self.duration.append_value(
+            span.end_time_unix_nano
+                .wrapping_sub(span.start_time_unix_nano) as i64,
+        );
+        self.name.append_value(&span.name);
+        self.kind.append_value(span.kind);
+        match &span.status {
+            Some(status) => {
+                self.status_code.append_value(status.code);
+                self.status_message
+                    .append_option(non_empty(&status.message));
+            }
+            None => {
+                self.status_code.append_null();
+                self.status_message.append_null();
+            }
+        }
+        self.trace_state.append_option(non_empty(&span.trace_state));
+        self.flags.append_value(span.flags);
+        self.dropped_attributes
+            .append_value(span.dropped_attributes_count);
+        self.dropped_events.append_value(span.dropped_events_count);
+        self.dropped_links.append_value(span.dropped_links_count);
+        self.resource_ref.append_value(flat_span.resource_ref);
+        self.scope_ref.append_value(flat_span.scope_ref);
+        let values = &self.resource_values[flat_span.resource_ref as usize];
+        for (builder, value) in self.resource_dedicated.iter_mut().zip(values) {
+            builder.append_option(value.as_deref());
+        }
+        self.append_span_attributes(&span.attributes);
+        for event in &span.events {
+            self.events.append_event(event, span.start_time_unix_nano);
+        }
+        self.events.end_row();
+        for link in &span.links {
+            self.links.append_link(link);
+        }
+        self.links.end_row();
+        Ok(())
+    }
+
+    /// Moves the first attribute of each dedicated key with the column's type into its column;
+    /// everything else (duplicates, other types) stays in the generic list.
+    fn append_span_attributes(&mut self, attrs: &[KeyValue]) {
+        let mut taken: Vec<Option<usize>> = vec![None; self.span_dedicated.len()];
+        for (index, attr) in attrs.iter().enumerate() {
+            let Some(slot) = self.span_dedicated_slots.get(attr.key.as_str()).copied() else {
+                continue;
+            };
+            if taken[slot].is_some() {
+                continue;
+            }
+            let matches = match (&self.span_dedicated[slot], &attr.value) {
+                (
+                    DedicatedBuilder::String(_),
+                    Some(AnyValue {
+                        value: Some(Value::StringValue(_)),
+                    }),
+                ) => true,
+                (
+                    DedicatedBuilder::Int(_),
+                    Some(AnyValue {
+                        value: Some(Value::IntValue(_)),
+                    }),
+                ) => true,
+                _ => false,
+            };
+            if matches {
+                taken[slot] = Some(index);
+            }
+        }
+        for (builder, index) in self.span_dedicated.iter_mut().zip(&taken) {
+            let value = index
+                .and_then(|index| attrs[index].value.as_ref())
+                .and_then(|v| v.value.as_ref());
+            match (builder, value) {
+                (DedicatedBuilder::String(builder), Some(Value::StringValue(text))) => {
+                    builder.append_value(text)
+                }
+                (DedicatedBuilder::Int(builder), Some(Value::IntValue(number))) => {
+                    builder.append_value(*number)
+                }
+                (DedicatedBuilder::String(builder), _) => builder.append_null(),
+                (DedicatedBuilder::Int(builder), _) => builder.append_null(),
+            }
+        }
+        let generic = attrs
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !taken.contains(&Some(*index)))
+            .map(|(_, attr)| attr);
+        self.attrs.append_list(generic);
+    }
+
+    /// The rows appended so far as a batch of the `vc1` schema; the builder starts over.
+    pub(crate) fn finish(&mut self) -> Result<RecordBatch, RowsError> {
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.trace_start.finish()),
+            Arc::new(self.trace_duration.finish()),
+            Arc::new(self.root_service_name.finish()),
+            Arc::new(self.root_span_name.finish()),
+            Arc::new(self.span_id.finish()),
+            Arc::new(self.parent_index.finish()),
+            Arc::new(self.parent_span_id.finish()),
+            Arc::new(self.nested_set_left.finish()),
+            Arc::new(self.nested_set_right.finish()),
+            Arc::new(self.start_offset.finish()),
+            Arc::new(self.duration.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.status_code.finish()),
+            Arc::new(self.status_message.finish()),
+            Arc::new(self.trace_state.finish()),
+            Arc::new(self.flags.finish()),
+            Arc::new(self.dropped_attributes.finish()),
+            Arc::new(self.dropped_events.finish()),
+            Arc::new(self.dropped_links.finish()),
+            Arc::new(self.resource_ref.finish()),
+            Arc::new(self.scope_ref.finish()),
+        ];
+        // Dedicated columns in schema order: resource ones first, then span ones.
+        debug_assert!(
+            schema::DEDICATED_COLUMNS
+                .iter()
+                .take(self.resource_dedicated.len())
+                .all(|column| column.scope == DedicatedScope::Resource)
+        );
+        for builder in &mut self.resource_dedicated {
+            columns.push(Arc::new(builder.finish()));
+        }
+        for builder in &mut self.span_dedicated {
+            columns.push(match builder {
+                DedicatedBuilder::String(builder) => Arc::new(builder.finish()),
+                DedicatedBuilder::Int(builder) => Arc::new(builder.finish()),
+            });
+        }
+        columns.push(self.attrs.finish()?);
+        columns.push(self.events.finish()?);
+        columns.push(self.links.finish()?);
+        self.rows = 0;
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+}
+
+fn list_of(
+    fields: arrow::datatypes::Fields,
+    offsets: Vec<i32>,
+    arrays: Vec<ArrayRef>,
+) -> Result<ArrayRef, RowsError> {
+    let values = StructArray::try_new(fields.clone(), arrays, None)?;
+    let field = Arc::new(Field::new("item", DataType::Struct(fields), false));
+    Ok(Arc::new(ListArray::try_new(
+        field,
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(values),
+        None,
+    )?))
+}
+
+struct EventListBuilder {
+    offsets: Vec<i32>,
+    len: i32,
+    time_offset: Int64Builder,
+    name: StringBuilder,
+    attrs: AttrListBuilder,
+    dropped: UInt32Builder,
+}
+
+impl Default for EventListBuilder {
+    fn default() -> Self {
+        EventListBuilder {
+            offsets: vec![0],
+            len: 0,
+            time_offset: Int64Builder::new(),
+            name: StringBuilder::new(),
+            attrs: AttrListBuilder::default(),
+            dropped: UInt32Builder::new(),
+        }
+    }
+}
+
+impl EventListBuilder {
+    fn append_event(
+        &mut self,
+        event: &contrail_proto::otlp::trace::v1::span::Event,
+        span_start: u64,
+    ) {
+        self.time_offset
+            .append_value(event.time_unix_nano.wrapping_sub(span_start) as i64);
+        self.name.append_value(&event.name);
+        self.attrs.append_list(&event.attributes);
+        self.dropped.append_value(event.dropped_attributes_count);
+        self.len += 1;
+    }
+
+    fn end_row(&mut self) {
+        self.offsets.push(self.len);
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, RowsError> {
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.time_offset.finish()),
+            Arc::new(self.name.finish()),
+            self.attrs.finish()?,
+            Arc::new(self.dropped.finish()),
+        ];
+        self.len = 0;
+        list_of(
+            event_fields(),
+            std::mem::replace(&mut self.offsets, vec![0]),
+            arrays,
+        )
+    }
+}
+
+struct LinkListBuilder {
+    offsets: Vec<i32>,
+    len: i32,
+    trace_id: BinaryBuilder,
+    span_id: BinaryBuilder,
+    trace_state: StringBuilder,
+    flags: UInt32Builder,
+    attrs: AttrListBuilder,
+    dropped: UInt32Builder,
+}
+
+impl Default for LinkListBuilder {
+    fn default() -> Self {
+        LinkListBuilder {
+            offsets: vec![0],
+            len: 0,
+            trace_id: BinaryBuilder::new(),
+            span_id: BinaryBuilder::new(),
+            trace_state: StringBuilder::new(),
+            flags: UInt32Builder::new(),
+            attrs: AttrListBuilder::default(),
+            dropped: UInt32Builder::new(),
+        }
+    }
+}
+
+impl LinkListBuilder {
+    fn append_link(&mut self, link: &contrail_proto::otlp::trace::v1::span::Link) {
+        self.trace_id.append_value(&link.trace_id);
+        self.span_id.append_value(&link.span_id);
+        self.trace_state.append_option(non_empty(&link.trace_state));
+        self.flags.append_value(link.flags);
+        self.attrs.append_list(&link.attributes);
+        self.dropped.append_value(link.dropped_attributes_count);
+        self.len += 1;
+    }
+
+    fn end_row(&mut self) {
+        self.offsets.push(self.len);
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, RowsError> {
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.span_id.finish()),
+            Arc::new(self.trace_state.finish()),
+            Arc::new(self.flags.finish()),
+            self.attrs.finish()?,
+            Arc::new(self.dropped.finish()),
+        ];
+        self.len = 0;
+        list_of(
+            link_fields(),
+            std::mem::replace(&mut self.offsets, vec![0]),
+            arrays,
+        )
+    }
+}
