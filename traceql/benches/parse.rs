@@ -6,7 +6,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/traceql_examples.yaml");
+const EXAMPLES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/traceql_examples.yaml"
+);
 
 #[derive(serde::Deserialize)]
 struct Examples {
@@ -17,7 +20,10 @@ fn bench_parse(c: &mut Criterion) {
     let text = std::fs::read_to_string(EXAMPLES).expect("conformance examples are readable");
     let examples: Examples = serde_yaml::from_str(&text).expect("conformance examples parse");
     let queries = examples.valid;
-    println!("parse + validate over {} valid example queries", queries.len());
+    println!(
+        "parse + validate over {} valid example queries",
+        queries.len()
+    );
     let mut group = c.benchmark_group("traceql");
     group.throughput(Throughput::Elements(queries.len() as u64));
     group.bench_function("parse_and_validate_valid_examples", |b| {

@@ -5,8 +5,8 @@
 use nom::Parser;
 
 use crate::ast::{
-    Aggregate, ArithOp, CmpOp, Constant, ScalarExpr, ScalarFilter, ScalarPipelineExpr, ScalarPipelineFilter,
-    Static,
+    Aggregate, ArithOp, CmpOp, Constant, ScalarExpr, ScalarFilter, ScalarPipelineExpr,
+    ScalarPipelineFilter, Static,
 };
 use crate::expr::field_expr;
 use crate::internal::{Ctx, ParseError, Res, expect, punct};
@@ -15,12 +15,17 @@ use crate::pipeline::{Converted, convert_pipeline, error_at};
 use crate::spanset::{Node, NodeKind, flatten_pipe, is_pipe, last_pipe_item};
 
 /// `count()`, `avg(e)`, `min(e)`, `max(e)`, `sum(e)`; `None` if `name` is no aggregate.
-pub(crate) fn aggregate_call<'a>(ctx: &Ctx, name: &str, input: &'a str) -> Option<Res<'a, (Aggregate, usize)>> {
+pub(crate) fn aggregate_call<'a>(
+    ctx: &Ctx,
+    name: &str,
+    input: &'a str,
+) -> Option<Res<'a, (Aggregate, usize)>> {
     let build: fn(crate::ast::FieldExpr) -> Aggregate = match name {
         "count" => {
             return Some((|| {
                 let (rest, ()) = expect("expected '(' after count", punct("(")).parse(input)?;
-                let (rest, ()) = expect("count() takes no argument, expected ')'", punct(")")).parse(rest)?;
+                let (rest, ()) =
+                    expect("count() takes no argument, expected ')'", punct(")")).parse(rest)?;
                 Ok((rest, (Aggregate::Count, 1)))
             })());
         }
@@ -31,7 +36,8 @@ pub(crate) fn aggregate_call<'a>(ctx: &Ctx, name: &str, input: &'a str) -> Optio
         _ => return None,
     };
     Some((|| {
-        let (rest, ()) = expect("expected '(' after the aggregate name", punct("(")).parse(input)?;
+        let (rest, ()) =
+            expect("expected '(' after the aggregate name", punct("(")).parse(input)?;
         let (rest, (field, depth)) = field_expr(ctx, rest)?;
         let (rest, ()) = expect("expected ')'", punct(")")).parse(rest)?;
         Ok((rest, (build(field), depth + 1)))
@@ -70,7 +76,9 @@ pub(crate) fn has_aggregate(node: &Node) -> bool {
     match &node.kind {
         NodeKind::Aggregate(_) => true,
         NodeKind::Paren(inner) | NodeKind::Neg(inner) => has_aggregate(inner),
-        NodeKind::Binary { op, lhs, rhs, .. } if arith_op(*op).is_some() => has_aggregate(lhs) || has_aggregate(rhs),
+        NodeKind::Binary { op, lhs, rhs, .. } if arith_op(*op).is_some() => {
+            has_aggregate(lhs) || has_aggregate(rhs)
+        }
         _ => false,
     }
 }
@@ -95,18 +103,33 @@ pub(crate) fn convert_constant(node: Node, allow_duration: bool) -> Converted<Co
     match node.kind {
         NodeKind::Number(Static::Int(value)) => Ok(Constant::Int(value)),
         NodeKind::Number(Static::Float(value)) => Ok(Constant::Float(value)),
-        NodeKind::Number(Static::Duration(nanos)) if allow_duration => Ok(Constant::Duration(nanos)),
+        NodeKind::Number(Static::Duration(nanos)) if allow_duration => {
+            Ok(Constant::Duration(nanos))
+        }
         NodeKind::Number(_) => error_at(&node, "durations cannot be used in arithmetic here"),
-        NodeKind::Neg(inner) => Ok(Constant::Neg(Box::new(convert_constant(*inner, allow_duration)?))),
+        NodeKind::Neg(inner) => Ok(Constant::Neg(Box::new(convert_constant(
+            *inner,
+            allow_duration,
+        )?))),
         NodeKind::Paren(inner) => convert_constant(*inner, allow_duration),
-        NodeKind::Binary { op, op_at, lhs, rhs } => match arith_op(op) {
-            Some(arith @ (ArithOp::Add | ArithOp::Sub | ArithOp::Mul | ArithOp::Div)) => Ok(Constant::Binary {
-                op: arith,
-                lhs: Box::new(convert_constant(*lhs, false)?),
-                rhs: Box::new(convert_constant(*rhs, false)?),
-            }),
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => match arith_op(op) {
+            Some(arith @ (ArithOp::Add | ArithOp::Sub | ArithOp::Mul | ArithOp::Div)) => {
+                Ok(Constant::Binary {
+                    op: arith,
+                    lhs: Box::new(convert_constant(*lhs, false)?),
+                    rhs: Box::new(convert_constant(*rhs, false)?),
+                })
+            }
             _ => Err(ParseError::at_remaining(
-                format!("operator '{}' cannot be used between constants", op.symbol()),
+                format!(
+                    "operator '{}' cannot be used between constants",
+                    op.symbol()
+                ),
                 op_at,
             )),
         },
@@ -122,14 +145,22 @@ fn convert_scalar_expr(node: Node) -> Converted<ScalarExpr> {
     match node.kind {
         NodeKind::Aggregate(aggregate) => Ok(ScalarExpr::Aggregate(aggregate)),
         NodeKind::Paren(inner) => convert_scalar_expr(*inner),
-        NodeKind::Binary { op, op_at, lhs, rhs } => match arith_op(op) {
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => match arith_op(op) {
             Some(arith) => Ok(ScalarExpr::Binary {
                 op: arith,
                 lhs: Box::new(convert_scalar_expr(*lhs)?),
                 rhs: Box::new(convert_scalar_expr(*rhs)?),
             }),
             None => Err(ParseError::at_remaining(
-                format!("operator '{}' cannot be used between aggregates", op.symbol()),
+                format!(
+                    "operator '{}' cannot be used between aggregates",
+                    op.symbol()
+                ),
                 op_at,
             )),
         },
@@ -140,8 +171,17 @@ fn convert_scalar_expr(node: Node) -> Converted<ScalarExpr> {
 /// `scalar OP scalar` where at least one side has an aggregate.
 pub(crate) fn convert_scalar_filter(node: Node) -> Converted<ScalarFilter> {
     match node.kind {
-        NodeKind::Binary { op, op_at, lhs, rhs } => match cmp_op(op) {
-            Some(cmp) => Ok(ScalarFilter { op: cmp, lhs: convert_scalar_expr(*lhs)?, rhs: convert_scalar_expr(*rhs)? }),
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => match cmp_op(op) {
+            Some(cmp) => Ok(ScalarFilter {
+                op: cmp,
+                lhs: convert_scalar_expr(*lhs)?,
+                rhs: convert_scalar_expr(*rhs)?,
+            }),
             None => Err(ParseError::at_remaining("expected a comparison", op_at)),
         },
         _ => error_at(&node, "expected a scalar filter such as count() > 1"),
@@ -156,15 +196,27 @@ fn convert_scalar_pipe_expr(node: Node, allow_constant: bool) -> Converted<Scala
         NodeKind::Paren(inner) => {
             if is_pipe(&inner) && matches!(last_pipe_item(&inner).kind, NodeKind::Aggregate(_)) {
                 let mut items = flatten_pipe(*inner);
-                let Some(Node { kind: NodeKind::Aggregate(aggregate), .. }) = items.pop() else {
+                let Some(Node {
+                    kind: NodeKind::Aggregate(aggregate),
+                    ..
+                }) = items.pop()
+                else {
                     return Err(ParseError::at_remaining("expected an aggregate", node.at));
                 };
                 let pipeline = convert_pipeline(items)?;
-                return Ok(ScalarPipelineExpr::Pipeline { pipeline, aggregate });
+                return Ok(ScalarPipelineExpr::Pipeline {
+                    pipeline,
+                    aggregate,
+                });
             }
             convert_scalar_pipe_expr(*inner, false)
         }
-        NodeKind::Binary { op, op_at, lhs, rhs } => match arith_op(op) {
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => match arith_op(op) {
             Some(arith) => Ok(ScalarPipelineExpr::Binary {
                 op: arith,
                 lhs: Box::new(convert_scalar_pipe_expr(*lhs, false)?),
@@ -175,14 +227,22 @@ fn convert_scalar_pipe_expr(node: Node, allow_constant: bool) -> Converted<Scala
                 op_at,
             )),
         },
-        _ => error_at(&node, "expected a wrapped pipeline ending in an aggregate, e.g. ({ } | count())"),
+        _ => error_at(
+            &node,
+            "expected a wrapped pipeline ending in an aggregate, e.g. ({ } | count())",
+        ),
     }
 }
 
 /// `(pipeline | aggregate) OP (pipeline | aggregate)` or `... OP constant`.
 pub(crate) fn convert_scalar_pipeline_filter(node: Node) -> Converted<ScalarPipelineFilter> {
     match node.kind {
-        NodeKind::Binary { op, op_at, lhs, rhs } => match cmp_op(op) {
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => match cmp_op(op) {
             Some(cmp) => Ok(ScalarPipelineFilter {
                 op: cmp,
                 lhs: convert_scalar_pipe_expr(*lhs, false)?,

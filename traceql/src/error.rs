@@ -6,7 +6,11 @@
 pub enum Error {
     /// The query does not parse. `line` and `col` are 1-based; `col` counts characters.
     #[error("parse error at line {line}, col {col}: {message}")]
-    Parse { message: String, line: usize, col: usize },
+    Parse {
+        message: String,
+        line: usize,
+        col: usize,
+    },
     /// The query parses but breaks a type or validation rule.
     #[error("invalid query: {message}")]
     Validate { message: String },
@@ -60,11 +64,15 @@ impl Error {
     }
 
     pub(crate) fn validate(message: impl Into<String>) -> Self {
-        Error::Validate { message: message.into() }
+        Error::Validate {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn unsupported(message: impl Into<String>) -> Self {
-        Error::Unsupported { message: message.into() }
+        Error::Unsupported {
+            message: message.into(),
+        }
     }
 
     /// Builds a parse error at the point where `remaining` bytes of `source` were left.

@@ -22,7 +22,11 @@ pub(crate) fn field_expr<'a>(ctx: &Ctx, input: &'a str) -> Res<'a, (FieldExpr, u
 }
 
 /// A field expression whose binary operators all bind at least as tight as `min_precedence`.
-fn field_expr_min<'a>(ctx: &Ctx, input: &'a str, min_precedence: u8) -> Res<'a, (FieldExpr, usize)> {
+fn field_expr_min<'a>(
+    ctx: &Ctx,
+    input: &'a str,
+    min_precedence: u8,
+) -> Res<'a, (FieldExpr, usize)> {
     let (input, ()) = sp(input)?;
     let (mut rest, (mut lhs, mut depth, is_nil)) = field_unary(ctx, input)?;
     if is_nil {
@@ -34,23 +38,30 @@ fn field_expr_min<'a>(ctx: &Ctx, input: &'a str, min_precedence: u8) -> Res<'a, 
     }
     loop {
         let (after, ()) = sp(rest)?;
-        let Some((op, after_op)) = field_op(after) else { break };
+        let Some((op, after_op)) = field_op(after) else {
+            break;
+        };
         let precedence = op.precedence();
         if precedence < min_precedence {
             break;
         }
-        let (next, (rhs, rhs_depth)) = if matches!(op, FieldOp::Eq | FieldOp::Ne) && peek_keyword(after_op, "nil") {
-            let (next, _) = sp(after_op).and_then(|(at, ())| raw_ident(at))?;
-            (next, (FieldExpr::Static(Static::Nil), 1))
-        } else if op == FieldOp::Pow {
-            let _guard = ctx.enter(after_op)?;
-            field_expr_min(ctx, after_op, precedence)?
-        } else {
-            field_expr_min(ctx, after_op, precedence + 1)?
-        };
+        let (next, (rhs, rhs_depth)) =
+            if matches!(op, FieldOp::Eq | FieldOp::Ne) && peek_keyword(after_op, "nil") {
+                let (next, _) = sp(after_op).and_then(|(at, ())| raw_ident(at))?;
+                (next, (FieldExpr::Static(Static::Nil), 1))
+            } else if op == FieldOp::Pow {
+                let _guard = ctx.enter(after_op)?;
+                field_expr_min(ctx, after_op, precedence)?
+            } else {
+                field_expr_min(ctx, after_op, precedence + 1)?
+            };
         depth = 1 + depth.max(rhs_depth);
         check_tree_depth(depth, after)?;
-        lhs = FieldExpr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+        lhs = FieldExpr::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        };
         rest = next;
     }
     Ok((rest, (lhs, depth)))
@@ -67,7 +78,17 @@ fn field_unary<'a>(ctx: &Ctx, input: &'a str) -> Res<'a, (FieldExpr, usize, bool
         let _guard = ctx.enter(input)?;
         let (rest, (operand, depth)) = field_expr_min(ctx, &input[1..], operand_precedence)?;
         check_tree_depth(depth + 1, input)?;
-        return Ok((rest, (FieldExpr::Unary { op, operand: Box::new(operand) }, depth + 1, false)));
+        return Ok((
+            rest,
+            (
+                FieldExpr::Unary {
+                    op,
+                    operand: Box::new(operand),
+                },
+                depth + 1,
+                false,
+            ),
+        ));
     }
     if let Some(inner) = input.strip_prefix('(') {
         let _guard = ctx.enter(input)?;

@@ -19,7 +19,13 @@ fn hint(input: &str) -> Res<'_, Hint> {
     let (rest, ()) = expect("expected '=' after the hint name", punct("=")).parse(rest)?;
     let (rest, ()) = sp(rest)?;
     let (rest, value) = hint_static(rest)?;
-    Ok((rest, Hint { name: name.to_owned(), value }))
+    Ok((
+        rest,
+        Hint {
+            name: name.to_owned(),
+            value,
+        },
+    ))
 }
 
 /// Zero or more `with(...)` clauses; returns the hints of the last one.

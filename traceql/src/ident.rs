@@ -16,7 +16,10 @@ pub(crate) enum IdentAtom {
 /// Characters that end an unquoted attribute name (besides whitespace).
 pub(crate) fn is_attribute_terminator(c: char) -> bool {
     c.is_whitespace()
-        || matches!(c, '{' | '}' | '(' | ')' | '=' | '~' | '!' | '<' | '>' | '&' | '|' | '^' | ',')
+        || matches!(
+            c,
+            '{' | '}' | '(' | ')' | '=' | '~' | '!' | '<' | '>' | '&' | '|' | '^' | ','
+        )
 }
 
 fn bare_intrinsic(name: &str) -> Option<Intrinsic> {
@@ -91,7 +94,10 @@ fn attribute_name(input: &str) -> Res<'_, String> {
                     '\\' => match chars.next() {
                         Some((_, escaped @ ('"' | '\\'))) => name.push(escaped),
                         Some(_) => {
-                            return fail("invalid escape sequence in attribute name", &quoted[index..]);
+                            return fail(
+                                "invalid escape sequence in attribute name",
+                                &quoted[index..],
+                            );
                         }
                         None => break,
                     },
@@ -137,7 +143,10 @@ fn scoped_attribute<'a>(scope_name: &str, rest: &'a str) -> Option<Res<'a, Attri
 
 /// `scope:` followed (whitespace allowed) by an intrinsic name.
 fn scoped_intrinsic_after<'a>(scope_name: &str, rest: &'a str) -> Option<Res<'a, Attribute>> {
-    if !matches!(scope_name, "trace" | "span" | "event" | "link" | "instrumentation") {
+    if !matches!(
+        scope_name,
+        "trace" | "span" | "event" | "link" | "instrumentation"
+    ) {
         return None;
     }
     let after_colon = rest.strip_prefix(':')?;
@@ -170,7 +179,10 @@ pub(crate) fn ident_atom(input: &str) -> Res<'_, IdentAtom> {
         return Ok((rest, IdentAtom::Static(value)));
     }
     if name == "trace" && rest.starts_with('.') {
-        return fail("trace has no attributes, only intrinsics such as trace:id", input);
+        return fail(
+            "trace has no attributes, only intrinsics such as trace:id",
+            input,
+        );
     }
     fail(format!("unknown identifier '{name}'"), input)
 }
@@ -181,7 +193,13 @@ pub(crate) fn unscoped_attribute(input: &str) -> Res<'_, Attribute> {
         return backtrack(input);
     };
     let (rest, name) = attribute_name(after_dot)?;
-    Ok((rest, Attribute::Custom { scope: AttributeScope::Unscoped, name }))
+    Ok((
+        rest,
+        Attribute::Custom {
+            scope: AttributeScope::Unscoped,
+            name,
+        },
+    ))
 }
 
 /// An attribute or intrinsic (for `select()`, metrics arguments and `by (...)`), after

@@ -23,11 +23,17 @@ pub(crate) struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(message: impl Into<Cow<'static, str>>, at: &str) -> Self {
-        ParseError { message: message.into(), remaining: at.len() }
+        ParseError {
+            message: message.into(),
+            remaining: at.len(),
+        }
     }
 
     pub(crate) fn at_remaining(message: impl Into<Cow<'static, str>>, remaining: usize) -> Self {
-        ParseError { message: message.into(), remaining }
+        ParseError {
+            message: message.into(),
+            remaining,
+        }
     }
 }
 
@@ -42,7 +48,11 @@ impl<'a> NomParseError<&'a str> for ParseError {
 
     /// Of two failed alternatives, keep the one that got further.
     fn or(self, other: Self) -> Self {
-        if other.remaining < self.remaining { other } else { self }
+        if other.remaining < self.remaining {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -60,7 +70,10 @@ pub(crate) fn backtrack<T>(at: &str) -> Res<'_, T> {
 
 /// Runs `parser` after skipping whitespace; if it fails without committing, fails with
 /// `message` at the position where it was expected.
-pub(crate) fn expect<'a, O, P>(message: &'static str, mut parser: P) -> impl FnMut(&'a str) -> Res<'a, O>
+pub(crate) fn expect<'a, O, P>(
+    message: &'static str,
+    mut parser: P,
+) -> impl FnMut(&'a str) -> Res<'a, O>
 where
     P: Parser<&'a str, Output = O, Error = ParseError>,
 {
@@ -114,13 +127,15 @@ pub(crate) struct NestingGuard<'c> {
 
 impl Drop for NestingGuard<'_> {
     fn drop(&mut self) {
-        self.ctx.nesting.set(self.ctx.nesting.get().saturating_sub(1));
+        self.ctx
+            .nesting
+            .set(self.ctx.nesting.get().saturating_sub(1));
     }
 }
 
 impl Ctx {
     /// Enters one nesting level, failing with a clear error past [`MAX_NESTING`].
-    pub(crate) fn enter<'a>(&self, at: &'a str) -> Result<NestingGuard<'_>, nom::Err<ParseError>> {
+    pub(crate) fn enter(&self, at: &str) -> Result<NestingGuard<'_>, nom::Err<ParseError>> {
         let depth = self.nesting.get() + 1;
         if depth > MAX_NESTING {
             return Err(nom::Err::Failure(ParseError::new(

@@ -20,7 +20,11 @@ fn is_ident_continue(c: char) -> bool {
 
 /// A Go identifier, without skipping whitespace first.
 pub(crate) fn raw_ident(input: &str) -> Res<'_, &str> {
-    recognize(pair(take_while1(is_ident_start), take_while(is_ident_continue))).parse(input)
+    recognize(pair(
+        take_while1(is_ident_start),
+        take_while(is_ident_continue),
+    ))
+    .parse(input)
 }
 
 /// A Go identifier after optional whitespace.
@@ -33,7 +37,11 @@ pub(crate) fn ident(input: &str) -> Res<'_, &str> {
 pub(crate) fn keyword<'a>(word: &'static str) -> impl FnMut(&'a str) -> Res<'a, ()> {
     move |input: &'a str| {
         let (rest, name) = ident(input)?;
-        if name == word { Ok((rest, ())) } else { backtrack(input) }
+        if name == word {
+            Ok((rest, ()))
+        } else {
+            backtrack(input)
+        }
     }
 }
 

@@ -40,7 +40,10 @@ fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
     let (rest, hints) = hints::hints(rest).map_err(unwrap)?;
     let (rest, ()) = sp(rest).map_err(unwrap)?;
     if !rest.is_empty() {
-        return Err(ParseError::new("unexpected input, expected an operator, '|', with(...) or the end of the query", rest));
+        return Err(ParseError::new(
+            "unexpected input, expected an operator, '|', with(...) or the end of the query",
+            rest,
+        ));
     }
     let body = pipeline::convert_body(node)?;
     Ok(RootExpr { body, hints })
@@ -48,7 +51,8 @@ fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
 
 /// Parses a TraceQL query into its AST. Does not validate it (see [`validate`]).
 pub fn parse(query: &str) -> Result<RootExpr> {
-    parse_root(query).map_err(|error| Error::parse_at(query, error.remaining, error.message.into_owned()))
+    parse_root(query)
+        .map_err(|error| Error::parse_at(query, error.remaining, error.message.into_owned()))
 }
 
 /// Parses and validates a query: what the API does before running it.
@@ -57,3 +61,6 @@ pub fn parse_and_validate(query: &str) -> Result<RootExpr> {
     validate(&root)?;
     Ok(root)
 }
+
+#[cfg(test)]
+mod tests;

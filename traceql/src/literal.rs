@@ -20,7 +20,11 @@ const NANOS_PER_WEEK: i64 = 7 * NANOS_PER_DAY;
 const NANOS_PER_YEAR: i64 = 365 * NANOS_PER_DAY;
 
 fn is_duration_char(c: char) -> bool {
-    c.is_ascii_digit() || matches!(c, '.' | 'n' | 's' | 'u' | 'µ' | 'μ' | 'm' | 'h' | 'd' | 'w' | 'y')
+    c.is_ascii_digit()
+        || matches!(
+            c,
+            '.' | 'n' | 's' | 'u' | 'µ' | 'μ' | 'm' | 'h' | 'd' | 'w' | 'y'
+        )
 }
 
 /// Whether the input starts a number (a digit, or `.` followed by a digit).
@@ -38,16 +42,23 @@ pub(crate) fn number(input: &str) -> Res<'_, Static> {
     if !starts_number(input) {
         return backtrack(input);
     }
-    let run_len = input.find(|c: char| !is_duration_char(c)).unwrap_or(input.len());
+    let run_len = input
+        .find(|c: char| !is_duration_char(c))
+        .unwrap_or(input.len());
     let run = &input[..run_len];
-    if run.contains(|c: char| !c.is_ascii_digit() && c != '.') {
-        if let Some(nanos) = prometheus_duration(run).or_else(|| go_duration(run)) {
-            return Ok((&input[run_len..], Static::Duration(nanos)));
-        }
+    if run.contains(|c: char| !c.is_ascii_digit() && c != '.')
+        && let Some(nanos) = prometheus_duration(run).or_else(|| go_duration(run))
+    {
+        return Ok((&input[run_len..], Static::Duration(nanos)));
     }
     let digits = |i| take_while(|c: char| c.is_ascii_digit()).parse(i);
-    let exponent = recognize((one_of("eE"), opt(one_of("+-")), take_while1(|c: char| c.is_ascii_digit())));
-    let (rest, text) = recognize((digits, opt(pair(char('.'), digits)), opt(exponent))).parse(input)?;
+    let exponent = recognize((
+        one_of("eE"),
+        opt(one_of("+-")),
+        take_while1(|c: char| c.is_ascii_digit()),
+    ));
+    let (rest, text) =
+        recognize((digits, opt(pair(char('.'), digits)), opt(exponent))).parse(input)?;
     if text.contains(['.', 'e', 'E']) {
         match text.parse::<f64>() {
             Ok(value) if value.is_finite() => Ok((rest, Static::Float(value))),
@@ -94,7 +105,9 @@ fn prometheus_duration(text: &str) -> Option<i64> {
     let mut total: i64 = 0;
     let mut last_rank = -1;
     while !rest.is_empty() {
-        let digits_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits_len == 0 {
             return None;
         }
@@ -129,23 +142,33 @@ fn go_duration(text: &str) -> Option<i64> {
     let mut rest = text;
     let mut total: i64 = 0;
     while !rest.is_empty() {
-        let int_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let int_part = &rest[..int_len];
         rest = &rest[int_len..];
         let mut frac_part = "";
         if let Some(after_dot) = rest.strip_prefix('.') {
-            let frac_len = after_dot.find(|c: char| !c.is_ascii_digit()).unwrap_or(after_dot.len());
+            let frac_len = after_dot
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(after_dot.len());
             frac_part = &after_dot[..frac_len];
             rest = &after_dot[frac_len..];
         }
         if int_part.is_empty() && frac_part.is_empty() {
             return None;
         }
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let size = UNITS.iter().find(|(name, _)| *name == unit)?.1;
-        let whole: i64 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+        let whole: i64 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().ok()?
+        };
         let mut value = whole.checked_mul(size)?;
         if !frac_part.is_empty() {
             // like Go: at most 18 significant fraction digits, scaled in floating point
@@ -185,7 +208,9 @@ pub(crate) fn string(input: &str) -> Res<'_, String> {
             '\n' => break,
             '\\' => {
                 let escape_at = &body[index..];
-                let Some((_, escape)) = chars.next() else { break };
+                let Some((_, escape)) = chars.next() else {
+                    break;
+                };
                 let simple = match escape {
                     'a' => Some(0x07),
                     'b' => Some(0x08),
@@ -209,17 +234,25 @@ pub(crate) fn string(input: &str) -> Res<'_, String> {
                     '0'..='7' => (2, 8, true),
                     _ => return fail("invalid escape sequence in string literal", escape_at),
                 };
-                let mut value: u32 = if radix == 8 { escape.to_digit(8).unwrap_or(0) } else { 0 };
+                let mut value: u32 = if radix == 8 {
+                    escape.to_digit(8).unwrap_or(0)
+                } else {
+                    0
+                };
                 for _ in 0..digits {
                     match chars.next().and_then(|(_, d)| d.to_digit(radix)) {
                         Some(digit) => value = value * radix + digit,
-                        None => return fail("invalid escape sequence in string literal", escape_at),
+                        None => {
+                            return fail("invalid escape sequence in string literal", escape_at);
+                        }
                     }
                 }
                 if is_byte {
                     match u8::try_from(value) {
                         Ok(byte) => bytes.push(byte),
-                        Err(_) => return fail("invalid escape sequence in string literal", escape_at),
+                        Err(_) => {
+                            return fail("invalid escape sequence in string literal", escape_at);
+                        }
                     }
                 } else {
                     match char::from_u32(value) {
@@ -227,7 +260,9 @@ pub(crate) fn string(input: &str) -> Res<'_, String> {
                             let mut buffer = [0u8; 4];
                             bytes.extend_from_slice(decoded.encode_utf8(&mut buffer).as_bytes());
                         }
-                        None => return fail("invalid escape sequence in string literal", escape_at),
+                        None => {
+                            return fail("invalid escape sequence in string literal", escape_at);
+                        }
                     }
                 }
             }

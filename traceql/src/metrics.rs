@@ -77,18 +77,33 @@ fn compare_arguments<'a>(ctx: &Ctx, input: &'a str) -> Res<'a, (MetricsFunction,
         rest = after;
         if let Ok((after, ())) = punct(",").parse(rest) {
             let (after, start) = integer_argument(after)?;
-            let (after, ()) = expect("compare() takes both a start and an end", punct(",")).parse(after)?;
+            let (after, ()) =
+                expect("compare() takes both a start and an end", punct(",")).parse(after)?;
             let (after, end) = integer_argument(after)?;
             window = Some((start, end));
             rest = after;
         }
     }
     let (rest, ()) = expect("expected ')'", punct(")")).parse(rest)?;
-    Ok((rest, (MetricsFunction::Compare { filter, top_n, window }, depth + 1)))
+    Ok((
+        rest,
+        (
+            MetricsFunction::Compare {
+                filter,
+                top_n,
+                window,
+            },
+            depth + 1,
+        ),
+    ))
 }
 
 /// Metrics functions and `topk`/`bottomk`; `None` if `name` is none of them.
-pub(crate) fn metrics_call<'a>(ctx: &Ctx, name: &str, input: &'a str) -> Option<Res<'a, (NodeKind, usize)>> {
+pub(crate) fn metrics_call<'a>(
+    ctx: &Ctx,
+    name: &str,
+    input: &'a str,
+) -> Option<Res<'a, (NodeKind, usize)>> {
     let over_time = match name {
         "min_over_time" => Some(OverTimeFunction::Min),
         "max_over_time" => Some(OverTimeFunction::Max),
@@ -98,13 +113,17 @@ pub(crate) fn metrics_call<'a>(ctx: &Ctx, name: &str, input: &'a str) -> Option<
         _ => None,
     };
     let known = over_time.is_some()
-        || matches!(name, "rate" | "count_over_time" | "quantile_over_time" | "compare" | "topk" | "bottomk");
+        || matches!(
+            name,
+            "rate" | "count_over_time" | "quantile_over_time" | "compare" | "topk" | "bottomk"
+        );
     if !known {
         return None;
     }
     let parsed = (|| match name {
         "rate" | "count_over_time" => {
-            let (rest, ()) = empty_arguments(input, "expected ')', this function takes no argument")?;
+            let (rest, ()) =
+                empty_arguments(input, "expected ')', this function takes no argument")?;
             let (rest, by) = by_clause(rest)?;
             let function = if name == "rate" {
                 MetricsFunction::Rate { by }
@@ -120,7 +139,17 @@ pub(crate) fn metrics_call<'a>(ctx: &Ctx, name: &str, input: &'a str) -> Option<
             let (rest, quantiles) = separated_list1(punct(","), quantile).parse(rest)?;
             let (rest, ()) = expect("expected ')' or ','", punct(")")).parse(rest)?;
             let (rest, by) = by_clause(rest)?;
-            Ok((rest, (NodeKind::Metrics(MetricsFunction::QuantileOverTime { attribute, quantiles, by }), 1)))
+            Ok((
+                rest,
+                (
+                    NodeKind::Metrics(MetricsFunction::QuantileOverTime {
+                        attribute,
+                        quantiles,
+                        by,
+                    }),
+                    1,
+                ),
+            ))
         }
         "compare" => {
             let (rest, (function, depth)) = compare_arguments(ctx, input)?;
@@ -130,14 +159,28 @@ pub(crate) fn metrics_call<'a>(ctx: &Ctx, name: &str, input: &'a str) -> Option<
             let (rest, ()) = expect("expected '('", punct("(")).parse(input)?;
             let (rest, limit) = integer_argument(rest)?;
             let (rest, ()) = expect("expected ')'", punct(")")).parse(rest)?;
-            let kind = if name == "topk" { NodeKind::TopK(limit) } else { NodeKind::BottomK(limit) };
+            let kind = if name == "topk" {
+                NodeKind::TopK(limit)
+            } else {
+                NodeKind::BottomK(limit)
+            };
             Ok((rest, (kind, 1)))
         }
         _ => {
             let function = over_time.unwrap_or(OverTimeFunction::Min);
             let (rest, attribute) = single_attribute(input)?;
             let (rest, by) = by_clause(rest)?;
-            Ok((rest, (NodeKind::Metrics(MetricsFunction::OverTime { function, attribute, by }), 1)))
+            Ok((
+                rest,
+                (
+                    NodeKind::Metrics(MetricsFunction::OverTime {
+                        function,
+                        attribute,
+                        by,
+                    }),
+                    1,
+                ),
+            ))
         }
     })();
     Some(parsed)
@@ -163,7 +206,12 @@ pub(crate) fn contains_metrics(node: &Node) -> bool {
             let mut current: &Node = inner;
             loop {
                 match &current.kind {
-                    NodeKind::Binary { op: crate::lexer::OuterOp::Pipe, lhs, rhs, .. } => {
+                    NodeKind::Binary {
+                        op: crate::lexer::OuterOp::Pipe,
+                        lhs,
+                        rhs,
+                        ..
+                    } => {
                         if matches!(cmp_core(rhs).kind, NodeKind::Metrics(_)) {
                             return true;
                         }
@@ -187,19 +235,38 @@ fn unwrap_filters(node: Node) -> Converted<(Node, Vec<SecondStageOp>)> {
     let mut current = node;
     loop {
         match current.kind {
-            NodeKind::Binary { op, op_at, lhs, rhs } => match cmp_op(op) {
+            NodeKind::Binary {
+                op,
+                op_at,
+                lhs,
+                rhs,
+            } => match cmp_op(op) {
                 Some(cmp) => {
-                    filters.push(SecondStageOp::Filter { op: cmp, value: convert_constant(*rhs, true)? });
+                    filters.push(SecondStageOp::Filter {
+                        op: cmp,
+                        value: convert_constant(*rhs, true)?,
+                    });
                     current = *lhs;
                 }
                 None => {
-                    let kind = NodeKind::Binary { op, op_at, lhs, rhs };
-                    current = Node { at: current.at, kind };
+                    let kind = NodeKind::Binary {
+                        op,
+                        op_at,
+                        lhs,
+                        rhs,
+                    };
+                    current = Node {
+                        at: current.at,
+                        kind,
+                    };
                     break;
                 }
             },
             kind => {
-                current = Node { at: current.at, kind };
+                current = Node {
+                    at: current.at,
+                    kind,
+                };
                 break;
             }
         }
@@ -214,7 +281,12 @@ fn convert_second_stage_item(node: Node) -> Converted<Vec<SecondStageOp>> {
     let head = match core.kind {
         NodeKind::TopK(limit) => SecondStageOp::TopK(limit),
         NodeKind::BottomK(limit) => SecondStageOp::BottomK(limit),
-        _ => return error_at(&core, "expected topk(), bottomk() or a comparison after a metrics function"),
+        _ => {
+            return error_at(
+                &core,
+                "expected topk(), bottomk() or a comparison after a metrics function",
+            );
+        }
     };
     let mut ops = vec![head];
     ops.extend(filters);
@@ -224,7 +296,10 @@ fn convert_second_stage_item(node: Node) -> Converted<Vec<SecondStageOp>> {
 /// `stages... | function filters | second stage...`, the function at `index`.
 pub(crate) fn convert_query(items: Vec<Node>, index: usize) -> Converted<MetricsQuery> {
     if index == 0 {
-        return error_at(&items[0], "a metrics function must follow a spanset pipeline, e.g. { } | rate()");
+        return error_at(
+            &items[0],
+            "a metrics function must follow a spanset pipeline, e.g. { } | rate()",
+        );
     }
     let mut items = items.into_iter();
     let stages = items
@@ -243,7 +318,11 @@ pub(crate) fn convert_query(items: Vec<Node>, index: usize) -> Converted<Metrics
     for item in items {
         second_stage.extend(convert_second_stage_item(item)?);
     }
-    Ok(MetricsQuery { pipeline: crate::ast::Pipeline { stages }, function, second_stage })
+    Ok(MetricsQuery {
+        pipeline: crate::ast::Pipeline { stages },
+        function,
+        second_stage,
+    })
 }
 
 fn convert_metrics_expr(node: Node) -> Converted<MetricsExpr> {
@@ -254,8 +333,13 @@ fn convert_metrics_expr(node: Node) -> Converted<MetricsExpr> {
     match node.kind {
         NodeKind::Paren(inner) => {
             let items = flatten_pipe(*inner);
-            match items.iter().position(|item| matches!(cmp_core(item).kind, NodeKind::Metrics(_))) {
-                Some(index) => convert_query(items, index).map(|query| MetricsExpr::Query(Box::new(query))),
+            match items
+                .iter()
+                .position(|item| matches!(cmp_core(item).kind, NodeKind::Metrics(_)))
+            {
+                Some(index) => {
+                    convert_query(items, index).map(|query| MetricsExpr::Query(Box::new(query)))
+                }
                 None if items.len() == 1 => match items.into_iter().next() {
                     Some(single) => convert_metrics_expr(single),
                     None => Err(ParseError::at_remaining("expected a metrics query", at)),
@@ -263,19 +347,35 @@ fn convert_metrics_expr(node: Node) -> Converted<MetricsExpr> {
                 None => Err(ParseError::at_remaining("expected a metrics query", at)),
             }
         }
-        NodeKind::Binary { op, op_at, lhs, rhs } => match arith_op(op) {
-            Some(arith @ (ArithOp::Add | ArithOp::Sub | ArithOp::Mul | ArithOp::Div)) => Ok(MetricsExpr::Binary {
-                op: arith,
-                lhs: Box::new(convert_metrics_expr(*lhs)?),
-                rhs: Box::new(convert_metrics_expr(*rhs)?),
-            }),
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => match arith_op(op) {
+            Some(arith @ (ArithOp::Add | ArithOp::Sub | ArithOp::Mul | ArithOp::Div)) => {
+                Ok(MetricsExpr::Binary {
+                    op: arith,
+                    lhs: Box::new(convert_metrics_expr(*lhs)?),
+                    rhs: Box::new(convert_metrics_expr(*rhs)?),
+                })
+            }
             _ => Err(ParseError::at_remaining(
-                format!("operator '{}' cannot be used between metrics queries", op.symbol()),
+                format!(
+                    "operator '{}' cannot be used between metrics queries",
+                    op.symbol()
+                ),
                 op_at,
             )),
         },
-        NodeKind::Metrics(_) => error_at(&node, "a metrics function must follow a spanset pipeline, e.g. { } | rate()"),
-        _ => error_at(&node, "metrics queries in arithmetic must be wrapped in parentheses"),
+        NodeKind::Metrics(_) => error_at(
+            &node,
+            "a metrics function must follow a spanset pipeline, e.g. { } | rate()",
+        ),
+        _ => error_at(
+            &node,
+            "metrics queries in arithmetic must be wrapped in parentheses",
+        ),
     }
 }
 

@@ -6,7 +6,9 @@ use nom::Parser;
 use nom::multi::separated_list1;
 
 use crate::aggregate::{self, cmp_op, has_aggregate, is_scalar_pipe_like};
-use crate::ast::{Body, MetricsExpr, MetricsRoot, Pipeline, PipelineExpr, SpansetExpr, SpansetOp, Stage};
+use crate::ast::{
+    Body, MetricsExpr, MetricsRoot, Pipeline, PipelineExpr, SpansetExpr, SpansetOp, Stage,
+};
 use crate::expr::field_expr;
 use crate::ident::attribute;
 use crate::internal::{Ctx, ParseError, Res, expect, punct};
@@ -17,12 +19,19 @@ use crate::spanset::{Node, NodeKind, flatten_pipe, is_pipe, is_spanset_like};
 /// The result of converting the outer tree; errors carry the node's position.
 pub(crate) type Converted<T> = Result<T, ParseError>;
 
-pub(crate) fn error_at<T>(node: &Node, message: impl Into<std::borrow::Cow<'static, str>>) -> Converted<T> {
+pub(crate) fn error_at<T>(
+    node: &Node,
+    message: impl Into<std::borrow::Cow<'static, str>>,
+) -> Converted<T> {
     Err(ParseError::at_remaining(message, node.at))
 }
 
 /// `by(expr)`, `select(attr, ...)` and `coalesce()`; `None` if `name` is none of them.
-pub(crate) fn operation_call<'a>(ctx: &Ctx, name: &str, input: &'a str) -> Option<Res<'a, (NodeKind, usize)>> {
+pub(crate) fn operation_call<'a>(
+    ctx: &Ctx,
+    name: &str,
+    input: &'a str,
+) -> Option<Res<'a, (NodeKind, usize)>> {
     let parsed = match name {
         "by" => (|| {
             let (rest, ()) = expect("expected '(' after by", punct("(")).parse(input)?;
@@ -73,12 +82,21 @@ pub(crate) fn spanset_op(op: OuterOp) -> Option<SpansetOp> {
 /// Converts the whole outer tree of a query.
 pub(crate) fn convert_body(node: Node) -> Converted<Body> {
     let items = flatten_pipe(node);
-    if let Some(index) = items.iter().position(|item| matches!(cmp_core(item).kind, NodeKind::Metrics(_))) {
+    if let Some(index) = items
+        .iter()
+        .position(|item| matches!(cmp_core(item).kind, NodeKind::Metrics(_)))
+    {
         let query = metrics::convert_query(items, index)?;
         let expr = MetricsExpr::Query(Box::new(query));
-        return Ok(Body::Metrics(MetricsRoot { expr, second_stage: Vec::new() }));
+        return Ok(Body::Metrics(MetricsRoot {
+            expr,
+            second_stage: Vec::new(),
+        }));
     }
-    if items.first().is_some_and(|first| metrics::contains_metrics(cmp_core(first))) {
+    if items
+        .first()
+        .is_some_and(|first| metrics::contains_metrics(cmp_core(first)))
+    {
         return metrics::convert_metrics_root(items).map(Body::Metrics);
     }
     if items.len() > 1 {
@@ -89,16 +107,21 @@ pub(crate) fn convert_body(node: Node) -> Converted<Body> {
     };
     if is_spanset_like(&item) {
         let spanset = convert_spanset(item)?;
-        return Ok(Body::Pipeline(Pipeline { stages: vec![Stage::Spanset(spanset)] }));
+        return Ok(Body::Pipeline(Pipeline {
+            stages: vec![Stage::Spanset(spanset)],
+        }));
     }
     if let NodeKind::Binary { op, lhs, rhs, .. } = &item.kind {
         if cmp_op(*op).is_some() {
             if is_scalar_pipe_like(lhs) || is_scalar_pipe_like(rhs) {
-                return aggregate::convert_scalar_pipeline_filter(item).map(Body::ScalarPipelineFilter);
+                return aggregate::convert_scalar_pipeline_filter(item)
+                    .map(Body::ScalarPipelineFilter);
             }
             if has_aggregate(lhs) || has_aggregate(rhs) {
                 let stage = convert_stage(item, true)?;
-                return Ok(Body::Pipeline(Pipeline { stages: vec![stage] }));
+                return Ok(Body::Pipeline(Pipeline {
+                    stages: vec![stage],
+                }));
             }
         }
         if spanset_op(*op).is_some() {
@@ -109,7 +132,9 @@ pub(crate) fn convert_body(node: Node) -> Converted<Body> {
         return convert_pipeline_expr(item).map(Body::PipelineExpr);
     }
     let stage = convert_stage(item, true)?;
-    Ok(Body::Pipeline(Pipeline { stages: vec![stage] }))
+    Ok(Body::Pipeline(Pipeline {
+        stages: vec![stage],
+    }))
 }
 
 /// The items of a `|` chain as pipeline stages.
@@ -132,23 +157,34 @@ pub(crate) fn convert_stage(item: Node, is_head: bool) -> Converted<Stage> {
         NodeKind::Select(attributes) => Ok(Stage::Select(attributes)),
         NodeKind::Coalesce if is_head => error_at(&item, "a pipeline cannot start with coalesce()"),
         NodeKind::Coalesce => Ok(Stage::Coalesce),
-        NodeKind::Binary { op, ref lhs, ref rhs, .. }
-            if cmp_op(op).is_some() && (has_aggregate(lhs) || has_aggregate(rhs)) =>
-        {
+        NodeKind::Binary {
+            op,
+            ref lhs,
+            ref rhs,
+            ..
+        } if cmp_op(op).is_some() && (has_aggregate(lhs) || has_aggregate(rhs)) => {
             aggregate::convert_scalar_filter(item).map(Stage::ScalarFilter)
         }
-        NodeKind::Aggregate(_) => {
-            error_at(&item, "an aggregate must be compared with a value, e.g. count() > 1")
+        NodeKind::Aggregate(_) => error_at(
+            &item,
+            "an aggregate must be compared with a value, e.g. count() > 1",
+        ),
+        NodeKind::Metrics(_) => {
+            error_at(&item, "a metrics function must follow a spanset pipeline")
         }
-        NodeKind::Metrics(_) => error_at(&item, "a metrics function must follow a spanset pipeline"),
         NodeKind::TopK(_) | NodeKind::BottomK(_) => {
             error_at(&item, "topk() and bottomk() must follow a metrics function")
         }
         NodeKind::Paren(_) => error_at(&item, "a wrapped pipeline cannot be a pipeline stage"),
-        NodeKind::Binary { op, op_at, .. } if cmp_op(op).is_some() => Err(ParseError::at_remaining(
-            format!("'{}' needs an aggregate such as count() on one side", op.symbol()),
-            op_at,
-        )),
+        NodeKind::Binary { op, op_at, .. } if cmp_op(op).is_some() => {
+            Err(ParseError::at_remaining(
+                format!(
+                    "'{}' needs an aggregate such as count() on one side",
+                    op.symbol()
+                ),
+                op_at,
+            ))
+        }
         NodeKind::Binary { op, op_at, .. } => Err(ParseError::at_remaining(
             format!("operator '{}' cannot be used here", op.symbol()),
             op_at,
@@ -166,11 +202,19 @@ pub(crate) fn convert_spanset(node: Node) -> Converted<SpansetExpr> {
         NodeKind::Filter(field) => Ok(SpansetExpr::Filter(field)),
         NodeKind::Paren(inner) => {
             if is_pipe(&inner) {
-                return error_at(&inner, "a wrapped pipeline cannot be combined with a spanset filter");
+                return error_at(
+                    &inner,
+                    "a wrapped pipeline cannot be combined with a spanset filter",
+                );
             }
             convert_spanset(*inner)
         }
-        NodeKind::Binary { op, op_at, lhs, rhs } => {
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => {
             let Some(spanset_op) = spanset_op(op) else {
                 return Err(ParseError::at_remaining(
                     format!("operator '{}' cannot be used between spansets", op.symbol()),
@@ -204,14 +248,24 @@ pub(crate) fn convert_pipeline_expr(node: Node) -> Converted<PipelineExpr> {
             }
             if is_spanset_like(&inner) {
                 let spanset = convert_spanset(*inner)?;
-                return Ok(PipelineExpr::Wrapped(Pipeline { stages: vec![Stage::Spanset(spanset)] }));
+                return Ok(PipelineExpr::Wrapped(Pipeline {
+                    stages: vec![Stage::Spanset(spanset)],
+                }));
             }
             convert_pipeline_expr(*inner)
         }
-        NodeKind::Binary { op, op_at, lhs, rhs } => {
+        NodeKind::Binary {
+            op,
+            op_at,
+            lhs,
+            rhs,
+        } => {
             let Some(spanset_op) = spanset_op(op) else {
                 return Err(ParseError::at_remaining(
-                    format!("operator '{}' cannot be used between pipelines", op.symbol()),
+                    format!(
+                        "operator '{}' cannot be used between pipelines",
+                        op.symbol()
+                    ),
                     op_at,
                 ));
             };

@@ -33,7 +33,12 @@ pub(crate) enum NodeKind {
     /// An int, float or duration literal.
     Number(Static),
     Neg(Box<Node>),
-    Binary { op: OuterOp, op_at: usize, lhs: Box<Node>, rhs: Box<Node> },
+    Binary {
+        op: OuterOp,
+        op_at: usize,
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
 }
 
 /// `{ expr }` or `{ }` (stored as `{ true }`), after optional whitespace.
@@ -48,11 +53,17 @@ pub(crate) fn spanset_filter<'a>(ctx: &Ctx, input: &'a str) -> Res<'a, (FieldExp
 }
 
 /// An outer expression whose operators all bind at least as tight as `min_precedence`.
-pub(crate) fn outer_expr<'a>(ctx: &Ctx, input: &'a str, min_precedence: u8) -> Res<'a, (Node, usize)> {
+pub(crate) fn outer_expr<'a>(
+    ctx: &Ctx,
+    input: &'a str,
+    min_precedence: u8,
+) -> Res<'a, (Node, usize)> {
     let (mut rest, (mut lhs, mut depth)) = outer_unary(ctx, input)?;
     loop {
         let (after, ()) = sp(rest)?;
-        let Some((op, after_op)) = outer_op(after) else { break };
+        let Some((op, after_op)) = outer_op(after) else {
+            break;
+        };
         let precedence = op.precedence();
         if precedence < min_precedence {
             break;
@@ -66,7 +77,12 @@ pub(crate) fn outer_expr<'a>(ctx: &Ctx, input: &'a str, min_precedence: u8) -> R
         depth = 1 + depth.max(rhs_depth);
         check_tree_depth(depth, after)?;
         let at = lhs.at;
-        let kind = NodeKind::Binary { op, op_at: after.len(), lhs: Box::new(lhs), rhs: Box::new(rhs) };
+        let kind = NodeKind::Binary {
+            op,
+            op_at: after.len(),
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        };
         lhs = Node { at, kind };
         rest = next;
     }
@@ -102,7 +118,10 @@ fn outer_unary<'a>(ctx: &Ctx, input: &'a str) -> Res<'a, (Node, usize)> {
         if input.is_empty() {
             return fail("unexpected end of query, expected a spanset filter", input);
         }
-        return fail("expected a spanset filter, a pipeline stage or a metrics query", input);
+        return fail(
+            "expected a spanset filter, a pipeline stage or a metrics query",
+            input,
+        );
     };
     if let Some(parsed) = aggregate::aggregate_call(ctx, name, after_name) {
         let (rest, (aggregate, depth)) = parsed?;
@@ -117,7 +136,9 @@ fn outer_unary<'a>(ctx: &Ctx, input: &'a str) -> Res<'a, (Node, usize)> {
         return Ok((rest, (node(kind), depth + 1)));
     }
     fail(
-        format!("unexpected '{name}', expected a spanset filter, a pipeline stage or a metrics query"),
+        format!(
+            "unexpected '{name}', expected a spanset filter, a pipeline stage or a metrics query"
+        ),
         input,
     )
 }
@@ -130,7 +151,9 @@ pub(crate) fn is_spanset_like(node: &Node) -> bool {
         match &current.kind {
             NodeKind::Filter(_) => return true,
             NodeKind::Paren(inner) => current = inner,
-            NodeKind::Binary { op, lhs, .. } if pipeline::spanset_op(*op).is_some() => current = lhs,
+            NodeKind::Binary { op, lhs, .. } if pipeline::spanset_op(*op).is_some() => {
+                current = lhs
+            }
             _ => return false,
         }
     }
@@ -142,12 +165,20 @@ pub(crate) fn flatten_pipe(node: Node) -> Vec<Node> {
     let mut current = node;
     loop {
         match current.kind {
-            NodeKind::Binary { op: OuterOp::Pipe, lhs, rhs, .. } => {
+            NodeKind::Binary {
+                op: OuterOp::Pipe,
+                lhs,
+                rhs,
+                ..
+            } => {
                 items.push(*rhs);
                 current = *lhs;
             }
             kind => {
-                items.push(Node { at: current.at, kind });
+                items.push(Node {
+                    at: current.at,
+                    kind,
+                });
                 break;
             }
         }
@@ -158,13 +189,23 @@ pub(crate) fn flatten_pipe(node: Node) -> Vec<Node> {
 
 /// Whether the node is a `|` chain (checked without taking it apart).
 pub(crate) fn is_pipe(node: &Node) -> bool {
-    matches!(node.kind, NodeKind::Binary { op: OuterOp::Pipe, .. })
+    matches!(
+        node.kind,
+        NodeKind::Binary {
+            op: OuterOp::Pipe,
+            ..
+        }
+    )
 }
 
 /// The last item of a `|` chain (or the node itself).
 pub(crate) fn last_pipe_item(node: &Node) -> &Node {
     match &node.kind {
-        NodeKind::Binary { op: OuterOp::Pipe, rhs, .. } => rhs,
+        NodeKind::Binary {
+            op: OuterOp::Pipe,
+            rhs,
+            ..
+        } => rhs,
         _ => node,
     }
 }

@@ -53,7 +53,10 @@ impl Type {
             Type::Attribute => true,
             Type::Bool => matches!(op, And | Or | Eq | Ne),
             Type::Int | Type::Float | Type::Duration => {
-                matches!(op, Add | Sub | Mul | Div | Mod | Pow | Eq | Ne | Lt | Le | Gt | Ge)
+                matches!(
+                    op,
+                    Add | Sub | Mul | Div | Mod | Pow | Eq | Ne | Lt | Le | Gt | Ge
+                )
             }
             Type::String => matches!(op, Eq | Ne | Regex | NotRegex | Lt | Le | Gt | Ge),
             Type::Status | Type::Kind | Type::Nil => matches!(op, Eq | Ne),
@@ -78,8 +81,8 @@ fn intrinsic_type(intrinsic: Intrinsic) -> Type {
     use Intrinsic::*;
     match intrinsic {
         Duration | TraceDuration | EventTimeSinceStart => Type::Duration,
-        Name | StatusMessage | TraceRootName | TraceRootService | TraceId | SpanId | SpanParentId | EventName
-        | LinkTraceId | LinkSpanId => Type::String,
+        Name | StatusMessage | TraceRootName | TraceRootService | TraceId | SpanId
+        | SpanParentId | EventName | LinkTraceId | LinkSpanId => Type::String,
         Status => Type::Status,
         Kind => Type::Kind,
         Parent => Type::Nil,
@@ -90,12 +93,17 @@ fn intrinsic_type(intrinsic: Intrinsic) -> Type {
 
 fn check_attribute(attribute: &Attribute) -> Result<Type> {
     match attribute {
-        Attribute::Intrinsic(Intrinsic::Parent) => Err(Error::unsupported("the parent intrinsic is not supported")),
+        Attribute::Intrinsic(Intrinsic::Parent) => {
+            Err(Error::unsupported("the parent intrinsic is not supported"))
+        }
         Attribute::Intrinsic(intrinsic) => Ok(intrinsic_type(*intrinsic)),
         Attribute::Custom {
-            scope: AttributeScope::Parent | AttributeScope::ParentSpan | AttributeScope::ParentResource,
+            scope:
+                AttributeScope::Parent | AttributeScope::ParentSpan | AttributeScope::ParentResource,
             ..
-        } => Err(Error::unsupported("parent scoped attributes are not supported")),
+        } => Err(Error::unsupported(
+            "parent scoped attributes are not supported",
+        )),
         Attribute::Custom { .. } => Ok(Type::Attribute),
     }
 }
@@ -104,22 +112,36 @@ fn check_attribute(attribute: &Attribute) -> Result<Type> {
 fn never_nil(expr: &FieldExpr) -> bool {
     match expr {
         FieldExpr::Attribute(Attribute::Intrinsic(_)) => true,
-        FieldExpr::Attribute(Attribute::Custom { scope: AttributeScope::Resource, name }) => name == "service.name",
+        FieldExpr::Attribute(Attribute::Custom {
+            scope: AttributeScope::Resource,
+            name,
+        }) => name == "service.name",
         _ => false,
     }
 }
 
 fn check_regex(pattern_expr: &FieldExpr) -> Result<()> {
     let FieldExpr::Static(Static::String(pattern)) = pattern_expr else {
-        return Err(Error::validate("the right side of a regex match must be a string literal"));
+        return Err(Error::validate(
+            "the right side of a regex match must be a string literal",
+        ));
     };
     regex::Regex::new(&format!("^(?s:{pattern})$"))
         .map(|_| ())
-        .map_err(|error| Error::validate(format!("invalid regex {pattern:?}: {}", first_line(&error.to_string()))))
+        .map_err(|error| {
+            Error::validate(format!(
+                "invalid regex {pattern:?}: {}",
+                first_line(&error.to_string())
+            ))
+        })
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|line| !line.is_empty()).last().unwrap_or(text).to_lowercase()
+    text.lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or(text)
+        .to_lowercase()
 }
 
 /// Checks a field expression and returns its static type.
@@ -127,19 +149,31 @@ fn check_field(expr: &FieldExpr) -> Result<Type> {
     match expr {
         FieldExpr::Static(value) => Ok(static_type(value)),
         FieldExpr::Attribute(attribute) => check_attribute(attribute),
-        FieldExpr::Unary { op: UnaryOp::Neg, operand } => {
+        FieldExpr::Unary {
+            op: UnaryOp::Neg,
+            operand,
+        } => {
             let operand_type = check_field(operand)?;
             if operand_type.is_numeric() || operand_type == Type::Attribute {
                 return Ok(operand_type);
             }
-            Err(Error::validate(format!("unary '-' needs a numeric operand, found {}", operand_type.name())))
+            Err(Error::validate(format!(
+                "unary '-' needs a numeric operand, found {}",
+                operand_type.name()
+            )))
         }
-        FieldExpr::Unary { op: UnaryOp::Not, operand } => {
+        FieldExpr::Unary {
+            op: UnaryOp::Not,
+            operand,
+        } => {
             let operand_type = check_field(operand)?;
             if matches!(operand_type, Type::Bool | Type::Attribute) {
                 return Ok(Type::Bool);
             }
-            Err(Error::validate(format!("'!' needs a boolean operand, found {}", operand_type.name())))
+            Err(Error::validate(format!(
+                "'!' needs a boolean operand, found {}",
+                operand_type.name()
+            )))
         }
         FieldExpr::Binary { op, lhs, rhs } => {
             let lhs_type = check_field(lhs)?;
@@ -165,12 +199,20 @@ fn check_field(expr: &FieldExpr) -> Result<Type> {
                 }
             }
             let is_nil = |side: &FieldExpr| matches!(side, FieldExpr::Static(Static::Nil));
-            if *op == FieldOp::Eq && ((is_nil(lhs) && never_nil(rhs)) || (is_nil(rhs) && never_nil(lhs))) {
+            if *op == FieldOp::Eq
+                && ((is_nil(lhs) && never_nil(rhs)) || (is_nil(rhs) && never_nil(lhs)))
+            {
                 let other = if is_nil(lhs) { rhs } else { lhs };
-                return Err(Error::validate(format!("{other} always exists and cannot be compared with nil")));
+                return Err(Error::validate(format!(
+                    "{other} always exists and cannot be compared with nil"
+                )));
             }
             if op.is_arithmetic() {
-                return Ok(if lhs_type == Type::Attribute { rhs_type } else { lhs_type });
+                return Ok(if lhs_type == Type::Attribute {
+                    rhs_type
+                } else {
+                    lhs_type
+                });
             }
             Ok(Type::Bool)
         }
@@ -182,7 +224,10 @@ fn check_filter(expr: &FieldExpr) -> Result<()> {
     if matches!(filter_type, Type::Bool | Type::Attribute) {
         return Ok(());
     }
-    Err(Error::validate(format!("a spanset filter must be a boolean expression, found {}", filter_type.name())))
+    Err(Error::validate(format!(
+        "a spanset filter must be a boolean expression, found {}",
+        filter_type.name()
+    )))
 }
 
 fn check_spanset(expr: &SpansetExpr) -> Result<()> {
@@ -196,7 +241,10 @@ fn check_spanset(expr: &SpansetExpr) -> Result<()> {
 }
 
 fn check_aggregate(aggregate: &Aggregate) -> Result<()> {
-    let (Aggregate::Avg(field) | Aggregate::Min(field) | Aggregate::Max(field) | Aggregate::Sum(field)) = aggregate
+    let (Aggregate::Avg(field)
+    | Aggregate::Min(field)
+    | Aggregate::Max(field)
+    | Aggregate::Sum(field)) = aggregate
     else {
         return Ok(());
     };
@@ -208,7 +256,9 @@ fn check_aggregate(aggregate: &Aggregate) -> Result<()> {
         )));
     }
     if !field.references_span() {
-        return Err(Error::validate(format!("aggregate {aggregate} must reference an attribute or intrinsic")));
+        return Err(Error::validate(format!(
+            "aggregate {aggregate} must reference an attribute or intrinsic"
+        )));
     }
     Ok(())
 }
@@ -228,9 +278,8 @@ fn check_scalar_filter(filter: &ScalarFilter) -> Result<()> {
     check_scalar(&filter.lhs)?;
     check_scalar(&filter.rhs)?;
     match (&filter.lhs, &filter.rhs) {
-        (ScalarExpr::Aggregate(_), ScalarExpr::Constant(_)) | (ScalarExpr::Constant(_), ScalarExpr::Aggregate(_)) => {
-            Ok(())
-        }
+        (ScalarExpr::Aggregate(_), ScalarExpr::Constant(_))
+        | (ScalarExpr::Constant(_), ScalarExpr::Aggregate(_)) => Ok(()),
         _ => Err(Error::unsupported(format!(
             "scalar filter '{filter}': only an aggregate compared with a constant is supported"
         ))),
@@ -238,7 +287,9 @@ fn check_scalar_filter(filter: &ScalarFilter) -> Result<()> {
 }
 
 fn check_attributes(attributes: &[Attribute]) -> Result<()> {
-    attributes.iter().try_for_each(|attribute| check_attribute(attribute).map(|_| ()))
+    attributes
+        .iter()
+        .try_for_each(|attribute| check_attribute(attribute).map(|_| ()))
 }
 
 fn check_pipeline(pipeline: &Pipeline) -> Result<()> {
@@ -249,7 +300,9 @@ fn check_pipeline(pipeline: &Pipeline) -> Result<()> {
             Stage::GroupBy(field) => {
                 check_field(field)?;
                 if !field.references_span() {
-                    return Err(Error::validate(format!("by({field}) must reference an attribute or intrinsic")));
+                    return Err(Error::validate(format!(
+                        "by({field}) must reference an attribute or intrinsic"
+                    )));
                 }
             }
             Stage::Coalesce => {}
@@ -271,7 +324,10 @@ fn check_pipeline_expr(expr: &PipelineExpr) -> Result<()> {
 
 fn check_scalar_pipeline(expr: &ScalarPipelineExpr) -> Result<()> {
     match expr {
-        ScalarPipelineExpr::Pipeline { pipeline, aggregate } => {
+        ScalarPipelineExpr::Pipeline {
+            pipeline,
+            aggregate,
+        } => {
             check_pipeline(pipeline)?;
             check_aggregate(aggregate)
         }
@@ -288,33 +344,57 @@ fn check_metrics_function(function: &MetricsFunction) -> Result<()> {
     check_attributes(by)?;
     let max_by = match function {
         MetricsFunction::QuantileOverTime { .. }
-        | MetricsFunction::OverTime { function: OverTimeFunction::Histogram, .. } => 4,
+        | MetricsFunction::OverTime {
+            function: OverTimeFunction::Histogram,
+            ..
+        } => 4,
         _ => 5,
     };
     if by.len() > max_by {
-        return Err(Error::unsupported(format!("{function}: by() supports at most {max_by} attributes here")));
+        return Err(Error::unsupported(format!(
+            "{function}: by() supports at most {max_by} attributes here"
+        )));
     }
     match function {
         MetricsFunction::Rate { .. } | MetricsFunction::CountOverTime { .. } => Ok(()),
         MetricsFunction::OverTime { attribute, .. } => check_attribute(attribute).map(|_| ()),
-        MetricsFunction::QuantileOverTime { attribute, quantiles, .. } => {
+        MetricsFunction::QuantileOverTime {
+            attribute,
+            quantiles,
+            ..
+        } => {
             check_attribute(attribute)?;
-            match quantiles.iter().find(|quantile| !(0.0..=1.0).contains(*quantile)) {
-                Some(quantile) => Err(Error::validate(format!("quantile {quantile} is not between 0 and 1"))),
+            match quantiles
+                .iter()
+                .find(|quantile| !(0.0..=1.0).contains(*quantile))
+            {
+                Some(quantile) => Err(Error::validate(format!(
+                    "quantile {quantile} is not between 0 and 1"
+                ))),
                 None => Ok(()),
             }
         }
-        MetricsFunction::Compare { filter, top_n, window } => {
+        MetricsFunction::Compare {
+            filter,
+            top_n,
+            window,
+        } => {
             check_filter(filter)?;
-            if let Some(top_n) = top_n {
-                if !(1..=1000).contains(top_n) {
-                    return Err(Error::validate(format!("compare() topN must be between 1 and 1000, got {top_n}")));
-                }
+            if let Some(top_n) = top_n
+                && !(1..=1000).contains(top_n)
+            {
+                return Err(Error::validate(format!(
+                    "compare() topN must be between 1 and 1000, got {top_n}"
+                )));
             }
             match window {
-                Some((start, end)) if !((*start == 0 && *end == 0) || (*start > 0 && end > start)) => Err(
-                    Error::validate("compare() start and end must both be 0, or both positive with end after start"),
-                ),
+                Some((start, end))
+                    if !((*start == 0 && *end == 0) || (*start > 0 && end > start)) =>
+                {
+                    Err(Error::validate(
+                        "compare() start and end must both be 0, or both positive with end after start",
+                    ))
+                }
                 _ => Ok(()),
             }
         }
@@ -325,7 +405,9 @@ fn check_second_stage(ops: &[SecondStageOp]) -> Result<()> {
     for op in ops {
         match op {
             SecondStageOp::TopK(limit) | SecondStageOp::BottomK(limit) if *limit <= 0 => {
-                return Err(Error::validate(format!("topk and bottomk need a limit above 0, got {limit}")));
+                return Err(Error::validate(format!(
+                    "topk and bottomk need a limit above 0, got {limit}"
+                )));
             }
             SecondStageOp::Filter { value, .. } => {
                 value.evaluate()?;
@@ -340,7 +422,9 @@ fn check_metrics_query(query: &MetricsQuery) -> Result<()> {
     check_pipeline(&query.pipeline)?;
     check_metrics_function(&query.function)?;
     if matches!(query.function, MetricsFunction::Compare { .. }) && !query.second_stage.is_empty() {
-        return Err(Error::validate("compare() cannot be followed by topk, bottomk or a filter"));
+        return Err(Error::validate(
+            "compare() cannot be followed by topk, bottomk or a filter",
+        ));
     }
     check_second_stage(&query.second_stage)
 }
@@ -370,14 +454,18 @@ pub fn validate(root: &RootExpr) -> Result<()> {
         Body::ScalarPipelineFilter(filter) => {
             check_scalar_pipeline(&filter.lhs)?;
             check_scalar_pipeline(&filter.rhs)?;
-            Err(Error::unsupported("scalar filters over wrapped pipelines are not supported"))
+            Err(Error::unsupported(
+                "scalar filters over wrapped pipelines are not supported",
+            ))
         }
         Body::Metrics(metrics) => {
             check_metrics_expr(&metrics.expr, false)?;
             if matches!(&metrics.expr, MetricsExpr::Query(query) if matches!(query.function, MetricsFunction::Compare { .. }))
                 && !metrics.second_stage.is_empty()
             {
-                return Err(Error::validate("compare() cannot be followed by topk, bottomk or a filter"));
+                return Err(Error::validate(
+                    "compare() cannot be followed by topk, bottomk or a filter",
+                ));
             }
             check_second_stage(&metrics.second_stage)
         }

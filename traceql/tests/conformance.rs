@@ -3,7 +3,10 @@
 
 use contrail_traceql::{ErrorKind, parse, parse_and_validate, validate};
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/traceql_examples.yaml");
+const EXAMPLES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/traceql_examples.yaml"
+);
 const EXPECTED_TOTAL: usize = 463;
 
 #[derive(serde::Deserialize)]
@@ -15,13 +18,16 @@ struct Examples {
 }
 
 fn load() -> Examples {
-    let text = std::fs::read_to_string(EXAMPLES).unwrap_or_else(|error| panic!("reading {EXAMPLES}: {error}"));
+    let text = std::fs::read_to_string(EXAMPLES)
+        .unwrap_or_else(|error| panic!("reading {EXAMPLES}: {error}"));
     serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("parsing {EXAMPLES}: {error}"))
 }
 
 /// `Ok(())` when the query lands in `expected`, else a description of where it landed.
 fn classify(query: &str, expected: Option<ErrorKind>) -> Result<(), String> {
-    let outcome = parse_and_validate(query).map(|_| ()).map_err(|error| (error.kind(), error.to_string()));
+    let outcome = parse_and_validate(query)
+        .map(|_| ())
+        .map_err(|error| (error.kind(), error.to_string()));
     match (expected, outcome) {
         (None, Ok(())) => Ok(()),
         (Some(kind), Err((actual, message))) if kind == actual => {
@@ -41,8 +47,16 @@ fn conformance_corpus() {
     let classes = [
         ("valid", None, &examples.valid),
         ("parse_fails", Some(ErrorKind::Parse), &examples.parse_fails),
-        ("validate_fails", Some(ErrorKind::Validate), &examples.validate_fails),
-        ("unsupported", Some(ErrorKind::Unsupported), &examples.unsupported),
+        (
+            "validate_fails",
+            Some(ErrorKind::Validate),
+            &examples.validate_fails,
+        ),
+        (
+            "unsupported",
+            Some(ErrorKind::Unsupported),
+            &examples.unsupported,
+        ),
     ];
     let mut total = 0;
     let mut failures = Vec::new();
@@ -57,7 +71,11 @@ fn conformance_corpus() {
     let passed = total - failures.len();
     println!("traceql conformance: {passed}/{total}");
     assert_eq!(total, EXPECTED_TOTAL, "the corpus changed size");
-    assert!(failures.is_empty(), "traceql conformance: {passed}/{total}, misclassified:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "traceql conformance: {passed}/{total}, misclassified:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -73,7 +91,9 @@ fn valid_queries_round_trip() {
         match parse(&printed) {
             Ok(reparsed) if reparsed == ast => {
                 if let Err(error) = validate(&reparsed) {
-                    failures.push(format!("  {query}  →  {printed}  →  no longer valid: {error}"));
+                    failures.push(format!(
+                        "  {query}  →  {printed}  →  no longer valid: {error}"
+                    ));
                 }
                 if reparsed.to_string() != printed {
                     failures.push(format!("  {query}  →  {printed}  →  prints differently"));
@@ -83,6 +103,14 @@ fn valid_queries_round_trip() {
             Err(error) => failures.push(format!("  {query}  →  {printed}  →  {error}")),
         }
     }
-    println!("traceql round trip: {}/{}", examples.valid.len() - failures.len(), examples.valid.len());
-    assert!(failures.is_empty(), "round trip failures:\n{}", failures.join("\n"));
+    println!(
+        "traceql round trip: {}/{}",
+        examples.valid.len() - failures.len(),
+        examples.valid.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "round trip failures:\n{}",
+        failures.join("\n")
+    );
 }

@@ -142,8 +142,15 @@ pub enum UnaryOp {
 pub enum FieldExpr {
     Static(Static),
     Attribute(Attribute),
-    Unary { op: UnaryOp, operand: Box<FieldExpr> },
-    Binary { op: FieldOp, lhs: Box<FieldExpr>, rhs: Box<FieldExpr> },
+    Unary {
+        op: UnaryOp,
+        operand: Box<FieldExpr>,
+    },
+    Binary {
+        op: FieldOp,
+        lhs: Box<FieldExpr>,
+        rhs: Box<FieldExpr>,
+    },
 }
 
 impl FieldOp {

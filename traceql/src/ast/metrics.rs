@@ -33,11 +33,23 @@ pub enum MetricsFunction {
     /// `count_over_time() [by (...)]`
     CountOverTime { by: Vec<Attribute> },
     /// `min_over_time(attr) [by (...)]` and friends.
-    OverTime { function: OverTimeFunction, attribute: Attribute, by: Vec<Attribute> },
+    OverTime {
+        function: OverTimeFunction,
+        attribute: Attribute,
+        by: Vec<Attribute>,
+    },
     /// `quantile_over_time(attr, q, ...) [by (...)]`
-    QuantileOverTime { attribute: Attribute, quantiles: Vec<f64>, by: Vec<Attribute> },
+    QuantileOverTime {
+        attribute: Attribute,
+        quantiles: Vec<f64>,
+        by: Vec<Attribute>,
+    },
     /// `compare({ filter }[, top_n[, start, end]])`; the window is in unix nanoseconds.
-    Compare { filter: FieldExpr, top_n: Option<i64>, window: Option<(i64, i64)> },
+    Compare {
+        filter: FieldExpr,
+        top_n: Option<i64>,
+        window: Option<(i64, i64)>,
+    },
 }
 
 impl MetricsFunction {
@@ -81,7 +93,11 @@ pub enum MetricsExpr {
     Query(Box<MetricsQuery>),
     /// A constant operand (never a duration).
     Scalar(Constant),
-    Binary { op: MetricsOp, lhs: Box<MetricsExpr>, rhs: Box<MetricsExpr> },
+    Binary {
+        op: MetricsOp,
+        lhs: Box<MetricsExpr>,
+        rhs: Box<MetricsExpr>,
+    },
 }
 
 /// The whole metrics part of a query. When `expr` is a single query, the second stage is kept

@@ -79,7 +79,11 @@ impl SpansetOp {
 pub enum SpansetExpr {
     /// `{ expr }`; `{ }` is stored as `{ true }`.
     Filter(FieldExpr),
-    Binary { op: SpansetOp, lhs: Box<SpansetExpr>, rhs: Box<SpansetExpr> },
+    Binary {
+        op: SpansetOp,
+        lhs: Box<SpansetExpr>,
+        rhs: Box<SpansetExpr>,
+    },
 }
 
 /// `count()`, `avg(e)`, `min(e)`, `max(e)`, `sum(e)`.
@@ -160,7 +164,11 @@ pub enum Constant {
     Duration(i64),
     Neg(Box<Constant>),
     /// Only `+ - * /`, never with a duration operand.
-    Binary { op: ArithOp, lhs: Box<Constant>, rhs: Box<Constant> },
+    Binary {
+        op: ArithOp,
+        lhs: Box<Constant>,
+        rhs: Box<Constant>,
+    },
 }
 
 /// Arithmetic over aggregates and constants; at least one aggregate in a scalar filter.
@@ -168,7 +176,11 @@ pub enum Constant {
 pub enum ScalarExpr {
     Aggregate(Aggregate),
     Constant(Constant),
-    Binary { op: ArithOp, lhs: Box<ScalarExpr>, rhs: Box<ScalarExpr> },
+    Binary {
+        op: ArithOp,
+        lhs: Box<ScalarExpr>,
+        rhs: Box<ScalarExpr>,
+    },
 }
 
 /// `scalar OP scalar`, e.g. `count() > 3` or `avg(duration) < 1s`.
@@ -203,17 +215,28 @@ pub struct Pipeline {
 pub enum PipelineExpr {
     /// `( pipeline )`
     Wrapped(Pipeline),
-    Binary { op: SpansetOp, lhs: Box<PipelineExpr>, rhs: Box<PipelineExpr> },
+    Binary {
+        op: SpansetOp,
+        lhs: Box<PipelineExpr>,
+        rhs: Box<PipelineExpr>,
+    },
 }
 
 /// One side of a scalar pipeline filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScalarPipelineExpr {
     /// `( pipeline | aggregate )`
-    Pipeline { pipeline: Pipeline, aggregate: Aggregate },
+    Pipeline {
+        pipeline: Pipeline,
+        aggregate: Aggregate,
+    },
     /// Only on the right of the comparison.
     Constant(Constant),
-    Binary { op: ArithOp, lhs: Box<ScalarPipelineExpr>, rhs: Box<ScalarPipelineExpr> },
+    Binary {
+        op: ArithOp,
+        lhs: Box<ScalarPipelineExpr>,
+        rhs: Box<ScalarPipelineExpr>,
+    },
 }
 
 /// `({ a } | count()) > ({ b } | count())`: parses, validation reports unsupported.

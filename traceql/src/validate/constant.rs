@@ -13,7 +13,10 @@ impl Constant {
             Constant::Duration(nanos) => Ok(Static::Duration(*nanos)),
             Constant::Neg(operand) => match operand.evaluate()? {
                 Static::Int(value) => value.checked_neg().map(Static::Int).ok_or_else(overflow),
-                Static::Duration(nanos) => nanos.checked_neg().map(Static::Duration).ok_or_else(overflow),
+                Static::Duration(nanos) => nanos
+                    .checked_neg()
+                    .map(Static::Duration)
+                    .ok_or_else(overflow),
                 Static::Float(value) => Ok(Static::Float(-value)),
                 _ => Err(Error::validate("expected a number")),
             },
@@ -46,12 +49,16 @@ fn fold(op: ArithOp, lhs: Static, rhs: Static) -> Result<Static> {
             }
             ArithOp::Div => left.checked_div(right),
             ArithOp::Mod => left.checked_rem(right),
-            ArithOp::Pow => u32::try_from(right).ok().and_then(|exponent| left.checked_pow(exponent)),
+            ArithOp::Pow => u32::try_from(right)
+                .ok()
+                .and_then(|exponent| left.checked_pow(exponent)),
         };
         return result.map(Static::Int).ok_or_else(overflow);
     }
     let (Some(left), Some(right)) = (as_float(&lhs), as_float(&rhs)) else {
-        return Err(Error::validate("durations cannot take part in constant arithmetic"));
+        return Err(Error::validate(
+            "durations cannot take part in constant arithmetic",
+        ));
     };
     let result = match op {
         ArithOp::Add => left + right,
