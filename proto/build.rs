@@ -28,7 +28,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     tempopb_fds
         .file
         .retain(|file| file.package() != "contrail.internal.v1");
-    let mut tempopb_config = otlp_extern_paths(tonic_prost_build::configure());
+    // BTreeMap: deterministic JSON with sorted keys, as jsonpb writes maps.
+    let mut tempopb_config =
+        otlp_extern_paths(tonic_prost_build::configure()).btree_map(".tempopb");
     for (path, attribute) in serde_attributes(&tempopb_fds)? {
         tempopb_config = if path.matches('.').count() == 2 {
             tempopb_config.message_attribute(path, attribute)
@@ -179,7 +181,8 @@ fn field_serde(
             };
             vec![
                 with,
-                "skip_serializing_if = \"::std::collections::HashMap::is_empty\"".to_owned(),
+                "skip_serializing_if = \"::prost::alloc::collections::BTreeMap::is_empty\""
+                    .to_owned(),
             ]
         }
         (true, Type::Message) => {

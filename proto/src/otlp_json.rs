@@ -13,7 +13,7 @@
 //! - 32-bit counters and flags sent as strings (`"droppedAttributesCount": "3"`) were rejected.
 //!
 //! `doubleValue` strings are parsed as numbers; `"NaN"`/`"Infinity"` cannot be represented on this
-//! path and are rejected with a clear error. Encoding omits `null` members.
+//! path and are rejected with a clear error, in both directions. Encoding omits `null` members.
 
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -78,18 +78,26 @@ pub fn encode_export_response_json(
 
 fn encode_without_nulls<T: serde::Serialize>(message: &T) -> Result<Vec<u8>, OtlpJsonError> {
     let mut value = serde_json::to_value(message)?;
-    remove_nulls(&mut value);
+    remove_nulls(&mut value)?;
     Ok(serde_json::to_vec(&value)?)
 }
 
-fn remove_nulls(value: &mut Value) {
+/// Drops `null` members. A `null` `doubleValue` is a NaN or infinity that `serde_json` could
+/// not represent: an error rather than a silently dropped value.
+fn remove_nulls(value: &mut Value) -> Result<(), OtlpJsonError> {
     match value {
         Value::Object(members) => {
+            if members.get("doubleValue").is_some_and(Value::is_null) {
+                return Err(OtlpJsonError::BadNumber {
+                    field: "doubleValue".to_owned(),
+                    value: "NaN or Infinity".to_owned(),
+                });
+            }
             members.retain(|_, member| !member.is_null());
-            members.values_mut().for_each(remove_nulls);
+            members.values_mut().try_for_each(remove_nulls)
         }
-        Value::Array(items) => items.iter_mut().for_each(remove_nulls),
-        _ => {}
+        Value::Array(items) => items.iter_mut().try_for_each(remove_nulls),
+        _ => Ok(()),
     }
 }
 

@@ -28,7 +28,44 @@ pub(crate) mod otlp_jsonpb;
 mod v1_json;
 
 #[cfg(test)]
+mod json_proptests;
+#[cfg(test)]
 mod tests;
 
 pub use generated::*;
 pub use v1_json::{trace_from_v1_json, trace_to_v1_json};
+
+impl Trace {
+    /// The number of spans in the trace.
+    pub fn span_count(&self) -> usize {
+        self.resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len())
+            .sum()
+    }
+}
+
+impl From<crate::otlp::trace::v1::TracesData> for Trace {
+    fn from(traces_data: crate::otlp::trace::v1::TracesData) -> Self {
+        Self {
+            resource_spans: traces_data.resource_spans,
+        }
+    }
+}
+
+impl From<Trace> for crate::otlp::trace::v1::TracesData {
+    fn from(trace: Trace) -> Self {
+        Self {
+            resource_spans: trace.resource_spans,
+        }
+    }
+}
+
+impl From<crate::otlp::collector::trace::v1::ExportTraceServiceRequest> for Trace {
+    fn from(request: crate::otlp::collector::trace::v1::ExportTraceServiceRequest) -> Self {
+        Self {
+            resource_spans: request.resource_spans,
+        }
+    }
+}

@@ -291,3 +291,79 @@ fn response_encodes_as_empty_object_or_partial_success() {
         "{rejected}"
     );
 }
+
+#[test]
+fn non_finite_doubles_are_an_error_when_encoding() {
+    let mut request = decode(&realistic_payload());
+    let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+    span.attributes[2].value = Some(AnyValue {
+        value: Some(Any::DoubleValue(f64::INFINITY)),
+    });
+    let error = encode_export_request_json(&request).unwrap_err();
+    assert!(error.to_string().contains("doubleValue"), "{error}");
+}
+
+mod round_trip {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Any};
+    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    fn attribute() -> impl Strategy<Value = KeyValue> {
+        let value = prop_oneof![
+            any::<String>().prop_map(Any::StringValue),
+            any::<bool>().prop_map(Any::BoolValue),
+            any::<i64>().prop_map(Any::IntValue),
+            any::<f64>()
+                .prop_filter("finite", |number| number.is_finite())
+                .prop_map(Any::DoubleValue),
+            proptest::collection::vec(any::<u8>(), 0..16).prop_map(Any::BytesValue),
+        ];
+        (any::<String>(), value).prop_map(|(key, value)| KeyValue {
+            key,
+            value: Some(AnyValue { value: Some(value) }),
+            key_strindex: 0,
+        })
+    }
+
+    prop_compose! {
+        fn span()(
+            trace_id in proptest::collection::vec(any::<u8>(), 16),
+            span_id in proptest::collection::vec(any::<u8>(), 8),
+            parent_span_id in proptest::collection::vec(any::<u8>(), 0..=8),
+            name in any::<String>(),
+            kind in 0i32..6,
+            times in any::<(u64, u64, u64)>(),
+            attributes in proptest::collection::vec(attribute(), 0..4),
+            code in 0i32..3,
+        ) -> Span {
+            Span {
+                trace_id: trace_id.clone(),
+                span_id,
+                parent_span_id,
+                name,
+                kind,
+                start_time_unix_nano: times.0,
+                end_time_unix_nano: times.1,
+                attributes: attributes.clone(),
+                events: vec![Event { time_unix_nano: times.2, name: "e".into(), attributes: attributes.clone(), dropped_attributes_count: 1 }],
+                links: vec![Link { trace_id, span_id: vec![9; 8], attributes, ..Default::default() }],
+                status: Some(Status { code, message: String::new() }),
+                ..Default::default()
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn encode_decode_is_identity(spans in proptest::collection::vec(span(), 0..4)) {
+            let request = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans { scope_spans: vec![ScopeSpans { spans, ..Default::default() }], ..Default::default() }],
+            };
+            let encoded = encode_export_request_json(&request).unwrap();
+            prop_assert_eq!(decode_export_request_json(&encoded).unwrap(), request);
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //! as strings or numbers, enums as names or numbers, base64 standard or URL-safe with or without
 //! padding, and `null` for any field means its zero value.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -132,19 +132,17 @@ pub(crate) mod i64_string {
     }
 }
 
-/// `map<string, int64>` fields: values as decimal strings.
+/// `map<string, int64>` fields: values as decimal strings, keys in order.
 pub(crate) mod i64_string_map {
     use super::*;
 
     pub(crate) fn serialize<S: Serializer>(
-        value: &HashMap<String, i64>,
+        value: &BTreeMap<String, i64>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        // Sorted keys: deterministic output, like jsonpb.
-        let mut entries: Vec<_> = value.iter().collect();
-        entries.sort_unstable_by(|left, right| left.0.cmp(right.0));
-        let mut map = serializer.serialize_map(Some(entries.len()))?;
-        for (key, number) in entries {
+        // A BTreeMap iterates in key order: deterministic output, like jsonpb.
+        let mut map = serializer.serialize_map(Some(value.len()))?;
+        for (key, number) in value {
             map.serialize_entry(key, &number.to_string())?;
         }
         map.end()
@@ -152,10 +150,11 @@ pub(crate) mod i64_string_map {
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<HashMap<String, i64>, D::Error> {
+    ) -> Result<BTreeMap<String, i64>, D::Error> {
         #[derive(Deserialize)]
         struct Number(#[serde(deserialize_with = "super::deserialize_integer")] i64);
-        let map = Option::<HashMap<String, Number>>::deserialize(deserializer)?.unwrap_or_default();
+        let map =
+            Option::<BTreeMap<String, Number>>::deserialize(deserializer)?.unwrap_or_default();
         Ok(map
             .into_iter()
             .map(|(key, Number(number))| (key, number))
