@@ -11,4 +11,7 @@ mod tests;
 
 pub use error::{IdError, IdKind};
 pub use hex_id::{SpanId, TraceId};
-pub use tenant::{TenantId, parse_tenants};
+pub use tenant::{
+    ORG_ID_HEADER, ORG_ID_METADATA_KEY, TenantId, parse_tenants, tenants_from_grpc_metadata,
+    tenants_from_http_headers,
+};

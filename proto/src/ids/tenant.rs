@@ -78,6 +78,59 @@ fn validate(id: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// The HTTP header carrying the tenant (`X-Scope-OrgID`).
+pub const ORG_ID_HEADER: &str = "X-Scope-OrgID";
+
+/// The gRPC metadata key carrying the tenant (metadata keys are lowercase).
+pub const ORG_ID_METADATA_KEY: &str = "x-scope-orgid";
+
+/// Decodes a raw header value; bytes that are not UTF-8 become U+FFFD, which validation then
+/// reports as an unsupported character.
+fn header_text(raw_opt: Option<&[u8]>) -> Result<std::borrow::Cow<'_, str>, IdError> {
+    match raw_opt {
+        Some(raw) if !raw.is_empty() => Ok(String::from_utf8_lossy(raw)),
+        _ => Err(IdError::MissingTenant),
+    }
+}
+
+impl TenantId {
+    /// The tenant of an ingest request from its `X-Scope-OrgID` HTTP header (one tenant, no `|`).
+    /// Missing or empty is [`IdError::MissingTenant`].
+    pub fn from_http_headers(headers: &http::HeaderMap) -> Result<Self, IdError> {
+        Self::new(header_text(
+            headers.get(ORG_ID_HEADER).map(http::HeaderValue::as_bytes),
+        )?)
+    }
+
+    /// The tenant of an ingest request from its `x-scope-orgid` gRPC metadata.
+    pub fn from_grpc_metadata(metadata: &tonic::metadata::MetadataMap) -> Result<Self, IdError> {
+        Self::new(header_text(
+            metadata
+                .get(ORG_ID_METADATA_KEY)
+                .map(|value| value.as_bytes()),
+        )?)
+    }
+}
+
+/// The tenants of a query request from its `X-Scope-OrgID` HTTP header (`|`-separated, see
+/// [`parse_tenants`]).
+pub fn tenants_from_http_headers(headers: &http::HeaderMap) -> Result<Vec<TenantId>, IdError> {
+    parse_tenants(&header_text(
+        headers.get(ORG_ID_HEADER).map(http::HeaderValue::as_bytes),
+    )?)
+}
+
+/// The tenants of a query request from its `x-scope-orgid` gRPC metadata (`|`-separated).
+pub fn tenants_from_grpc_metadata(
+    metadata: &tonic::metadata::MetadataMap,
+) -> Result<Vec<TenantId>, IdError> {
+    parse_tenants(&header_text(
+        metadata
+            .get(ORG_ID_METADATA_KEY)
+            .map(|value| value.as_bytes()),
+    )?)
+}
+
 /// Parses a query-path `X-Scope-OrgID` header that may name several tenants joined by `|`
 /// (cross-tenant queries, e.g. `team-a|team-b`).
 ///

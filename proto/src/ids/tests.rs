@@ -386,3 +386,76 @@ proptest! {
         prop_assert_eq!(tenant.as_str(), id.as_str());
     }
 }
+
+#[test]
+fn tenants_come_from_http_headers() {
+    let mut headers = http::HeaderMap::new();
+    assert_eq!(
+        TenantId::from_http_headers(&headers).unwrap_err(),
+        IdError::MissingTenant
+    );
+    headers.insert("x-scope-orgid", http::HeaderValue::from_static(""));
+    assert_eq!(
+        TenantId::from_http_headers(&headers).unwrap_err(),
+        IdError::MissingTenant
+    );
+    headers.insert("X-Scope-OrgID", http::HeaderValue::from_static("t1"));
+    assert_eq!(
+        TenantId::from_http_headers(&headers).unwrap().as_str(),
+        "t1"
+    );
+    headers.insert("X-Scope-OrgID", http::HeaderValue::from_static("t2|t1"));
+    assert!(
+        TenantId::from_http_headers(&headers)
+            .unwrap_err()
+            .to_string()
+            .contains("unsupported character '|'")
+    );
+    let names: Vec<String> = tenants_from_http_headers(&headers)
+        .unwrap()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(names, ["t1", "t2"]);
+    headers.insert(
+        "X-Scope-OrgID",
+        http::HeaderValue::from_bytes(b"t\xff").unwrap(),
+    );
+    let error = TenantId::from_http_headers(&headers).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            IdError::TenantUnsupportedCharacter {
+                character: '\u{fffd}',
+                position: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn tenants_come_from_grpc_metadata() {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    assert_eq!(
+        TenantId::from_grpc_metadata(&metadata).unwrap_err(),
+        IdError::MissingTenant
+    );
+    assert_eq!(
+        tenants_from_grpc_metadata(&metadata).unwrap_err().code(),
+        ErrorCode::Unauthenticated
+    );
+    metadata.insert(ORG_ID_METADATA_KEY, "team-a".parse().unwrap());
+    assert_eq!(
+        TenantId::from_grpc_metadata(&metadata).unwrap().as_str(),
+        "team-a"
+    );
+    metadata.insert(ORG_ID_METADATA_KEY, "team-a|team-b".parse().unwrap());
+    assert_eq!(tenants_from_grpc_metadata(&metadata).unwrap().len(), 2);
+    metadata.insert(ORG_ID_METADATA_KEY, "a#b".parse().unwrap());
+    assert_eq!(
+        TenantId::from_grpc_metadata(&metadata).unwrap_err().code(),
+        ErrorCode::BadRequest
+    );
+}
