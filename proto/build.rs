@@ -22,6 +22,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let proto_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
     println!("cargo:rerun-if-changed=proto");
     let file_descriptor_set = protox::compile(PROTO_FILES, [&proto_dir])?;
+    // For gRPC reflection and for the schema test against the spec's field tables.
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("contrail_descriptor.bin"),
+        prost::Message::encode_to_vec(&file_descriptor_set),
+    )?;
 
     // Pass 1: `tempopb` (messages with serde attributes, and services).
     let mut tempopb_fds = file_descriptor_set.clone();
