@@ -106,6 +106,13 @@ pub trait PushTarget: Send + Sync + 'static {
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, PushError>;
 }
 
+#[async_trait]
+impl<T: PushTarget + ?Sized> PushTarget for std::sync::Arc<T> {
+    async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, PushError> {
+        (**self).push(tenant, batch).await
+    }
+}
+
 impl TraceSegment {
     /// Encodes the spans of one trace (all with `trace_id`) as a segment, computing its time
     /// range and span count.

@@ -305,7 +305,7 @@ const SPEC_FIELDS: &[(&str, i32, &str, &str)] = &[
         "DedicatedColumn",
         4,
         "options",
-        ".tempopb.DedicatedColumn.Option",
+        ".tempopb.DedicatedColumn.Options",
     ),
     ("PushBytesRequest", 2, "traces", "repeated bytes"),
     ("PushBytesRequest", 3, "ids", "repeated bytes"),
@@ -553,7 +553,7 @@ fn enums_match_spec() {
         nested["Scope"],
         [("SPAN", 0), ("RESOURCE", 1), ("EVENT", 2)]
     );
-    assert_eq!(nested["Option"], [("NONE", 0), ("ARRAY", 1), ("BLOB", 2)]);
+    assert_eq!(nested["Options"], [("NONE", 0), ("ARRAY", 1), ("BLOB", 2)]);
 }
 
 #[test]

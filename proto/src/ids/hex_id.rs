@@ -216,6 +216,16 @@ hex_id!(
 );
 
 impl TraceId {
+    /// The ID as a big-endian integer (same order as the bytes).
+    pub const fn to_u128(self) -> u128 {
+        u128::from_be_bytes(self.0)
+    }
+
+    /// The ID of a big-endian integer.
+    pub const fn from_u128(value: u128) -> Self {
+        Self(value.to_be_bytes())
+    }
+
     /// Validates a trace ID on the ingest path (OTLP `trace_id`): exactly 16 bytes, as Tempo's
     /// distributor requires (`trace ids must be 128 bit, received N bits`). Receivers that
     /// translate 64-bit Jaeger IDs widen them with [`TraceId::from_bytes`] first.
@@ -240,6 +250,16 @@ impl TraceId {
 }
 
 impl SpanId {
+    /// The ID as a big-endian integer (same order as the bytes).
+    pub const fn to_u64(self) -> u64 {
+        u64::from_be_bytes(self.0)
+    }
+
+    /// The ID of a big-endian integer.
+    pub const fn from_u64(value: u64) -> Self {
+        Self(value.to_be_bytes())
+    }
+
     /// Validates a span ID on the ingest path (OTLP `span_id`): exactly 8 bytes and not all
     /// zero, as Tempo's distributor requires.
     pub fn from_ingest_bytes(bytes: &[u8]) -> Result<Self, IdError> {

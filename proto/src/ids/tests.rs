@@ -352,6 +352,16 @@ proptest! {
     }
 
     #[test]
+    fn integer_views_keep_byte_order(left in any::<u128>(), right in any::<u128>(), span in any::<u64>()) {
+        let (left_id, right_id) = (TraceId::from_u128(left), TraceId::from_u128(right));
+        prop_assert_eq!(left_id.to_u128(), left);
+        prop_assert_eq!(left_id.cmp(&right_id), left.cmp(&right));
+        prop_assert_eq!(TraceId::from_hex(&format!("{left:x}")).unwrap(), left_id);
+        prop_assert_eq!(SpanId::from_u64(span).to_u64(), span);
+        prop_assert_eq!(SpanId::from_u64(span).to_hex(), format!("{span:016x}"));
+    }
+
+    #[test]
     fn span_id_hex_round_trips(bytes in any::<[u8; 8]>()) {
         let id = SpanId::from_array(bytes);
         prop_assert_eq!(id.to_string().parse::<SpanId>().unwrap(), id);

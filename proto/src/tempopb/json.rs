@@ -299,7 +299,7 @@ json_enum!(
     crate::tempopb::PushErrorReason,
     crate::tempopb::dedicated_column::Type,
     crate::tempopb::dedicated_column::Scope,
-    crate::tempopb::dedicated_column::Option,
+    crate::tempopb::dedicated_column::Options,
     opentelemetry_proto::tonic::trace::v1::span::SpanKind,
     opentelemetry_proto::tonic::trace::v1::status::StatusCode,
 );
