@@ -232,7 +232,12 @@ fn field_serde(
         (false, _) if field.proto3_optional() => {
             vec!["skip_serializing_if = \"::core::option::Option::is_none\"".to_owned()]
         }
-        (false, Type::String | Type::Bool | Type::Uint32 | Type::Int32 | Type::Fixed32) => {
+        (false, Type::Uint32 | Type::Int32 | Type::Fixed32) => vec![
+            // jsonpb accepts 32-bit integers as numbers or strings too.
+            format!("deserialize_with = \"{JSON}::deserialize_integer\""),
+            format!("skip_serializing_if = \"{JSON}::is_default\""),
+        ],
+        (false, Type::String | Type::Bool) => {
             vec![
                 null_default,
                 format!("skip_serializing_if = \"{JSON}::is_default\""),

@@ -299,6 +299,23 @@ fn zero_values_are_omitted() {
 }
 
 #[test]
+fn lenient_input_like_jsonpb() {
+    let metadata: TraceSearchMetadata = serde_json::from_value(json!({
+        "traceID": "ab", "durationMs": "5", "startTimeUnixNano": 7, "rootServiceName": null, "spanSets": null
+    }))
+    .unwrap();
+    assert_eq!(
+        (metadata.duration_ms, metadata.start_time_unix_nano),
+        (5, 7)
+    );
+    assert!(metadata.root_service_name.is_empty() && metadata.span_sets.is_empty());
+    assert!(serde_json::from_value::<TraceSearchMetadata>(json!({"durationMs": -1})).is_err());
+    assert!(
+        serde_json::from_value::<TraceSearchMetadata>(json!({"startTimeUnixNano": "1.5"})).is_err()
+    );
+}
+
+#[test]
 fn additional_metrics_map_values_are_strings() {
     let metrics = SearchMetrics {
         additional_metrics: [("cacheHits".to_owned(), 124)].into(),
