@@ -69,3 +69,12 @@ impl From<crate::otlp::collector::trace::v1::ExportTraceServiceRequest> for Trac
         }
     }
 }
+
+impl TraceSearchMetadata {
+    /// Sets `spanSets` and the deprecated `spanSet`, which Tempo fills with a copy of the first
+    /// span set and Grafana reads first (spec §4.6).
+    pub fn set_span_sets(&mut self, span_sets: Vec<SpanSet>) {
+        self.span_set = span_sets.first().cloned();
+        self.span_sets = span_sets;
+    }
+}

@@ -276,6 +276,26 @@ fn search_response_json_matches_c14() {
 }
 
 #[test]
+fn span_set_mirrors_the_first_span_set() {
+    let mut metadata = TraceSearchMetadata::default();
+    let first = SpanSet {
+        matched: 2,
+        ..Default::default()
+    };
+    metadata.set_span_sets(vec![
+        first.clone(),
+        SpanSet {
+            matched: 1,
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(metadata.span_set, Some(first));
+    assert_eq!(metadata.span_sets.len(), 2);
+    metadata.set_span_sets(vec![]);
+    assert_eq!(metadata.span_set, None);
+}
+
+#[test]
 fn zero_values_are_omitted() {
     let mut response = search_fixture();
     response.traces[0].duration_ms = 0;
