@@ -85,7 +85,6 @@ pub enum Error {
         source: object_store::Error,
     },
     // The block format (`crate::block`) adds its variants below this line.
-
     /// An object of a block is truncated or undecodable; `object` is its full path
     /// (`<tenant>/<block>/<object>`).
     #[error("corrupt block {object}: {message}")]
@@ -170,10 +169,12 @@ impl Error {
             | Error::CorruptTenantIndex { .. }
             | Error::UnknownBlockFormat { .. } => ErrorCode::DataCorrupt,
             Error::InvalidBlockInput { .. } => ErrorCode::BadRequest,
-            Error::BlockWrite { source, .. } => match find_in_chain::<object_store::Error>(source) {
-                Some(store_error) => store_error_code(store_error),
-                None => ErrorCode::Internal,
-            },
+            Error::BlockWrite { source, .. } => {
+                match find_in_chain::<object_store::Error>(source) {
+                    Some(store_error) => store_error_code(store_error),
+                    None => ErrorCode::Internal,
+                }
+            }
             Error::BlockTask { .. } => ErrorCode::Internal,
         }
     }
@@ -236,7 +237,10 @@ mod tests {
         let error = Error::from_store("put", "t1/b1/data.parquet", generic("connection reset"));
         assert_eq!(error.code(), ErrorCode::Unavailable);
         let message = error.to_string();
-        assert!(message.starts_with("put of object t1/b1/data.parquet failed"), "{message}");
+        assert!(
+            message.starts_with("put of object t1/b1/data.parquet failed"),
+            "{message}"
+        );
     }
 
     #[test]

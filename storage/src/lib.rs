@@ -12,8 +12,6 @@ pub mod error;
 pub mod metrics;
 pub mod parquet_query;
 
-pub use backend::{
-    Backend, ConfigWarning, TraceStorageConfig, build_object_store,
-};
+pub use backend::{Backend, ConfigWarning, TraceStorageConfig, build_object_store};
 pub use error::{Error, Result};
 pub use metrics::StorageMetrics;

@@ -164,6 +164,10 @@ mod tests {
         let registry = Registry::new();
         assert!(StorageMetrics::new(&registry).is_ok());
         let error = StorageMetrics::new(&registry).unwrap_err();
-        assert!(error.to_string().starts_with("cannot register storage metrics"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot register storage metrics")
+        );
     }
 }

@@ -45,8 +45,8 @@ pub fn build_object_store(
     let limited = LimitStore::new(prefixed, requests.max_concurrency);
     // The filesystem lists in directory order, the others in key order.
     let ordered_listing = config.backend != Backend::Local;
-    let retried =
-        RetryStore::new(limited, retry_settings(requests), ordered_listing).with_metrics(metrics.clone());
+    let retried = RetryStore::new(limited, retry_settings(requests), ordered_listing)
+        .with_metrics(metrics.clone());
     Ok(Arc::new(MeteredStore::new(retried, metrics)))
 }
 
@@ -111,7 +111,12 @@ fn http_retry_config(requests: &RequestConfig) -> RetryConfig {
 
 fn build_s3(s3: &S3Config, requests: &RequestConfig) -> Result<Arc<dyn ObjectStore>> {
     let endpoint = s3.endpoint_url();
-    let mut options = client_options(requests, endpoint.as_deref().is_some_and(|url| url.starts_with("http://")));
+    let mut options = client_options(
+        requests,
+        endpoint
+            .as_deref()
+            .is_some_and(|url| url.starts_with("http://")),
+    );
     if s3.tls_insecure_skip_verify {
         options = options.with_allow_invalid_certificates(true);
     }
@@ -123,7 +128,10 @@ fn build_s3(s3: &S3Config, requests: &RequestConfig) -> Result<Arc<dyn ObjectSto
             )
         })?;
         let certificate = Certificate::from_pem(&pem).map_err(|err| {
-            Error::invalid_config("storage.trace.s3.tls_ca_path", format!("not a pem certificate: {err}"))
+            Error::invalid_config(
+                "storage.trace.s3.tls_ca_path",
+                format!("not a pem certificate: {err}"),
+            )
         })?;
         options = options.with_root_certificate(certificate);
     }
@@ -160,7 +168,9 @@ fn build_s3(s3: &S3Config, requests: &RequestConfig) -> Result<Arc<dyn ObjectSto
             .with_virtual_hosted_style_request(false),
         None => builder.with_virtual_hosted_style_request(!s3.forcepathstyle),
     };
-    let store = builder.build().map_err(|source| build_error(Backend::S3, source))?;
+    let store = builder
+        .build()
+        .map_err(|source| build_error(Backend::S3, source))?;
     Ok(Arc::new(store))
 }
 
@@ -179,13 +189,17 @@ fn build_gcs(gcs: &GcsConfig, requests: &RequestConfig) -> Result<Arc<dyn Object
         let base = endpoint.trim_end_matches("/storage/v1");
         builder = builder.with_base_url(base);
     }
-    let store = builder.build().map_err(|source| build_error(Backend::Gcs, source))?;
+    let store = builder
+        .build()
+        .map_err(|source| build_error(Backend::Gcs, source))?;
     Ok(Arc::new(store))
 }
 
 fn build_azure(azure: &AzureConfig, requests: &RequestConfig) -> Result<Arc<dyn ObjectStore>> {
     let endpoint = azure.endpoint_url();
-    let allow_http = endpoint.as_deref().is_some_and(|url| url.starts_with("http://"));
+    let allow_http = endpoint
+        .as_deref()
+        .is_some_and(|url| url.starts_with("http://"));
     let mut builder = MicrosoftAzureBuilder::from_env()
         .with_account(&azure.storage_account_name)
         .with_container_name(&azure.container_name)
@@ -201,6 +215,8 @@ fn build_azure(azure: &AzureConfig, requests: &RequestConfig) -> Result<Arc<dyn 
     if let Some(url) = endpoint {
         builder = builder.with_endpoint(url);
     }
-    let store = builder.build().map_err(|source| build_error(Backend::Azure, source))?;
+    let store = builder
+        .build()
+        .map_err(|source| build_error(Backend::Azure, source))?;
     Ok(Arc::new(store))
 }

@@ -23,7 +23,7 @@ mod tests;
 
 pub use azure::AzureConfig;
 pub use gcs::GcsConfig;
-pub use s3::{S3Config, S3_MIN_PART_SIZE};
+pub use s3::{S3_MIN_PART_SIZE, S3Config};
 
 /// YAML path of this section, used to name keys in warnings and errors.
 pub(crate) const SECTION: &str = "storage.trace";
@@ -231,7 +231,10 @@ impl TraceStorageConfig {
                 "blocklist_poll_concurrency",
                 self.blocklist_poll_concurrency.is_some(),
             ),
-            ("blocklist_poll_fallback", self.blocklist_poll_fallback.is_some()),
+            (
+                "blocklist_poll_fallback",
+                self.blocklist_poll_fallback.is_some(),
+            ),
             (
                 "blocklist_poll_tenant_index_builders",
                 self.blocklist_poll_tenant_index_builders.is_some(),
@@ -240,7 +243,10 @@ impl TraceStorageConfig {
                 "blocklist_poll_stale_tenant_index",
                 self.blocklist_poll_stale_tenant_index.is_some(),
             ),
-            ("blocklist_poll_jitter_ms", self.blocklist_poll_jitter_ms.is_some()),
+            (
+                "blocklist_poll_jitter_ms",
+                self.blocklist_poll_jitter_ms.is_some(),
+            ),
             (
                 "blocklist_poll_tolerate_consecutive_errors",
                 self.blocklist_poll_tolerate_consecutive_errors.is_some(),

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::{BoxStream, Stream, StreamExt};
 use futures::FutureExt;
+use futures::stream::{BoxStream, Stream, StreamExt};
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
@@ -72,7 +72,8 @@ impl RequestGuard {
         if !self.finished {
             self.finished = true;
             let seconds = self.started.elapsed().as_secs_f64();
-            self.metrics.observe_request(self.operation, status, seconds);
+            self.metrics
+                .observe_request(self.operation, status, seconds);
         }
     }
 }

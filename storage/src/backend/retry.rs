@@ -20,17 +20,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
-use futures::FutureExt;
 use object_store::path::Path;
-use object_store::retry::{RetryContext, RetryFailure, RetryPolicy};
 use object_store::{
     CopyMode, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
     ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-    RenameOptions, UploadPart,
+    RenameOptions,
 };
 use tokio::time::Instant;
 
-use super::transient::{Transience, classify, is_transient_http_status, is_transient_transport};
+mod list;
+mod multipart;
+
+use self::list::{ListState, open_list};
+use self::multipart::{DeadlineUpload, PartRetryPolicy};
+use super::transient::{Transience, classify};
 use crate::metrics::StorageMetrics;
 
 /// Largest payload a retried conditional create reads back to resolve an ambiguous failure.
@@ -90,7 +93,11 @@ struct Attempts {
 }
 
 impl Attempts {
-    fn new(operation: &'static str, settings: RetrySettings, metrics: Option<StorageMetrics>) -> Self {
+    fn new(
+        operation: &'static str,
+        settings: RetrySettings,
+        metrics: Option<StorageMetrics>,
+    ) -> Self {
         Attempts {
             operation,
             settings,
@@ -127,7 +134,11 @@ impl Attempts {
     }
 
     /// Decides whether to retry after `error`, and sleeps the backoff if so.
-    async fn retry_after(&mut self, error: &object_store::Error, replay: Replay) -> Option<Transience> {
+    async fn retry_after(
+        &mut self,
+        error: &object_store::Error,
+        replay: Replay,
+    ) -> Option<Transience> {
         let transience = classify(error)?;
         if replay == Replay::NotSentOnly && transience != Transience::NotSent {
             return None;
@@ -271,7 +282,10 @@ impl<T: ObjectStore> RetryStore<T> {
         })
         .await
         .ok()?;
-        let expected: Vec<u8> = payload.iter().flat_map(|chunk| chunk.iter().copied()).collect();
+        let expected: Vec<u8> = payload
+            .iter()
+            .flat_map(|chunk| chunk.iter().copied())
+            .collect();
         (stored.1.as_ref() == expected.as_slice()).then_some(stored.0)
     }
 
@@ -300,62 +314,11 @@ impl<T: ObjectStore> RetryStore<T> {
 
 impl<T: ObjectStore> std::fmt::Display for RetryStore<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RetryStore({}, {})", self.settings.max_attempts, self.inner)
-    }
-}
-
-fn open_list<T: ObjectStore>(
-    inner: &Arc<T>,
-    prefix: Option<&Path>,
-    offset: Option<&Path>,
-) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-    match offset {
-        Some(offset) => inner.list_with_offset(prefix, offset),
-        None => inner.list(prefix),
-    }
-}
-
-struct ListState<T: ObjectStore> {
-    inner: Arc<T>,
-    prefix: Option<Path>,
-    resume_after: Option<Path>,
-    stream: BoxStream<'static, object_store::Result<ObjectMeta>>,
-    attempts: Attempts,
-    yielded_any: bool,
-    ordered: bool,
-    done: bool,
-}
-
-impl<T: ObjectStore> ListState<T> {
-    async fn next(mut self) -> Option<(object_store::Result<ObjectMeta>, Self)> {
-        if self.done {
-            return None;
-        }
-        loop {
-            let error = match self.attempts.run_once(self.stream.next().map(Ok)).await {
-                Ok(Some(Ok(meta))) => {
-                    self.resume_after = Some(meta.location.clone());
-                    self.yielded_any = true;
-                    self.attempts.reset();
-                    return Some((Ok(meta), self));
-                }
-                Ok(None) => return None,
-                Ok(Some(Err(error))) | Err(error) => error,
-            };
-            let resumable = self.ordered || !self.yielded_any;
-            if resumable
-                && self
-                    .attempts
-                    .retry_after(&error, Replay::Idempotent)
-                    .await
-                    .is_some()
-            {
-                self.stream = open_list(&self.inner, self.prefix.as_ref(), self.resume_after.as_ref());
-                continue;
-            }
-            self.done = true;
-            return Some((Err(error), self));
-        }
+        write!(
+            f,
+            "RetryStore({}, {})",
+            self.settings.max_attempts, self.inner
+        )
     }
 }
 
@@ -498,70 +461,5 @@ impl<T: ObjectStore> ObjectStore for RetryStore<T> {
     }
 }
 
-/// Bounds every part, `complete` and `abort` of a multipart upload by the operation deadline.
-#[derive(Debug)]
-struct DeadlineUpload {
-    inner: Box<dyn MultipartUpload>,
-    deadline: Duration,
-}
-
-async fn within<T>(
-    deadline: Duration,
-    future: impl Future<Output = object_store::Result<T>>,
-) -> object_store::Result<T> {
-    match tokio::time::timeout(deadline, future).await {
-        Ok(result) => result,
-        Err(_) => Err(RequestTimeout::into_store_error(deadline)),
-    }
-}
-
-#[async_trait]
-impl MultipartUpload for DeadlineUpload {
-    fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        within(self.deadline, self.inner.put_part(data)).boxed()
-    }
-
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        within(self.deadline, self.inner.complete()).await
-    }
-
-    async fn abort(&mut self) -> object_store::Result<()> {
-        within(self.deadline, self.inner.abort()).await
-    }
-}
-
-/// Restarts a failed part upload (with fresh credentials and signature) in the HTTP stores,
-/// after their own request retries are exhausted.
-#[derive(Debug)]
-struct PartRetryPolicy {
-    settings: RetrySettings,
-    metrics: Option<StorageMetrics>,
-}
-
-#[async_trait]
-impl RetryPolicy for PartRetryPolicy {
-    async fn retry(&self, context: RetryContext) -> bool {
-        let transient = match context.failure {
-            RetryFailure::Status(status) => is_transient_http_status(status.as_u16()),
-            RetryFailure::Transport(kind) => is_transient_transport(kind).is_some(),
-            _ => false,
-        };
-        let attempt = u32::try_from(context.attempt).unwrap_or(u32::MAX);
-        if !transient || attempt >= self.settings.max_attempts {
-            return false;
-        }
-        let delay = full_jitter_backoff(&self.settings, attempt);
-        if context.elapsed + delay >= self.settings.total_timeout {
-            return false;
-        }
-        if let Some(metrics) = &self.metrics {
-            metrics.inc_retry("put_part");
-        }
-        tokio::time::sleep(delay).await;
-        true
-    }
-}
-
 #[cfg(test)]
-#[path = "retry_tests.rs"]
 mod tests;

@@ -121,9 +121,11 @@ mod tests {
     fn server_errors_and_throttling_are_transient_client_errors_are_not() {
         let server = generic("Error performing PUT http://x/b/k in 3ms - Server returned non-2xx status code: 503 Service Unavailable: ".into());
         assert_eq!(classify(&server), Some(Transience::Ambiguous));
-        let throttled = generic("Server returned non-2xx status code: 429 Too Many Requests".into());
+        let throttled =
+            generic("Server returned non-2xx status code: 429 Too Many Requests".into());
         assert_eq!(classify(&throttled), Some(Transience::Ambiguous));
-        let bad_request = generic("Server returned non-2xx status code: 400 Bad Request: nope".into());
+        let bad_request =
+            generic("Server returned non-2xx status code: 400 Bad Request: nope".into());
         assert_eq!(classify(&bad_request), None);
         let unknown = generic("something odd".into());
         assert_eq!(classify(&unknown), None);

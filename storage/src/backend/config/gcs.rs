@@ -55,7 +55,10 @@ impl GcsConfig {
                 ("hedge_requests_up_to", self.hedge_requests_up_to.is_some()),
                 ("object_cache_control", self.object_cache_control.is_some()),
                 ("object_metadata", self.object_metadata.is_some()),
-                ("list_blocks_concurrency", self.list_blocks_concurrency.is_some()),
+                (
+                    "list_blocks_concurrency",
+                    self.list_blocks_concurrency.is_some(),
+                ),
             ],
         )
     }

@@ -149,9 +149,18 @@ impl S3Config {
                 ("tags", self.tags.is_some()),
                 ("storage_class", self.storage_class.is_some()),
                 ("metadata", self.metadata.is_some()),
-                ("native_aws_auth_enabled", self.native_aws_auth_enabled.is_some()),
-                ("list_blocks_concurrency", self.list_blocks_concurrency.is_some()),
-                ("disable_multipart_upload", self.disable_multipart_upload.is_some()),
+                (
+                    "native_aws_auth_enabled",
+                    self.native_aws_auth_enabled.is_some(),
+                ),
+                (
+                    "list_blocks_concurrency",
+                    self.list_blocks_concurrency.is_some(),
+                ),
+                (
+                    "disable_multipart_upload",
+                    self.disable_multipart_upload.is_some(),
+                ),
                 ("sse", self.sse.is_some()),
             ],
         )

@@ -25,11 +25,22 @@ fn s3_section_with_tempo_keys_parses() {
     )
     .unwrap();
     assert_eq!(config.backend, Backend::S3);
-    assert_eq!(config.s3.endpoint_url().as_deref(), Some("http://minio:9000"));
-    assert_eq!(config.s3.retry_backoff_initial, Some(Duration::from_millis(200)));
+    assert_eq!(
+        config.s3.endpoint_url().as_deref(),
+        Some("http://minio:9000")
+    );
+    assert_eq!(
+        config.s3.retry_backoff_initial,
+        Some(Duration::from_millis(200))
+    );
     assert_eq!(config.multipart_part_size(), 8 * 1024 * 1024);
     assert_eq!(config.prefix(), "/traces/");
-    let keys: Vec<String> = config.validate().unwrap().into_iter().map(|w| w.key).collect();
+    let keys: Vec<String> = config
+        .validate()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.key)
+        .collect();
     assert_eq!(
         keys,
         [
@@ -43,7 +54,8 @@ fn s3_section_with_tempo_keys_parses() {
 
 #[test]
 fn secrets_are_not_printed() {
-    let config = parse("backend: s3\ns3:\n  bucket: b\n  access_key: k\n  secret_key: hunter2\n").unwrap();
+    let config =
+        parse("backend: s3\ns3:\n  bucket: b\n  access_key: k\n  secret_key: hunter2\n").unwrap();
     let debug = format!("{config:?}");
     assert!(!debug.contains("hunter2"), "{debug}");
     assert_eq!(config.s3.secret_key.expose(), "hunter2");
@@ -51,11 +63,15 @@ fn secrets_are_not_printed() {
 
 #[test]
 fn unknown_keys_fail_naming_the_key() {
-    let error = parse("backend: s3\ns3:\n  bukcet: tempo\n").unwrap_err().to_string();
+    let error = parse("backend: s3\ns3:\n  bukcet: tempo\n")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("bukcet"), "{error}");
     let error = parse("backnd: s3\n").unwrap_err().to_string();
     assert!(error.contains("backnd"), "{error}");
-    let error = parse("requests:\n  max_attempt: 3\n").unwrap_err().to_string();
+    let error = parse("requests:\n  max_attempt: 3\n")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("max_attempt"), "{error}");
 }
 
@@ -63,7 +79,9 @@ fn unknown_keys_fail_naming_the_key() {
 fn bad_values_fail_naming_the_key() {
     let error = parse("backend: cos\n").unwrap_err().to_string();
     assert!(error.contains("cos"), "{error}");
-    let error = parse("requests:\n  timeout: soon\n").unwrap_err().to_string();
+    let error = parse("requests:\n  timeout: soon\n")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("timeout"), "{error}");
 
     let missing_bucket = parse("backend: s3\n").unwrap().validate().unwrap_err();
@@ -75,14 +93,31 @@ fn bad_values_fail_naming_the_key() {
         .unwrap()
         .validate()
         .unwrap_err();
-    assert!(half_keys.to_string().contains("storage.trace.s3.secret_key"), "{half_keys}");
+    assert!(
+        half_keys
+            .to_string()
+            .contains("storage.trace.s3.secret_key"),
+        "{half_keys}"
+    );
     let small_part = parse("backend: s3\ns3:\n  bucket: b\n  part_size: 1MiB\n")
         .unwrap()
         .validate()
         .unwrap_err();
-    assert!(small_part.to_string().contains("storage.trace.s3.part_size"), "{small_part}");
-    let zero = parse("requests:\n  max_concurrency: 0\n").unwrap().validate().unwrap_err();
-    assert!(zero.to_string().contains("storage.trace.requests.max_concurrency"), "{zero}");
+    assert!(
+        small_part
+            .to_string()
+            .contains("storage.trace.s3.part_size"),
+        "{small_part}"
+    );
+    let zero = parse("requests:\n  max_concurrency: 0\n")
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert!(
+        zero.to_string()
+            .contains("storage.trace.requests.max_concurrency"),
+        "{zero}"
+    );
     let timeouts = parse("requests:\n  timeout: 10s\n  total_timeout: 5s\n")
         .unwrap()
         .validate()
@@ -97,9 +132,17 @@ fn ignored_top_level_tempo_keys_warn() {
          wal:\n  path: /var/tempo/wal\nblock:\n  version: vParquet4\n",
     )
     .unwrap();
-    let keys: Vec<String> = config.validate().unwrap().into_iter().map(|w| w.key).collect();
+    let keys: Vec<String> = config
+        .validate()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.key)
+        .collect();
     assert_eq!(keys, ["storage.trace.pool", "storage.trace.blocklist_poll"]);
-    assert!(config.wal.is_some() && config.block.is_some(), "kept raw for their owners");
+    assert!(
+        config.wal.is_some() && config.block.is_some(),
+        "kept raw for their owners"
+    );
 }
 
 #[test]
@@ -110,7 +153,10 @@ fn azure_endpoints() {
     };
     assert_eq!(azure.endpoint_url(), None);
     azure.endpoint_suffix = "azurite:10000".into();
-    assert_eq!(azure.endpoint_url().as_deref(), Some("http://azurite:10000/acct"));
+    assert_eq!(
+        azure.endpoint_url().as_deref(),
+        Some("http://azurite:10000/acct")
+    );
     azure.endpoint_suffix = "blob.core.chinacloudapi.cn".into();
     assert_eq!(
         azure.endpoint_url().as_deref(),
@@ -124,5 +170,8 @@ fn invalid_prefixes_are_rejected() {
         .unwrap()
         .validate()
         .unwrap_err();
-    assert!(error.to_string().contains("storage.trace.s3.prefix"), "{error}");
+    assert!(
+        error.to_string().contains("storage.trace.s3.prefix"),
+        "{error}"
+    );
 }

@@ -124,7 +124,9 @@ impl ObjectStore for ScriptedStore {
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
         match self.next_fault() {
-            Some(Fault::ServerError) => futures::stream::once(async { Err(server_error()) }).boxed(),
+            Some(Fault::ServerError) => {
+                futures::stream::once(async { Err(server_error()) }).boxed()
+            }
             _ => self.inner.delete_stream(locations),
         }
     }
@@ -179,18 +181,31 @@ fn settings() -> RetrySettings {
 /// A retry store over a scripted store; the scripted store stays reachable for call counts.
 fn retrying(faults: &[Fault]) -> (RetryStore<Arc<ScriptedStore>>, Arc<ScriptedStore>) {
     let scripted = Arc::new(ScriptedStore::with_faults(faults));
-    (RetryStore::new(Arc::clone(&scripted), settings(), true), scripted)
+    (
+        RetryStore::new(Arc::clone(&scripted), settings(), true),
+        scripted,
+    )
 }
 
 async fn seed(store: &ScriptedStore, path: &str, body: &'static str) {
-    store.inner.put(&Path::from(path), body.into()).await.unwrap();
+    store
+        .inner
+        .put(&Path::from(path), body.into())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn transient_failures_are_retried_until_success() {
     let (store, scripted) = retrying(&[Fault::ServerError, Fault::ServerError]);
     seed(&scripted, "a", "hello").await;
-    let bytes = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+    let bytes = store
+        .get(&Path::from("a"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(bytes.as_ref(), b"hello");
     assert_eq!(scripted.calls(), 3);
 }
@@ -199,7 +214,10 @@ async fn transient_failures_are_retried_until_success() {
 async fn definitive_failures_are_not_retried() {
     let (store, scripted) = retrying(&[]);
     let error = store.head(&Path::from("missing")).await.unwrap_err();
-    assert!(matches!(error, object_store::Error::NotFound { .. }), "{error}");
+    assert!(
+        matches!(error, object_store::Error::NotFound { .. }),
+        "{error}"
+    );
     assert_eq!(scripted.calls(), 1);
 
     let (store, scripted) = retrying(&[Fault::BadRequest]);
@@ -239,7 +257,11 @@ async fn the_total_timeout_bounds_an_operation_that_always_hangs() {
     let error = store.head(&Path::from("a")).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
     let wrapped = crate::Error::from_store("head", "a", error);
-    assert_eq!(wrapped.code(), contrail_proto::ErrorCode::Timeout, "{wrapped}");
+    assert_eq!(
+        wrapped.code(),
+        contrail_proto::ErrorCode::Timeout,
+        "{wrapped}"
+    );
 }
 
 #[tokio::test]
@@ -250,7 +272,11 @@ async fn a_create_whose_answer_was_lost_succeeds_when_the_object_is_ours() {
         .put_opts(&Path::from("meta.json"), "ours".into(), opts)
         .await
         .unwrap();
-    assert_eq!(scripted.calls(), 3, "put, put (already exists), verifying get");
+    assert_eq!(
+        scripted.calls(),
+        3,
+        "put, put (already exists), verifying get"
+    );
 }
 
 #[tokio::test]
@@ -274,7 +300,12 @@ async fn conditional_updates_are_not_replayed_after_ambiguous_failures() {
         version: None,
     };
     let opts = PutOptions::from(PutMode::Update(version));
-    assert!(store.put_opts(&Path::from("x"), "v".into(), opts).await.is_err());
+    assert!(
+        store
+            .put_opts(&Path::from("x"), "v".into(), opts)
+            .await
+            .is_err()
+    );
     assert_eq!(scripted.calls(), 1);
 }
 
