@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
-cargo build --release --bin contrail --bin contrail-cli --bin contrail-loadgen
+cargo build --release -p contrail -p contrail-loadgen --bins
 exec "$target_dir/release/contrail-loadgen" bench \
     --contrail "$target_dir/release/contrail" \
     --cli "$target_dir/release/contrail-cli" \
