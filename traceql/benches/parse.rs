@@ -3,6 +3,7 @@
 //! set, divide by the number of queries (printed first) for the per-query figure.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -24,6 +25,7 @@ fn bench_parse(c: &mut Criterion) {
         "parse + validate over {} valid example queries",
         queries.len()
     );
+    print_per_query_median(&queries);
     let mut group = c.benchmark_group("traceql");
     group.throughput(Throughput::Elements(queries.len() as u64));
     group.bench_function("parse_and_validate_valid_examples", |b| {
@@ -34,6 +36,25 @@ fn bench_parse(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Times every query on its own and prints the median and the slowest, per query.
+fn print_per_query_median(queries: &[String]) {
+    const ROUNDS: u32 = 200;
+    let mut per_query: Vec<(Duration, &str)> = queries
+        .iter()
+        .map(|query| {
+            let start = Instant::now();
+            for _ in 0..ROUNDS {
+                black_box(contrail_traceql::parse_and_validate(black_box(query)).is_ok());
+            }
+            (start.elapsed() / ROUNDS, query.as_str())
+        })
+        .collect();
+    per_query.sort();
+    let median = per_query[per_query.len() / 2].0;
+    let (slowest, slowest_query) = per_query[per_query.len() - 1];
+    println!("per query: median {median:?}, slowest {slowest:?} ({slowest_query})");
 }
 
 criterion_group!(benches, bench_parse);
