@@ -183,8 +183,13 @@ impl SendArgs {
                 }
                 // timestamps end around now when the run's size is known, start now otherwise
                 let traces_estimate = self.traces.unwrap_or(0);
+                let mut corpus = self.corpus.clone();
+                if let Some(rate) = self.rate {
+                    // simulated time advances with the sending rate (about 20 spans per trace)
+                    corpus.traces_per_second = (rate / 20.0).max(1.0);
+                }
                 Source::Generated {
-                    config: self.corpus.config(traces_estimate)?,
+                    config: corpus.config(traces_estimate)?,
                     traces_opt: self.traces,
                     spans_per_batch: self.batch_spans,
                 }

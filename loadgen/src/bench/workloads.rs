@@ -71,7 +71,9 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
             Source::Generated {
                 config: CorpusConfig {
                     seed: 1 + run as u64,
-                    ..CorpusConfig::default()
+                    // timestamps start now and keep up with about 200,000 spans/s
+                    start_time_unix_nano: crate::cli::now_unix_nano(),
+                    traces_per_second: 10_000.0,
                 },
                 traces_opt: None,
                 spans_per_batch: 1000,
