@@ -23,6 +23,8 @@ pub enum Error {
     EmptyCorpus { dir: PathBuf },
     #[error("cannot encode json: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("cannot encode otlp json: {0}")]
+    OtlpJson(#[from] contrail_proto::otlp_json::OtlpJsonError),
     #[error("benchmark failed: {0}")]
     Bench(String),
     #[error("send failed: {0}")]

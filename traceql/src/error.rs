@@ -54,6 +54,15 @@ impl Error {
         }
     }
 
+    /// The wire code: every TraceQL error is the client's query, so HTTP 400 / InvalidArgument
+    /// (unsupported features: HTTP 400 / Unimplemented).
+    pub fn code(&self) -> contrail_proto::ErrorCode {
+        match self {
+            Error::Parse { .. } | Error::Validate { .. } => contrail_proto::ErrorCode::BadRequest,
+            Error::Unsupported { .. } => contrail_proto::ErrorCode::Unsupported,
+        }
+    }
+
     /// The message without the position prefix.
     pub fn message(&self) -> &str {
         match self {
