@@ -18,12 +18,14 @@ use crate::error::{Error, Result};
 mod azure;
 mod gcs;
 mod s3;
+mod sections;
 #[cfg(test)]
 mod tests;
 
 pub use azure::AzureConfig;
 pub use gcs::GcsConfig;
 pub use s3::{S3_MIN_PART_SIZE, S3Config};
+pub use sections::{BLOCK_FORMAT, BlockConfig, WalConfig};
 
 /// YAML path of this section, used to name keys in warnings and errors.
 pub(crate) const SECTION: &str = "storage.trace";
@@ -137,10 +139,10 @@ pub struct TraceStorageConfig {
     /// `storage.trace.requests` (Contrail): concurrency, timeouts and retries for every backend.
     pub requests: RequestConfig,
 
-    /// `storage.trace.wal`, kept raw: the WAL owns and parses this section.
-    pub wal: Option<serde_yaml::Value>,
-    /// `storage.trace.block`, kept raw: the block format owns and parses this section.
-    pub block: Option<serde_yaml::Value>,
+    /// `storage.trace.wal`: where the ingester keeps its write-ahead log.
+    pub wal: WalConfig,
+    /// `storage.trace.block`: how blocks are written.
+    pub block: BlockConfig,
 
     // Tempo settings accepted and ignored, each reported by `validate`.
     pub pool: Option<IgnoredAny>,
@@ -188,6 +190,8 @@ impl TraceStorageConfig {
                 warnings.push(ConfigWarning::tempo_key_ignored(format!("{SECTION}.{key}")));
             }
         }
+        warnings.extend(self.wal.validate()?);
+        warnings.extend(self.block.validate()?);
         warnings.extend(self.s3.warnings());
         warnings.extend(self.gcs.warnings());
         warnings.extend(self.azure.warnings());

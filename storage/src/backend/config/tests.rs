@@ -138,11 +138,15 @@ fn ignored_top_level_tempo_keys_warn() {
         .into_iter()
         .map(|w| w.key)
         .collect();
-    assert_eq!(keys, ["storage.trace.pool", "storage.trace.blocklist_poll"]);
-    assert!(
-        config.wal.is_some() && config.block.is_some(),
-        "kept raw for their owners"
+    assert_eq!(
+        keys,
+        [
+            "storage.trace.pool",
+            "storage.trace.blocklist_poll",
+            "storage.trace.block.version"
+        ]
     );
+    assert_eq!(config.wal.path, std::path::PathBuf::from("/var/tempo/wal"));
 }
 
 #[test]
