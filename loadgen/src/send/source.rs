@@ -38,9 +38,9 @@ pub(crate) fn encode(protocol: Protocol, request: ExportTraceServiceRequest) -> 
     let payload = match protocol {
         Protocol::Grpc => Payload::Grpc(request),
         Protocol::HttpProtobuf => Payload::Http(request.encode_to_vec().into()),
-        Protocol::HttpJson => Payload::Http(
-            contrail_proto::otlp_json::encode_export_request_json(&request)?.into(),
-        ),
+        Protocol::HttpJson => {
+            Payload::Http(contrail_proto::otlp_json::encode_export_request_json(&request)?.into())
+        }
     };
     Ok(Item { payload, spans })
 }
