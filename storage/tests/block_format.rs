@@ -290,3 +290,27 @@ async fn meta_json_uses_tempo_key_names() {
         assert!(row_group.get(key).is_some(), "row group lacks {key}");
     }
 }
+
+#[test]
+fn encode_traces_shares_resource_tables_across_batches() {
+    use arrow::array::{Array, AsArray};
+    let traces = corpus_traces(22, 60);
+    let mut tables = contrail_storage::convert::RefTables::default();
+    for chunk in traces.chunks(7) {
+        let batch = contrail_storage::convert::encode_traces(chunk, &mut tables).unwrap();
+        assert_eq!(
+            batch.num_rows(),
+            chunk.iter().map(Trace::span_count).sum::<usize>()
+        );
+        let services = batch
+            .column_by_name("service_name")
+            .unwrap()
+            .as_string::<i32>();
+        assert_eq!(
+            services.null_count(),
+            0,
+            "every corpus resource has service.name"
+        );
+    }
+    assert!(tables.resource_count() > 1);
+}

@@ -11,6 +11,7 @@
 
 pub(crate) mod attrs;
 pub(crate) mod from_rows;
+mod lists;
 pub(crate) mod nested_set;
 pub(crate) mod tables;
 pub(crate) mod to_rows;
@@ -69,6 +70,27 @@ impl From<arrow::error::ArrowError> for RowsError {
     fn from(error: arrow::error::ArrowError) -> Self {
         RowsError::new(error.to_string())
     }
+}
+
+/// Encodes whole traces, sorted by trace ID, as one batch of the `vc1` schema, interning their
+/// resources and scopes into `tables` (what the block writer does per batch).
+pub fn encode_traces(traces: &[Trace], tables: &mut RefTables) -> Result<RecordBatch, RowsError> {
+    let mut builder = to_rows::SpanBatchBuilder::default();
+    for trace in traces {
+        builder.append_trace(&trace.trace_id, &trace.resource_spans, tables)?;
+    }
+    builder.finish()
+}
+
+/// Builds one attribute-list column (the `attrs` type of the `vc1` schema), one row per list.
+pub fn attribute_lists(
+    lists: &[&[contrail_proto::otlp::common::v1::KeyValue]],
+) -> Result<arrow::array::ArrayRef, RowsError> {
+    let mut builder = attrs::AttrListBuilder::default();
+    for list in lists {
+        builder.append_list(list.iter());
+    }
+    builder.finish()
 }
 
 /// Splits OTLP `ResourceSpans` (spans of any traces) into one [`Trace`] per trace ID, sorted by

@@ -4,21 +4,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, ListArray,
-    RecordBatch, StringBuilder, StructArray, UInt32Builder, UInt64Builder,
+    ArrayRef, BinaryBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, RecordBatch,
+    StringBuilder, UInt32Builder, UInt64Builder,
 };
-use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use contrail_proto::TraceId;
 use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value::Value};
 use contrail_proto::otlp::trace::v1::{ResourceSpans, Span};
 
 use super::attrs::AttrListBuilder;
+use super::lists::{EventListBuilder, LinkListBuilder};
 use super::nested_set::{SpanKey, nested_set};
 use super::{RefTables, RowsError};
-use crate::block::v1::schema::{
-    self, DedicatedScope, DedicatedType, arrow_schema, dedicated_of, event_fields, link_fields,
-};
+use crate::block::v1::schema::{self, DedicatedScope, DedicatedType, arrow_schema, dedicated_of};
 
 /// What the writer needs to know about a trace it appended.
 #[derive(Debug, Clone, Copy)]
@@ -241,7 +239,13 @@ impl SpanBatchBuilder {
 
     fn remember_resource(&mut self, resource_ref: u32, resource_span: &ResourceSpans) {
         let index = resource_ref as usize;
-        if index < self.resource_values.len() {
+        // Entries are never empty once computed (one value per resource dedicated column); a
+        // builder may meet references interned by an earlier builder, in any order.
+        if self
+            .resource_values
+            .get(index)
+            .is_some_and(|values| !values.is_empty())
+        {
             return;
         }
         let attrs = resource_span
@@ -252,8 +256,10 @@ impl SpanBatchBuilder {
         let values = dedicated_of(DedicatedScope::Resource)
             .map(|column| string_attr(attrs, column.attribute).map(str::to_owned))
             .collect();
-        self.resource_values.resize(index, Vec::new());
-        self.resource_values.push(values);
+        if self.resource_values.len() <= index {
+            self.resource_values.resize(index + 1, Vec::new());
+        }
+        self.resource_values[index] = values;
     }
 
     fn append_span(&mut self, flat_span: &FlatSpan<'_>, trace_start: u64) -> Result<(), RowsError> {
@@ -403,135 +409,5 @@ impl SpanBatchBuilder {
         columns.push(self.links.finish()?);
         self.rows = 0;
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
-    }
-}
-
-fn list_of(
-    fields: arrow::datatypes::Fields,
-    offsets: Vec<i32>,
-    arrays: Vec<ArrayRef>,
-) -> Result<ArrayRef, RowsError> {
-    let values = StructArray::try_new(fields.clone(), arrays, None)?;
-    let field = Arc::new(Field::new("item", DataType::Struct(fields), false));
-    Ok(Arc::new(ListArray::try_new(
-        field,
-        OffsetBuffer::new(offsets.into()),
-        Arc::new(values),
-        None,
-    )?))
-}
-
-struct EventListBuilder {
-    offsets: Vec<i32>,
-    len: i32,
-    time_offset: Int64Builder,
-    name: StringBuilder,
-    attrs: AttrListBuilder,
-    dropped: UInt32Builder,
-}
-
-impl Default for EventListBuilder {
-    fn default() -> Self {
-        EventListBuilder {
-            offsets: vec![0],
-            len: 0,
-            time_offset: Int64Builder::new(),
-            name: StringBuilder::new(),
-            attrs: AttrListBuilder::default(),
-            dropped: UInt32Builder::new(),
-        }
-    }
-}
-
-impl EventListBuilder {
-    fn append_event(
-        &mut self,
-        event: &contrail_proto::otlp::trace::v1::span::Event,
-        span_start: u64,
-    ) {
-        self.time_offset
-            .append_value(event.time_unix_nano.wrapping_sub(span_start) as i64);
-        self.name.append_value(&event.name);
-        self.attrs.append_list(&event.attributes);
-        self.dropped.append_value(event.dropped_attributes_count);
-        self.len += 1;
-    }
-
-    fn end_row(&mut self) {
-        self.offsets.push(self.len);
-    }
-
-    fn finish(&mut self) -> Result<ArrayRef, RowsError> {
-        let arrays: Vec<ArrayRef> = vec![
-            Arc::new(self.time_offset.finish()),
-            Arc::new(self.name.finish()),
-            self.attrs.finish()?,
-            Arc::new(self.dropped.finish()),
-        ];
-        self.len = 0;
-        list_of(
-            event_fields(),
-            std::mem::replace(&mut self.offsets, vec![0]),
-            arrays,
-        )
-    }
-}
-
-struct LinkListBuilder {
-    offsets: Vec<i32>,
-    len: i32,
-    trace_id: BinaryBuilder,
-    span_id: BinaryBuilder,
-    trace_state: StringBuilder,
-    flags: UInt32Builder,
-    attrs: AttrListBuilder,
-    dropped: UInt32Builder,
-}
-
-impl Default for LinkListBuilder {
-    fn default() -> Self {
-        LinkListBuilder {
-            offsets: vec![0],
-            len: 0,
-            trace_id: BinaryBuilder::new(),
-            span_id: BinaryBuilder::new(),
-            trace_state: StringBuilder::new(),
-            flags: UInt32Builder::new(),
-            attrs: AttrListBuilder::default(),
-            dropped: UInt32Builder::new(),
-        }
-    }
-}
-
-impl LinkListBuilder {
-    fn append_link(&mut self, link: &contrail_proto::otlp::trace::v1::span::Link) {
-        self.trace_id.append_value(&link.trace_id);
-        self.span_id.append_value(&link.span_id);
-        self.trace_state.append_option(non_empty(&link.trace_state));
-        self.flags.append_value(link.flags);
-        self.attrs.append_list(&link.attributes);
-        self.dropped.append_value(link.dropped_attributes_count);
-        self.len += 1;
-    }
-
-    fn end_row(&mut self) {
-        self.offsets.push(self.len);
-    }
-
-    fn finish(&mut self) -> Result<ArrayRef, RowsError> {
-        let arrays: Vec<ArrayRef> = vec![
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.span_id.finish()),
-            Arc::new(self.trace_state.finish()),
-            Arc::new(self.flags.finish()),
-            self.attrs.finish()?,
-            Arc::new(self.dropped.finish()),
-        ];
-        self.len = 0;
-        list_of(
-            link_fields(),
-            std::mem::replace(&mut self.offsets, vec![0]),
-            arrays,
-        )
     }
 }
