@@ -316,7 +316,9 @@ impl SpanBatchBuilder {
             let Some(slot) = self.span_dedicated_slots.get(attr.key.as_str()).copied() else {
                 continue;
             };
-            if taken[slot].is_some() {
+            // An attribute carrying `key_strindex` (profiles only) keeps its raw form in the
+            // generic list, where that field survives the round trip.
+            if taken[slot].is_some() || attr.key_strindex != 0 {
                 continue;
             }
             let matches = match (&self.span_dedicated[slot], &attr.value) {
