@@ -105,7 +105,10 @@ impl BloomShard {
         if hashes == 0 || hashes > 64 {
             return Err(format!("implausible number of hash functions {hashes}"));
         }
-        if bloom.len() == 0 {
+        // Not `is_empty()`: that means "no bit set", which a valid shard with no IDs is. A
+        // zero-bit bitmap would divide by zero in `check`.
+        let bitmap_bits = bloom.len();
+        if bitmap_bits == 0 {
             return Err("empty bitmap".to_owned());
         }
         Ok(BloomShard { bloom })
@@ -158,11 +161,10 @@ mod tests {
 
     #[test]
     fn shard_selection_is_stable() {
-        // FNV-1a 32 of sixteen zero bytes, pinned: changing it breaks existing blocks.
-        assert_eq!(
-            shard_for(&TraceId::from_array([0; 16]), u32::MAX),
-            0x6969_1905 % u32::MAX
-        );
+        // FNV-1a 32 of sixteen zero bytes (0x6969_1905), pinned: changing it breaks existing
+        // blocks.
+        assert_eq!(shard_for(&TraceId::from_array([0; 16]), u32::MAX), 0x6969_1905);
+        assert_eq!(shard_for(&TraceId::from_array([0; 16]), 1000), 0x6969_1905 % 1000);
         assert_eq!(shard_for(&id(7), 1), 0);
     }
 

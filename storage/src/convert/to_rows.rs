@@ -321,21 +321,20 @@ impl SpanBatchBuilder {
             if taken[slot].is_some() || attr.key_strindex != 0 {
                 continue;
             }
-            let matches = match (&self.span_dedicated[slot], &attr.value) {
+            let matches = matches!(
+                (&self.span_dedicated[slot], &attr.value),
                 (
                     DedicatedBuilder::String(_),
                     Some(AnyValue {
                         value: Some(Value::StringValue(_)),
                     }),
-                ) => true,
-                (
+                ) | (
                     DedicatedBuilder::Int(_),
                     Some(AnyValue {
                         value: Some(Value::IntValue(_)),
                     }),
-                ) => true,
-                _ => false,
-            };
+                )
+            );
             if matches {
                 taken[slot] = Some(index);
             }
