@@ -165,10 +165,10 @@ async fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
             })
             .await?;
         block_input_bytes += trace_bytes;
-        if current.spans() >= args.max_block_spans || block_input_bytes >= args.max_block_bytes {
-            if let Some(full) = writer.take() {
-                written.push(full.finish().await?);
-            }
+        let block_is_full =
+            current.spans() >= args.max_block_spans || block_input_bytes >= args.max_block_bytes;
+        if block_is_full && let Some(full) = writer.take() {
+            written.push(full.finish().await?);
         }
     }
     if let Some(last) = writer.take() {

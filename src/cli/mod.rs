@@ -9,7 +9,11 @@ pub mod block;
 pub mod traceql;
 
 #[derive(Debug, Parser)]
-#[command(name = "contrail-cli", version, about = "Contrail's tool for blocks and TraceQL")]
+#[command(
+    name = "contrail-cli",
+    version,
+    about = "Contrail's tool for blocks and TraceQL"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -116,7 +116,7 @@ async fn corrupt_data_pages_never_panic() {
     let mut state: u32 = 12345;
     for byte in &mut data[4..pages_end] {
         state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        if state % 7 == 0 {
+        if state.is_multiple_of(7) {
             *byte = (state >> 16) as u8;
         }
     }

@@ -8,15 +8,32 @@ fn allowed_edges() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
         ("contrail-proto", &[][..]),
         ("contrail-traceql", &["contrail-proto"][..]),
-        ("contrail-storage", &["contrail-proto", "contrail-traceql"][..]),
+        (
+            "contrail-storage",
+            &["contrail-proto", "contrail-traceql"][..],
+        ),
         ("contrail-ring", &["contrail-proto"][..]),
-        ("contrail-distributor", &["contrail-proto", "contrail-ring"][..]),
-        ("contrail-ingester", &["contrail-proto", "contrail-storage", "contrail-traceql"][..]),
+        (
+            "contrail-distributor",
+            &["contrail-proto", "contrail-ring"][..],
+        ),
+        (
+            "contrail-ingester",
+            &["contrail-proto", "contrail-storage", "contrail-traceql"][..],
+        ),
         (
             "contrail-querier",
-            &["contrail-proto", "contrail-storage", "contrail-traceql", "contrail-ring"][..],
+            &[
+                "contrail-proto",
+                "contrail-storage",
+                "contrail-traceql",
+                "contrail-ring",
+            ][..],
         ),
-        ("contrail-compactor", &["contrail-proto", "contrail-storage"][..]),
+        (
+            "contrail-compactor",
+            &["contrail-proto", "contrail-storage"][..],
+        ),
         ("contrail-loadgen", &["contrail-proto"][..]),
         (
             "contrail",
@@ -39,31 +56,54 @@ fn allowed_edges() -> BTreeMap<&'static str, &'static [&'static str]> {
 fn workspace_crates_respect_the_dependency_table() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let output = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("metadata is json");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metadata is json");
     let allowed = allowed_edges();
     let packages = metadata["packages"].as_array().expect("packages");
-    let internal: Vec<&str> = packages.iter().filter_map(|package| package["name"].as_str()).collect();
+    let internal: Vec<&str> = packages
+        .iter()
+        .filter_map(|package| package["name"].as_str())
+        .collect();
     let mut violations = Vec::new();
     for package in packages {
         let name = package["name"].as_str().expect("name");
         let Some(allowed_for_crate) = allowed.get(name) else {
-            violations.push(format!("{name}: not in the dependency table; add it there first"));
+            violations.push(format!(
+                "{name}: not in the dependency table; add it there first"
+            ));
             continue;
         };
         for dependency in package["dependencies"].as_array().expect("dependencies") {
             let dependency_name = dependency["name"].as_str().expect("dependency name");
             let is_normal = dependency["kind"].is_null();
-            if is_normal && internal.contains(&dependency_name) && !allowed_for_crate.contains(&dependency_name) {
+            if is_normal
+                && internal.contains(&dependency_name)
+                && !allowed_for_crate.contains(&dependency_name)
+            {
                 violations.push(format!("{name} must not depend on {dependency_name}"));
             }
         }
     }
-    assert!(violations.is_empty(), "dependency rules broken:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "dependency rules broken:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]

@@ -118,8 +118,11 @@ pub fn normalise(resource_spans: &[ResourceSpans]) -> Vec<(Vec<u8>, Vec<u8>, Vec
     out
 }
 
+/// One span normalised for comparison: encoded resource, scope and span.
+pub type NormalisedSpan = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// Normalised content per trace ID.
-pub fn normalise_traces(traces: &[Trace]) -> BTreeMap<TraceId, Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
+pub fn normalise_traces(traces: &[Trace]) -> BTreeMap<TraceId, Vec<NormalisedSpan>> {
     let mut out: BTreeMap<TraceId, Vec<_>> = BTreeMap::new();
     for trace in traces {
         out.entry(trace.trace_id)
