@@ -163,8 +163,14 @@ mod tests {
     fn shard_selection_is_stable() {
         // FNV-1a 32 of sixteen zero bytes (0x6969_1905), pinned: changing it breaks existing
         // blocks.
-        assert_eq!(shard_for(&TraceId::from_array([0; 16]), u32::MAX), 0x6969_1905);
-        assert_eq!(shard_for(&TraceId::from_array([0; 16]), 1000), 0x6969_1905 % 1000);
+        assert_eq!(
+            shard_for(&TraceId::from_array([0; 16]), u32::MAX),
+            0x6969_1905
+        );
+        assert_eq!(
+            shard_for(&TraceId::from_array([0; 16]), 1000),
+            0x6969_1905 % 1000
+        );
         assert_eq!(shard_for(&id(7), 1), 0);
     }
 
