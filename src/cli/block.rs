@@ -216,6 +216,7 @@ fn per_span(bytes: u64, spans: u64) -> f64 {
 async fn list(dir: &Path) -> anyhow::Result<ExitCode> {
     let store = local_store(dir)?;
     println!("tenant\tblock\tstate\ttraces\tspans\tbytes\tstart\tend");
+    let mut corrupt_blocks = 0usize;
     for tenant in list_tenants(store.as_ref()).await? {
         let blocks = list_blocks(store.clone(), &tenant).await?;
         let live = blocks.live.iter().map(|meta| (meta, "live"));
@@ -234,8 +235,18 @@ async fn list(dir: &Path) -> anyhow::Result<ExitCode> {
                 meta.end_time.to_rfc3339()
             );
         }
+        for corrupt in &blocks.corrupt {
+            corrupt_blocks += 1;
+            println!("{tenant}\t{}\tcorrupt\t-\t-\t-\t-\t-", corrupt.block_id);
+            eprintln!("error: {}", corrupt.reason);
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    // Operators' scripts must notice a corrupt block: list the healthy ones, then fail.
+    Ok(if corrupt_blocks == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn inspect(block_dir: &Path) -> anyhow::Result<ExitCode> {

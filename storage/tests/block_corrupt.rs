@@ -180,10 +180,18 @@ async fn corrupt_and_missing_meta_json() {
     .await
     .unwrap_err();
     assert_corrupt(&error, block::META_OBJECT);
-    let error = list_blocks(fixture.store.clone(), "single-tenant")
+    // The listing goes on without the block and names it with the reason.
+    let list = list_blocks(fixture.store.clone(), "single-tenant")
         .await
-        .unwrap_err();
-    assert_corrupt(&error, block::META_OBJECT);
+        .unwrap();
+    assert!(list.live.is_empty(), "{list:?}");
+    assert_eq!(list.corrupt.len(), 1, "{list:?}");
+    assert_eq!(list.corrupt[0].block_id, fixture.meta.block_id);
+    assert!(
+        list.corrupt[0].reason.contains(block::META_OBJECT),
+        "{}",
+        list.corrupt[0].reason
+    );
 
     let missing = block::Uuid::new_v4();
     let error = BlockReader::open_by_id(fixture.store.clone(), "single-tenant", &missing)

@@ -152,6 +152,70 @@ fn write_list_inspect_and_trace_on_a_generated_corpus() {
     );
 }
 
+#[test]
+fn list_names_a_corrupt_block_keeps_the_others_and_fails() {
+    let temp = tempfile::tempdir().unwrap();
+    let input = temp.path().join("corpus");
+    let data = temp.path().join("data");
+    contrail_loadgen::files::write_corpus(&input, CorpusConfig::default(), 200, 1000).unwrap();
+    let output = cli(&[
+        "block",
+        "write",
+        "--from",
+        input.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+        "--max-block-spans",
+        "1500",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = cli(&["block", "list", data.to_str().unwrap()]);
+    assert!(output.status.success());
+    let healthy_blocks = stdout(&output).lines().skip(1).count();
+    assert!(healthy_blocks >= 2, "{}", stdout(&output));
+    let block_id = stdout(&output)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let meta = data.join("single-tenant").join(&block_id).join("meta.json");
+    std::fs::write(&meta, b"{\"format\": \"vc1\", \"blockID\":").unwrap();
+
+    let output = cli(&["block", "list", data.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a corrupt block must fail the command"
+    );
+    let listing = stdout(&output);
+    let lines: Vec<&str> = listing.lines().skip(1).collect();
+    assert_eq!(lines.len(), healthy_blocks, "{listing}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|line| line.contains("\tlive\t"))
+            .count(),
+        healthy_blocks - 1
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains(&block_id) && line.contains("\tcorrupt\t"))
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&block_id) && stderr.contains("meta.json"),
+        "{stderr}"
+    );
+}
+
 fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

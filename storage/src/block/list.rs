@@ -1,7 +1,10 @@
 //! Listing a tenant's blocks, reading metas, and marking blocks compacted.
 //!
 //! Only blocks whose `meta.json` (live) or `meta.compacted.json` (compacted) exists are listed:
-//! a writer that died before writing `meta.json` leaves objects that no reader ever sees.
+//! a writer that died before writing `meta.json` leaves objects that no reader ever sees. A block
+//! whose meta cannot be decoded is reported in [`BlockList::corrupt`] and skipped, so one bad
+//! block never hides a tenant's other blocks; store errors (unavailable, timeouts) still fail the
+//! listing, since skipping those would silently drop healthy blocks.
 
 use std::sync::Arc;
 
@@ -26,6 +29,17 @@ pub struct BlockList {
     pub live: Vec<BlockMeta>,
     /// Blocks with a `meta.compacted.json` (and no `meta.json`), sorted by block ID.
     pub compacted: Vec<CompactedBlockMeta>,
+    /// Blocks whose meta exists but is corrupt, sorted by block ID: skipped, for operators to see.
+    pub corrupt: Vec<CorruptBlock>,
+}
+
+/// A block left out of a listing because its meta could not be decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorruptBlock {
+    /// The block's ID (its folder name).
+    pub block_id: Uuid,
+    /// Why it was left out: the error naming the object.
+    pub reason: String,
 }
 
 /// The tenants that have at least one object (folders at the store's root).
@@ -62,7 +76,17 @@ pub async fn list_blocks(store: Arc<dyn ObjectStore>, tenant: &str) -> Result<Bl
     let found: Vec<Option<Found>> = futures::stream::iter(block_ids)
         .map(|block_id| {
             let store = store.clone();
-            async move { find_meta(store.as_ref(), tenant, &block_id).await }
+            async move {
+                match find_meta(store.as_ref(), tenant, &block_id).await {
+                    Err(error) if error.code() == contrail_proto::ErrorCode::DataCorrupt => {
+                        Ok(Some(Found::Corrupt(CorruptBlock {
+                            block_id,
+                            reason: error.to_string(),
+                        })))
+                    }
+                    other => other,
+                }
+            }
         })
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect()
@@ -72,8 +96,10 @@ pub async fn list_blocks(store: Arc<dyn ObjectStore>, tenant: &str) -> Result<Bl
         match entry {
             Found::Live(meta) => list.live.push(*meta),
             Found::Compacted(meta) => list.compacted.push(*meta),
+            Found::Corrupt(corrupt) => list.corrupt.push(corrupt),
         }
     }
+    list.corrupt.sort_by_key(|corrupt| corrupt.block_id);
     list.live.sort_by_key(|meta| meta.block_id);
     list.compacted.sort_by_key(|meta| meta.meta.block_id);
     Ok(list)
@@ -82,6 +108,7 @@ pub async fn list_blocks(store: Arc<dyn ObjectStore>, tenant: &str) -> Result<Bl
 enum Found {
     Live(Box<BlockMeta>),
     Compacted(Box<CompactedBlockMeta>),
+    Corrupt(CorruptBlock),
 }
 
 async fn find_meta(

@@ -20,7 +20,9 @@ use object_store::path::Path;
 use crate::error::{Error, Result};
 
 pub use index::{TenantIndex, read_tenant_index, write_tenant_index};
-pub use list::{BlockList, list_blocks, list_tenants, mark_compacted, read_block_meta};
+pub use list::{
+    BlockList, CorruptBlock, list_blocks, list_tenants, mark_compacted, read_block_meta,
+};
 pub use meta::{BlockMeta, CompactedBlockMeta, DedicatedColumnMeta, RowGroupMeta};
 pub use uuid::Uuid;
 pub use v1::{
