@@ -31,6 +31,8 @@ mod v1_json;
 mod json_proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;
 
 pub use generated::*;
 pub use v1_json::{trace_from_v1_json, trace_to_v1_json};
