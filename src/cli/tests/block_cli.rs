@@ -14,6 +14,27 @@ fn cli(args: &[&str]) -> Output {
         .expect("run contrail-cli")
 }
 
+/// Runs `block write` from `input` into `data`, cutting blocks at `max_block_spans`; must succeed.
+fn write_blocks(input: &Path, data: &Path, max_block_spans: usize) -> Output {
+    let max_block_spans = max_block_spans.to_string();
+    let output = cli(&[
+        "block",
+        "write",
+        "--from",
+        input.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+        "--max-block-spans",
+        &max_block_spans,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -61,21 +82,7 @@ fn write_list_inspect_and_trace_on_a_generated_corpus() {
     )
     .unwrap();
 
-    let output = cli(&[
-        "block",
-        "write",
-        "--from",
-        input.to_str().unwrap(),
-        "--out",
-        data.to_str().unwrap(),
-        "--max-block-spans",
-        "3000",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = write_blocks(&input, &data, 3000);
     let text = stdout(&output);
     let blocks: usize = value_of(&text, "blocks").parse().unwrap();
     assert!(blocks >= 2, "{text}");
@@ -158,21 +165,7 @@ fn list_names_a_corrupt_block_keeps_the_others_and_fails() {
     let input = temp.path().join("corpus");
     let data = temp.path().join("data");
     contrail_loadgen::files::write_corpus(&input, CorpusConfig::default(), 200, 1000).unwrap();
-    let output = cli(&[
-        "block",
-        "write",
-        "--from",
-        input.to_str().unwrap(),
-        "--out",
-        data.to_str().unwrap(),
-        "--max-block-spans",
-        "1500",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    write_blocks(&input, &data, 1500);
     let output = cli(&["block", "list", data.to_str().unwrap()]);
     assert!(output.status.success());
     let healthy_blocks = stdout(&output).lines().skip(1).count();
