@@ -17,6 +17,23 @@ pub(crate) const RESOURCES_KEY: &str = "contrail.vc1.resources";
 /// Footer key of the scope table.
 pub(crate) const SCOPES_KEY: &str = "contrail.vc1.scopes";
 
+/// The lookup key of a resource or scope with its schema URL, encoded from the borrowed message
+/// (no clone on the hot path): a presence byte, the length-delimited message, then the URL.
+fn intern_key<M: Message>(message: Option<&M>, schema_url: &str) -> Vec<u8> {
+    let mut key =
+        Vec::with_capacity(message.map_or(0, Message::encoded_len) + schema_url.len() + 8);
+    match message {
+        Some(message) => {
+            key.push(1);
+            // Writing into a Vec cannot run out of capacity.
+            let _ = message.encode_length_delimited(&mut key);
+        }
+        None => key.push(0),
+    }
+    key.extend_from_slice(schema_url.as_bytes());
+    key
+}
+
 /// The resource and scope tables of one block.
 #[derive(Debug, Default, Clone)]
 pub struct RefTables {
@@ -29,34 +46,32 @@ pub struct RefTables {
 impl RefTables {
     /// The reference of `resource_spans`' resource and schema URL, added if new.
     pub(crate) fn intern_resource(&mut self, resource_spans: &ResourceSpans) -> u32 {
-        let entry = ResourceSpans {
-            resource: resource_spans.resource.clone(),
-            scope_spans: Vec::new(),
-            schema_url: resource_spans.schema_url.clone(),
-        };
-        let key = entry.encode_to_vec();
+        let key = intern_key(resource_spans.resource.as_ref(), &resource_spans.schema_url);
         if let Some(index) = self.resource_index.get(&key) {
             return *index;
         }
         let index = self.resources.len() as u32;
-        self.resources.push(entry);
+        self.resources.push(ResourceSpans {
+            resource: resource_spans.resource.clone(),
+            scope_spans: Vec::new(),
+            schema_url: resource_spans.schema_url.clone(),
+        });
         self.resource_index.insert(key, index);
         index
     }
 
     /// The reference of `scope_spans`' scope and schema URL, added if new.
     pub(crate) fn intern_scope(&mut self, scope_spans: &ScopeSpans) -> u32 {
-        let entry = ScopeSpans {
-            scope: scope_spans.scope.clone(),
-            spans: Vec::new(),
-            schema_url: scope_spans.schema_url.clone(),
-        };
-        let key = entry.encode_to_vec();
+        let key = intern_key(scope_spans.scope.as_ref(), &scope_spans.schema_url);
         if let Some(index) = self.scope_index.get(&key) {
             return *index;
         }
         let index = self.scopes.len() as u32;
-        self.scopes.push(entry);
+        self.scopes.push(ScopeSpans {
+            scope: scope_spans.scope.clone(),
+            spans: Vec::new(),
+            schema_url: scope_spans.schema_url.clone(),
+        });
         self.scope_index.insert(key, index);
         index
     }
