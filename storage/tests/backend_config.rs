@@ -129,3 +129,24 @@ fn a_typo_in_a_tempo_section_fails_naming_the_key() {
     let error = TraceStorageConfig::deserialize(section).expect_err("typo must fail");
     assert!(error.to_string().contains("backed"), "{error}");
 }
+
+#[test]
+fn the_repository_tempo_yaml_storage_section_is_valid_without_warnings() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tempo.yaml");
+    let text = std::fs::read_to_string(&path).expect("read the root tempo.yaml");
+    let document: Value = serde_yaml::from_str(&text).expect("tempo.yaml is yaml");
+    let section = document
+        .get("storage")
+        .and_then(|storage| storage.get("trace"))
+        .cloned()
+        .expect("tempo.yaml has storage.trace");
+    let config = TraceStorageConfig::deserialize(section).expect("storage.trace deserializes");
+    assert_eq!(config.backend, Backend::Local);
+    assert_eq!(config.local.path, PathBuf::from("./data/blocks"));
+    assert_eq!(config.wal.path, PathBuf::from("./data/wal"));
+    let warnings = config.validate().expect("storage.trace validates");
+    assert!(
+        warnings.is_empty(),
+        "the default config warns: {warnings:?}"
+    );
+}
