@@ -263,6 +263,7 @@ async fn inspect(block_dir: &Path) -> anyhow::Result<ExitCode> {
         .file_name()
         .and_then(|name| name.to_str())
         .context("block path has no tenant")?;
+    let tenant = &TenantId::new(tenant).context("block path has an invalid tenant folder")?;
     let root = tenant_dir
         .parent()
         .filter(|root| !root.as_os_str().is_empty())
@@ -342,7 +343,7 @@ async fn trace(
         .with_context(|| format!("invalid trace ID {trace_id_text:?}"))?;
     let store = local_store(dir)?;
     let tenants = match tenant {
-        Some(tenant) => vec![tenant],
+        Some(tenant) => vec![TenantId::new(tenant).context("invalid tenant")?],
         None => list_tenants(store.as_ref()).await?,
     };
     let mut found: Vec<ResourceSpans> = Vec::new();

@@ -198,7 +198,11 @@ fn bench_read(c: &mut Criterion) {
     group.finish();
 
     let data: Bytes = runtime.block_on(async {
-        let path = block::object_path("single-tenant", &meta.block_id, block::DATA_OBJECT);
+        let path = block::object_path(
+            &TenantId::new("single-tenant").unwrap(),
+            &meta.block_id,
+            block::DATA_OBJECT,
+        );
         block
             .store
             .get(&path)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use contrail_proto::ErrorCode;
 
-use crate::backend::retry::RequestTimeout;
+use crate::transient::RequestTimeout;
 
 /// The storage crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,11 +7,15 @@
 
 pub mod backend;
 pub mod block;
-pub mod convert;
+pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod parquet_query;
+mod transient;
 
-pub use backend::{Backend, ConfigWarning, TraceStorageConfig, build_object_store};
+pub use backend::build_object_store;
+pub use block::v1::convert;
+pub use config::{Backend, ConfigWarning, TraceStorageConfig};
 pub use error::{Error, Result};
 pub use metrics::StorageMetrics;
+pub use transient::RequestTimeout;

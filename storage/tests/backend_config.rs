@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use contrail_storage::backend::{Backend, TraceStorageConfig};
+use contrail_storage::config::{Backend, TraceStorageConfig};
 use serde::Deserialize;
 use serde_yaml::Value;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use contrail_proto::ErrorCode;
-use contrail_storage::backend::{Backend, TraceStorageConfig};
+use contrail_storage::config::{Backend, TraceStorageConfig};
 use contrail_storage::{Error, build_object_store};
 use futures::{StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
@@ -374,7 +374,7 @@ async fn suite_s3_behind_faults_passes_thanks_to_retries() {
 async fn s3_with_wrong_credentials_is_denied_not_retried_forever() {
     let s3 = TestS3::start().await;
     let mut config = s3.config();
-    config.s3.secret_key = contrail_storage::backend::Secret::new("not-the-secret");
+    config.s3.secret_key = contrail_storage::config::Secret::new("not-the-secret");
     let (store, _registry) = build(&config);
     let started = Instant::now();
     let error = store

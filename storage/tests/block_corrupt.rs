@@ -3,6 +3,7 @@
 
 mod block_common;
 
+use contrail_proto::TenantId;
 use std::sync::Arc;
 
 use block_common::{corpus_traces, small_config, write_block};
@@ -35,7 +36,11 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     fn path(&self, object: &str) -> Path {
-        block::object_path("single-tenant", &self.meta.block_id, object)
+        block::object_path(
+            &TenantId::new("single-tenant").unwrap(),
+            &self.meta.block_id,
+            object,
+        )
     }
 
     async fn read(&self, object: &str) -> Bytes {
@@ -174,16 +179,19 @@ async fn corrupt_and_missing_meta_json() {
         .await;
     let error = BlockReader::open_by_id(
         fixture.store.clone(),
-        "single-tenant",
+        &TenantId::new("single-tenant").unwrap(),
         &fixture.meta.block_id,
     )
     .await
     .unwrap_err();
     assert_corrupt(&error, block::META_OBJECT);
     // The listing goes on without the block and names it with the reason.
-    let list = list_blocks(fixture.store.clone(), "single-tenant")
-        .await
-        .unwrap();
+    let list = list_blocks(
+        fixture.store.clone(),
+        &TenantId::new("single-tenant").unwrap(),
+    )
+    .await
+    .unwrap();
     assert!(list.live.is_empty(), "{list:?}");
     assert_eq!(list.corrupt.len(), 1, "{list:?}");
     assert_eq!(list.corrupt[0].block_id, fixture.meta.block_id);
@@ -194,9 +202,13 @@ async fn corrupt_and_missing_meta_json() {
     );
 
     let missing = block::Uuid::new_v4();
-    let error = BlockReader::open_by_id(fixture.store.clone(), "single-tenant", &missing)
-        .await
-        .unwrap_err();
+    let error = BlockReader::open_by_id(
+        fixture.store.clone(),
+        &TenantId::new("single-tenant").unwrap(),
+        &missing,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.code(), ErrorCode::NotFound, "{error}");
     assert!(error.to_string().contains(&missing.to_string()));
 }
@@ -239,9 +251,12 @@ async fn unknown_format_and_corrupt_tenant_index() {
         .put(&index, PutPayload::from(b"garbage".to_vec()))
         .await
         .unwrap();
-    let error = read_tenant_index(fixture.store.as_ref(), "single-tenant")
-        .await
-        .unwrap_err();
+    let error = read_tenant_index(
+        fixture.store.as_ref(),
+        &TenantId::new("single-tenant").unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.code(), ErrorCode::DataCorrupt);
     assert!(
         error.to_string().contains("single-tenant/index.json.zst"),

@@ -3,6 +3,7 @@
 
 mod block_common;
 
+use contrail_proto::TenantId;
 use std::sync::Arc;
 
 use block_common::{corpus_traces, normalise, small_config, tenant, write_block};
@@ -113,7 +114,11 @@ async fn row_groups_read_as_record_batches_with_projection() {
 async fn the_footer_comes_in_one_ranged_get_of_footer_size() {
     let store = memory();
     let written = write_block(store.clone(), small_config(), corpus_traces(13, 50)).await;
-    let path = block::object_path("single-tenant", &written.meta.block_id, block::DATA_OBJECT);
+    let path = block::object_path(
+        &TenantId::new("single-tenant").unwrap(),
+        &written.meta.block_id,
+        block::DATA_OBJECT,
+    );
     let fetched = contrail_storage::parquet_query::fetch_metadata(
         store.as_ref(),
         &path,
@@ -153,7 +158,7 @@ async fn only_blocks_with_a_meta_are_listed_and_compaction_moves_them() {
     let dead = write_block(store.clone(), small_config(), corpus_traces(17, 20)).await;
     store
         .delete(&block::object_path(
-            "single-tenant",
+            &TenantId::new("single-tenant").unwrap(),
             &dead.meta.block_id,
             block::META_OBJECT,
         ))
@@ -166,7 +171,9 @@ async fn only_blocks_with_a_meta_are_listed_and_compaction_moves_them() {
     }
     drop(unfinished);
 
-    let list = list_blocks(store.clone(), "single-tenant").await.unwrap();
+    let list = list_blocks(store.clone(), &TenantId::new("single-tenant").unwrap())
+        .await
+        .unwrap();
     let mut expected = vec![first.meta.block_id, second.meta.block_id];
     expected.sort();
     assert_eq!(
@@ -182,14 +189,16 @@ async fn only_blocks_with_a_meta_are_listed_and_compaction_moves_them() {
     mark_compacted(store.as_ref(), &first.meta, now)
         .await
         .unwrap();
-    let list = list_blocks(store.clone(), "single-tenant").await.unwrap();
+    let list = list_blocks(store.clone(), &TenantId::new("single-tenant").unwrap())
+        .await
+        .unwrap();
     assert_eq!(list.live.len(), 1);
     assert_eq!(list.live[0].block_id, second.meta.block_id);
     assert_eq!(list.compacted.len(), 1);
     assert_eq!(list.compacted[0].meta, first.meta);
     assert_eq!(list.compacted[0].compacted_time, now);
     assert!(
-        list_blocks(store.clone(), "other-tenant")
+        list_blocks(store.clone(), &TenantId::new("other-tenant").unwrap())
             .await
             .unwrap()
             .live
@@ -197,7 +206,7 @@ async fn only_blocks_with_a_meta_are_listed_and_compaction_moves_them() {
     );
     assert_eq!(
         block::list_tenants(store.as_ref()).await.unwrap(),
-        vec!["single-tenant".to_owned()]
+        vec![TenantId::single_tenant()]
     );
 }
 
@@ -205,7 +214,7 @@ async fn only_blocks_with_a_meta_are_listed_and_compaction_moves_them() {
 async fn tenant_index_round_trips() {
     let store = memory();
     assert!(
-        read_tenant_index(store.as_ref(), "single-tenant")
+        read_tenant_index(store.as_ref(), &TenantId::new("single-tenant").unwrap())
             .await
             .unwrap()
             .is_none()
@@ -216,10 +225,14 @@ async fn tenant_index_round_trips() {
         meta: vec![written.meta.clone()],
         compacted: Vec::new(),
     };
-    write_tenant_index(store.as_ref(), "single-tenant", &index)
-        .await
-        .unwrap();
-    let read = read_tenant_index(store.as_ref(), "single-tenant")
+    write_tenant_index(
+        store.as_ref(),
+        &TenantId::new("single-tenant").unwrap(),
+        &index,
+    )
+    .await
+    .unwrap();
+    let read = read_tenant_index(store.as_ref(), &TenantId::new("single-tenant").unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -241,7 +254,7 @@ async fn meta_json_uses_tempo_key_names() {
     let written = write_block(store.clone(), small_config(), corpus_traces(20, 10)).await;
     let raw = store
         .get(&block::object_path(
-            "single-tenant",
+            &TenantId::new("single-tenant").unwrap(),
             &written.meta.block_id,
             block::META_OBJECT,
         ))

@@ -5,6 +5,7 @@
 mod block_common;
 mod support;
 
+use contrail_proto::TenantId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,7 +121,9 @@ async fn retries_hide_a_flaky_server() {
     let store = store_for(&s3);
     let traces = corpus_traces(31, 150);
     let written = write_block(store.clone(), small_config(), traces.clone()).await;
-    let list = list_blocks(store.clone(), "single-tenant").await.unwrap();
+    let list = list_blocks(store.clone(), &TenantId::new("single-tenant").unwrap())
+        .await
+        .unwrap();
     assert_eq!(list.live.len(), 1);
     let reader = BlockReader::open(store.clone(), list.live[0].clone()).unwrap();
     assert_eq!(reader.meta(), &written.meta);
@@ -148,7 +151,7 @@ async fn a_block_whose_meta_was_never_written_is_never_listed() {
     let died = write_block(store.clone(), small_config(), corpus_traces(33, 30)).await;
     store
         .delete(&block::object_path(
-            "single-tenant",
+            &TenantId::new("single-tenant").unwrap(),
             &died.meta.block_id,
             block::META_OBJECT,
         ))
@@ -157,7 +160,7 @@ async fn a_block_whose_meta_was_never_written_is_never_listed() {
     assert!(
         store
             .head(&block::object_path(
-                "single-tenant",
+                &TenantId::new("single-tenant").unwrap(),
                 &died.meta.block_id,
                 block::DATA_OBJECT
             ))
@@ -171,7 +174,9 @@ async fn a_block_whose_meta_was_never_written_is_never_listed() {
     }
     drop(unfinished);
 
-    let list = list_blocks(store.clone(), "single-tenant").await.unwrap();
+    let list = list_blocks(store.clone(), &TenantId::new("single-tenant").unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         list.live
             .iter()

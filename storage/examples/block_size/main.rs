@@ -232,7 +232,7 @@ async fn main() -> Result<(), BoxError> {
 
     let data = store
         .get(&contrail_storage::block::object_path(
-            "single-tenant",
+            &TenantId::new("single-tenant").unwrap(),
             &written.meta.block_id,
             contrail_storage::block::DATA_OBJECT,
         ))

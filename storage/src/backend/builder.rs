@@ -15,9 +15,9 @@ use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, Certificate, ClientOptions, ObjectStore, RetryConfig};
 use prometheus::Registry;
 
-use super::config::{AzureConfig, Backend, GcsConfig, RequestConfig, S3Config, TraceStorageConfig};
 use super::metered::MeteredStore;
 use super::retry::{RetrySettings, RetryStore};
+use crate::config::{AzureConfig, Backend, GcsConfig, RequestConfig, S3Config, TraceStorageConfig};
 use crate::error::{Error, Result};
 use crate::metrics::StorageMetrics;
 

@@ -33,8 +33,8 @@ mod multipart;
 
 use self::list::{ListState, open_list};
 use self::multipart::{DeadlineUpload, PartRetryPolicy};
-use super::transient::{Transience, classify};
 use crate::metrics::StorageMetrics;
+use crate::transient::{RequestTimeout, Transience, classify};
 
 /// Largest payload a retried conditional create reads back to resolve an ambiguous failure.
 const MAX_CREATE_VERIFY_BYTES: u64 = 64 * 1024 * 1024;
@@ -54,23 +54,6 @@ pub struct RetrySettings {
     pub attempt_timeout: Duration,
     /// Deadline of the whole operation.
     pub total_timeout: Duration,
-}
-
-/// The error an attempt fails with when it runs past its deadline.
-#[derive(Debug, thiserror::Error)]
-#[error("request timed out after {elapsed:?}")]
-pub struct RequestTimeout {
-    /// How long the attempt ran before it was cut off.
-    pub elapsed: Duration,
-}
-
-impl RequestTimeout {
-    fn into_store_error(elapsed: Duration) -> object_store::Error {
-        object_store::Error::Generic {
-            store: "retry",
-            source: Box::new(RequestTimeout { elapsed }),
-        }
-    }
 }
 
 /// Which failures an operation may be replayed after.

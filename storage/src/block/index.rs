@@ -2,6 +2,7 @@
 //! readers poll one GET instead of listing. zstd-compressed JSON.
 
 use chrono::{DateTime, Utc};
+use contrail_proto::TenantId;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,7 @@ pub struct TenantIndex {
 /// Writes the index of `tenant`.
 pub async fn write_tenant_index(
     store: &dyn ObjectStore,
-    tenant: &str,
+    tenant: &TenantId,
     index: &TenantIndex,
 ) -> Result<()> {
     let path = tenant_index_path(tenant);
@@ -48,7 +49,7 @@ pub async fn write_tenant_index(
 /// Reads the index of `tenant`; `None` when there is none.
 pub async fn read_tenant_index(
     store: &dyn ObjectStore,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> Result<Option<TenantIndex>> {
     let path = tenant_index_path(tenant);
     let bytes = match store.get(&path).await {

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use contrail_proto::TenantId;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -42,24 +43,26 @@ pub struct CorruptBlock {
     pub reason: String,
 }
 
-/// The tenants that have at least one object (folders at the store's root).
-pub async fn list_tenants(store: &dyn ObjectStore) -> Result<Vec<String>> {
+/// The tenants that have at least one object (folders at the store's root whose names are valid
+/// tenant IDs; anything else at the root is not Contrail's and is skipped).
+pub async fn list_tenants(store: &dyn ObjectStore) -> Result<Vec<TenantId>> {
     let listing = store
         .list_with_delimiter(None)
         .await
         .map_err(|source| Error::from_store("list", "/", source))?;
-    let mut tenants: Vec<String> = listing
+    let mut tenants: Vec<TenantId> = listing
         .common_prefixes
         .iter()
-        .filter_map(|prefix| prefix.filename().map(str::to_owned))
+        .filter_map(|prefix| prefix.filename())
+        .filter_map(|name| TenantId::new(name).ok())
         .collect();
     tenants.sort();
     Ok(tenants)
 }
 
 /// Lists the blocks of `tenant`.
-pub async fn list_blocks(store: Arc<dyn ObjectStore>, tenant: &str) -> Result<BlockList> {
-    let prefix = Path::from(tenant);
+pub async fn list_blocks(store: Arc<dyn ObjectStore>, tenant: &TenantId) -> Result<BlockList> {
+    let prefix = Path::from(tenant.as_str());
     let listing = store
         .list_with_delimiter(Some(&prefix))
         .await
@@ -113,7 +116,7 @@ enum Found {
 
 async fn find_meta(
     store: &dyn ObjectStore,
-    tenant: &str,
+    tenant: &TenantId,
     block_id: &Uuid,
 ) -> Result<Option<Found>> {
     let live_path = object_path(tenant, block_id, META_OBJECT);
@@ -147,7 +150,7 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
 /// Reads `meta.json` of a block; a missing block is `Error::NotFound`.
 pub async fn read_block_meta(
     store: &dyn ObjectStore,
-    tenant: &str,
+    tenant: &TenantId,
     block_id: &Uuid,
 ) -> Result<BlockMeta> {
     let path = object_path(tenant, block_id, META_OBJECT);
@@ -159,7 +162,7 @@ pub async fn read_block_meta(
         .await
         .map_err(|source| Error::from_store("get", &path, source))?;
     let meta: BlockMeta = serde_json::from_slice(&bytes).map_err(|error| corrupt(&path, error))?;
-    if meta.block_id != *block_id || meta.tenant_id != tenant {
+    if meta.block_id != *block_id || meta.tenant_id != *tenant {
         return Err(corrupt(
             &path,
             format!("meta names block {}/{}", meta.tenant_id, meta.block_id),
@@ -195,6 +198,6 @@ pub async fn mark_compacted(
 }
 
 /// The path of a tenant's index.
-pub(crate) fn tenant_index_path(tenant: &str) -> Path {
-    Path::from(tenant).join(TENANT_INDEX_OBJECT)
+pub(crate) fn tenant_index_path(tenant: &TenantId) -> Path {
+    Path::from(tenant.as_str()).join(TENANT_INDEX_OBJECT)
 }

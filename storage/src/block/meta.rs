@@ -5,11 +5,9 @@
 //! `totalSpans` and `rowGroups`. IDs are hex (Tempo writes base64 because Go marshals `[]byte`).
 
 use chrono::{DateTime, Utc};
-use contrail_proto::TraceId;
+use contrail_proto::{TenantId, TraceId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-use super::v1::schema::{DEDICATED_COLUMNS, DedicatedScope, DedicatedType};
 
 /// The metadata of one block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,7 +20,7 @@ pub struct BlockMeta {
     pub block_id: Uuid,
     /// The tenant that owns the block.
     #[serde(rename = "tenantID")]
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Earliest span start.
     pub start_time: DateTime<Utc>,
     /// Latest span end.
@@ -140,26 +138,6 @@ fn default_type() -> String {
 }
 fn is_default_type(value_type: &str) -> bool {
     value_type == "string"
-}
-
-/// The dedicated columns of the `vc1` schema, as written into `meta.json`.
-pub(crate) fn vc1_dedicated_columns() -> Vec<DedicatedColumnMeta> {
-    DEDICATED_COLUMNS
-        .iter()
-        .map(|column| DedicatedColumnMeta {
-            scope: match column.scope {
-                DedicatedScope::Span => "span",
-                DedicatedScope::Resource => "resource",
-            }
-            .to_owned(),
-            name: column.attribute.to_owned(),
-            value_type: match column.value_type {
-                DedicatedType::String => "string",
-                DedicatedType::Int => "int",
-            }
-            .to_owned(),
-        })
-        .collect()
 }
 
 /// `meta.compacted.json`: the block's meta plus when it was compacted.

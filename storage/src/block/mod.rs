@@ -15,6 +15,7 @@ pub mod v1;
 
 use std::io::Read;
 
+use contrail_proto::TenantId;
 use object_store::path::Path;
 
 use crate::error::{Error, Result};
@@ -44,12 +45,12 @@ pub fn bloom_object(shard: u32) -> String {
 }
 
 /// `<tenant>/<block>`.
-pub fn block_path(tenant: &str, block_id: &Uuid) -> Path {
-    Path::from(tenant).join(block_id.to_string().as_str())
+pub fn block_path(tenant: &TenantId, block_id: &Uuid) -> Path {
+    Path::from(tenant.as_str()).join(block_id.to_string().as_str())
 }
 
 /// `<tenant>/<block>/<object>`.
-pub fn object_path(tenant: &str, block_id: &Uuid, object: &str) -> Path {
+pub fn object_path(tenant: &TenantId, block_id: &Uuid, object: &str) -> Path {
     block_path(tenant, block_id).join(object)
 }
 

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use contrail_storage::backend::{Backend, RequestConfig, Secret, TraceStorageConfig};
+use contrail_storage::config::{Backend, RequestConfig, Secret, TraceStorageConfig};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::auth::SimpleAuth;

@@ -8,9 +8,9 @@ use futures::FutureExt;
 use object_store::retry::{RetryContext, RetryFailure, RetryPolicy};
 use object_store::{MultipartUpload, PutPayload, PutResult, UploadPart};
 
-use super::{RequestTimeout, RetrySettings, full_jitter_backoff};
-use crate::backend::transient::{is_transient_http_status, is_transient_transport};
+use super::{RetrySettings, full_jitter_backoff};
 use crate::metrics::StorageMetrics;
+use crate::transient::{RequestTimeout, is_transient_http_status, is_transient_transport};
 
 /// Bounds every part, `complete` and `abort` of a multipart upload by the operation deadline.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Format `vc1`: flat span rows in `data.parquet` (see `schema`), trace-ID bloom shards, and
 //! `meta.json` written last. `writer` streams a block out; `reader` opens one by its meta.
 
+pub mod convert;
 mod reader;
 pub mod schema;
 mod writer;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow::array::{FixedSizeBinaryArray, RecordBatch, Scalar};
-use contrail_proto::TraceId;
+use contrail_proto::{TenantId, TraceId};
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -26,9 +26,9 @@ use super::schema::TRACE_ID;
 use crate::block::bloom::{BloomShard, shard_for};
 use crate::block::list::read_block_meta;
 use crate::block::meta::BlockMeta;
+use crate::block::v1::convert::tables::{RESOURCES_KEY, SCOPES_KEY};
+use crate::block::v1::convert::{RefTables, Trace, batch_to_traces};
 use crate::block::{DATA_OBJECT, Encoding, bloom_object, corrupt, object_path, run_blocking};
-use crate::convert::tables::{RESOURCES_KEY, SCOPES_KEY};
-use crate::convert::{RefTables, Trace, batch_to_traces};
 use crate::error::{Error, Result};
 use crate::parquet_query::{
     FileReaderOptions, MetadataError, ObjectStoreFileReader, fetch_metadata, leaf_index,
@@ -88,7 +88,7 @@ impl BlockReader {
     /// Reads `meta.json` of `tenant`/`block_id` and opens the block.
     pub async fn open_by_id(
         store: Arc<dyn ObjectStore>,
-        tenant: &str,
+        tenant: &TenantId,
         block_id: &Uuid,
     ) -> Result<Self> {
         let meta = read_block_meta(store.as_ref(), tenant, block_id).await?;

@@ -12,7 +12,7 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use crate::convert::attrs::attr_list_type;
+use crate::block::meta::DedicatedColumnMeta;
 
 // Trace-level columns (the same value on every row of a trace).
 pub(crate) const TRACE_ID: &str = "trace_id";
@@ -125,6 +125,27 @@ pub(crate) fn dedicated_of(
     DEDICATED_COLUMNS
         .iter()
         .filter(move |column| column.scope == scope)
+}
+
+pub(crate) fn attr_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("type", DataType::UInt8, false),
+        Field::new("str", DataType::Utf8, true),
+        Field::new("int", DataType::Int64, true),
+        Field::new("double", DataType::Float64, true),
+        Field::new("bool", DataType::Boolean, true),
+        Field::new("bytes", DataType::Binary, true),
+    ])
+}
+
+/// The data type of an attribute list column (generic span, event and link attributes).
+pub(crate) fn attr_list_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(attr_fields()),
+        false,
+    )))
 }
 
 pub(crate) fn event_fields() -> Fields {
@@ -257,4 +278,24 @@ pub(crate) fn writer_properties(
         }
     }
     Ok(builder.build())
+}
+
+/// The dedicated columns of the `vc1` schema, as written into `meta.json`.
+pub(crate) fn vc1_dedicated_columns() -> Vec<DedicatedColumnMeta> {
+    DEDICATED_COLUMNS
+        .iter()
+        .map(|column| DedicatedColumnMeta {
+            scope: match column.scope {
+                DedicatedScope::Span => "span",
+                DedicatedScope::Resource => "resource",
+            }
+            .to_owned(),
+            name: column.attribute.to_owned(),
+            value_type: match column.value_type {
+                DedicatedType::String => "string",
+                DedicatedType::Int => "int",
+            }
+            .to_owned(),
+        })
+        .collect()
 }

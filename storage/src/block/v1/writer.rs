@@ -19,12 +19,12 @@ use parquet::file::metadata::{KeyValue, ParquetMetaData};
 use uuid::Uuid;
 
 use super::FORMAT;
-use super::schema::{ParquetOptions, arrow_schema, writer_properties};
+use super::schema::{ParquetOptions, arrow_schema, vc1_dedicated_columns, writer_properties};
 use crate::block::bloom::{self, build_shards};
-use crate::block::meta::{BlockMeta, RowGroupMeta, vc1_dedicated_columns};
+use crate::block::meta::{BlockMeta, RowGroupMeta};
+use crate::block::v1::convert::to_rows::{SpanBatchBuilder, TraceSummary};
+use crate::block::v1::convert::{RefTables, Trace};
 use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path, run_blocking};
-use crate::convert::to_rows::{SpanBatchBuilder, TraceSummary};
-use crate::convert::{RefTables, Trace};
 use crate::error::{Error, Result};
 
 /// How a block is written.
@@ -207,7 +207,7 @@ impl std::fmt::Debug for BlockWriter {
 impl BlockWriter {
     /// Starts a block; nothing is visible until [`BlockWriter::finish`] writes `meta.json`.
     pub fn new(store: Arc<dyn ObjectStore>, config: BlockWriterConfig) -> Result<Self> {
-        let data_path = object_path(config.tenant.as_str(), &config.block_id, DATA_OBJECT);
+        let data_path = object_path(&config.tenant, &config.block_id, DATA_OBJECT);
         let properties =
             writer_properties(&config.parquet).map_err(|source| write_error(&data_path, source))?;
         let sink = BufWriter::new(store.clone(), data_path.clone());
@@ -350,7 +350,7 @@ impl BlockWriter {
         let mut bloom_size = 0u64;
         for (shard, bytes) in shards.iter().enumerate() {
             let path = object_path(
-                self.config.tenant.as_str(),
+                &self.config.tenant,
                 &self.config.block_id,
                 &bloom_object(shard as u32),
             );
@@ -376,7 +376,7 @@ impl BlockWriter {
         let meta = BlockMeta {
             format: FORMAT.to_owned(),
             block_id: self.config.block_id,
-            tenant_id: self.config.tenant.as_str().to_owned(),
+            tenant_id: self.config.tenant.clone(),
             start_time: timestamp(start),
             end_time: timestamp(end),
             min_id,
@@ -393,11 +393,7 @@ impl BlockWriter {
             dedicated_columns: vc1_dedicated_columns(),
             row_groups: state.row_groups,
         };
-        let meta_path = object_path(
-            self.config.tenant.as_str(),
-            &self.config.block_id,
-            META_OBJECT,
-        );
+        let meta_path = object_path(&self.config.tenant, &self.config.block_id, META_OBJECT);
         let body = serde_json::to_vec(&meta).map_err(|error| Error::BlockTask {
             message: format!("encode {meta_path}: {error}"),
         })?;

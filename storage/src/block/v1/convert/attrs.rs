@@ -14,11 +14,12 @@ use arrow::array::{
     UInt8Array, UInt8Builder,
 };
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Fields};
+use arrow::datatypes::{DataType, Field};
 use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value::Value};
 use prost::Message;
 
 use super::{RowsError, downcast, struct_column};
+use crate::block::v1::schema::attr_fields;
 
 /// Value type tags stored in the `type` column.
 pub(crate) mod value_type {
@@ -40,27 +41,6 @@ pub(crate) mod value_type {
     /// `bytes` holds the whole protobuf-encoded `KeyValue` (used when `key_strindex` is set,
     /// which only the profiles signal does).
     pub(crate) const RAW_KEY_VALUE: u8 = 10;
-}
-
-pub(crate) fn attr_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("key", DataType::Utf8, false),
-        Field::new("type", DataType::UInt8, false),
-        Field::new("str", DataType::Utf8, true),
-        Field::new("int", DataType::Int64, true),
-        Field::new("double", DataType::Float64, true),
-        Field::new("bool", DataType::Boolean, true),
-        Field::new("bytes", DataType::Binary, true),
-    ])
-}
-
-/// The data type of an attribute list column.
-pub(crate) fn attr_list_type() -> DataType {
-    DataType::List(Arc::new(Field::new(
-        "item",
-        DataType::Struct(attr_fields()),
-        false,
-    )))
 }
 
 /// Builds one attribute-list column, one list per appended row.

@@ -66,29 +66,7 @@ impl fmt::Display for Backend {
     }
 }
 
-/// A problem in the config that does not stop start-up: usually a Tempo key Contrail ignores.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigWarning {
-    /// Full YAML path of the key, e.g. `storage.trace.s3.hedge_requests_at`.
-    pub key: String,
-    /// What happens to it, lowercase.
-    pub message: String,
-}
-
-impl ConfigWarning {
-    pub(crate) fn tempo_key_ignored(key: String) -> Self {
-        ConfigWarning {
-            key,
-            message: "tempo setting accepted but not implemented by contrail; ignored".into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
-}
+pub use contrail_proto::ConfigWarning;
 
 /// A credential read from the config: deserializes from a plain string, never printed.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]

@@ -7,10 +7,26 @@
 
 use std::error::Error as StdError;
 use std::io::ErrorKind;
+use std::time::Duration;
 
 use object_store::client::{HttpError, HttpErrorKind};
 
-use super::retry::RequestTimeout;
+/// The error an attempt fails with when it runs past its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("request timed out after {elapsed:?}")]
+pub struct RequestTimeout {
+    /// How long the attempt ran before it was cut off.
+    pub elapsed: Duration,
+}
+
+impl RequestTimeout {
+    pub(crate) fn into_store_error(elapsed: Duration) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "retry",
+            source: Box::new(RequestTimeout { elapsed }),
+        }
+    }
+}
 
 /// A transient failure, by what it says about the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
