@@ -1,5 +1,7 @@
-//! TraceQL: the nom parser, the typed AST, validation, canonical printing, and (later) the
-//! planner and evaluation against the `SpansetFetcher` trait that `storage` implements.
+//! TraceQL: the nom parser, the typed AST, validation, canonical printing, and the planner and
+//! evaluation against the [`fetch::SpanSource`] trait that `storage` (vc1 blocks) and the
+//! ingester (recent traces in memory) implement; [`value`] holds the comparison rules both
+//! sides share.
 //!
 //! A pure library: no IO. May depend on `proto`; never on `storage`, a service crate or the
 //! `contrail` binary.
@@ -11,7 +13,9 @@
 pub mod ast;
 mod display;
 mod error;
+pub mod fetch;
 mod validate;
+pub mod value;
 
 mod aggregate;
 mod expr;
