@@ -1,4 +1,5 @@
-//! Depth-first order and nested-set numbers for the spans of one trace.
+//! Depth-first order and nested-set numbers for the spans of one trace: the numbering behind the
+//! structural operators, shared by the block writer, the compactor and the in-memory source.
 //!
 //! Spans are ordered depth-first from the roots, children by (start time, span ID). Each span
 //! gets `left` on entry and `right` on exit from one counter starting at 1, so `a` is an ancestor
@@ -9,25 +10,25 @@
 use std::collections::HashMap;
 
 /// The input facts of one span needed for ordering.
-pub(crate) struct SpanKey<'a> {
-    pub(crate) span_id: &'a [u8],
-    pub(crate) parent_span_id: &'a [u8],
-    pub(crate) start_time_unix_nano: u64,
+pub struct SpanKey<'a> {
+    pub span_id: &'a [u8],
+    pub parent_span_id: &'a [u8],
+    pub start_time_unix_nano: u64,
 }
 
 /// The depth-first order of a trace.
 #[derive(Debug, Default, PartialEq)]
-pub(crate) struct NestedSet {
+pub struct NestedSet {
     /// `order[i]` is the input index of the span at output position `i`.
-    pub(crate) order: Vec<usize>,
+    pub order: Vec<usize>,
     /// Per output position: the parent's output position, or -1.
-    pub(crate) parent_index: Vec<i32>,
-    pub(crate) left: Vec<i32>,
-    pub(crate) right: Vec<i32>,
+    pub parent_index: Vec<i32>,
+    pub left: Vec<i32>,
+    pub right: Vec<i32>,
 }
 
 /// Orders and numbers `spans`.
-pub(crate) fn nested_set(spans: &[SpanKey<'_>]) -> NestedSet {
+pub fn nested_set(spans: &[SpanKey<'_>]) -> NestedSet {
     let count = spans.len();
     let mut first_by_id: HashMap<&[u8], usize> = HashMap::with_capacity(count);
     for (index, span) in spans.iter().enumerate() {
