@@ -434,4 +434,11 @@ pub trait SpanSource: Send + Sync {
         request: &SecondPassRequest,
         budget: &MemoryBudget,
     ) -> Result<SecondPassBatch, FetchError>;
+
+    /// An upper bound of the start of every span the unit holds (a block's latest span
+    /// start or end), or `None` when unknown. The driver visits units newest first and skips
+    /// one whose bound is older than every trace of a full answer.
+    fn latest_start_unix_nano(&self) -> Option<u64> {
+        None
+    }
 }

@@ -1,0 +1,10 @@
+//! Search: partial results and their merge (`result`), the running answer (`collect`), one
+//! batch's evaluation (`batch`), split traces evaluated once (`deferred`), the response shape
+//! (`response`) and the async driver over units (`driver`).
+
+pub mod batch;
+pub mod collect;
+pub mod deferred;
+pub mod driver;
+pub mod response;
+pub mod result;
