@@ -128,6 +128,7 @@ struct Run<'a> {
     budget: &'a MemoryBudget,
     stats: FetchStats,
     skipped_units: usize,
+    skipped: Vec<usize>,
 }
 
 fn add_stats(total: &mut FetchStats, more: FetchStats) {
@@ -166,6 +167,7 @@ impl Run<'_> {
                 && latest < worst.0.0
             {
                 self.skipped_units += 1;
+                self.skipped.push(index);
                 collector.evicted = true;
                 continue;
             }
@@ -270,6 +272,34 @@ impl Run<'_> {
         .await?
         .map_err(|error| Error::Query { message: error.message })?;
         Ok(results)
+    }
+
+    /// Whether a skipped unit holds a portion of a trace of the answer (possible only when a
+    /// span starts before its trace's root, e.g. clock skew): then the answer may be wrong and
+    /// the search runs again without skipping.
+    async fn skipped_hold_answer(&mut self, results: &[TraceResult]) -> Result<bool> {
+        if self.skipped.is_empty() || results.is_empty() {
+            return Ok(false);
+        }
+        let mut trace_ids: Vec<_> = results.iter().map(|result| result.trace_id).collect();
+        trace_ids.sort_unstable();
+        let request = crate::fetch::FetchRequest {
+            start_unix_nano: 0,
+            end_unix_nano: u64::MAX,
+            conditions: Vec::new(),
+            combine: crate::fetch::Combine::All,
+            trace_ids: Some(trace_ids),
+            need_span_ids: false,
+            need_structure: false,
+        };
+        for index in std::mem::take(&mut self.skipped) {
+            let output = self.sources[index].fetch(&request, self.budget).await?;
+            add_stats(&mut self.stats, output.stats);
+            if output.batches.iter().any(|batch| !batch.traces.is_empty()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Names, `select()` attributes and service statistics for the answer.
@@ -380,12 +410,19 @@ pub async fn search(
         budget,
         stats: FetchStats::default(),
         skipped_units: 0,
+        skipped: Vec::new(),
     };
-    let mut results = match run.collect(false).await? {
+    let bounded = run.collect(false).await?;
+    let exact = match bounded {
+        Some(results) if !run.skipped_hold_answer(&results).await? => Some(results),
+        _ => None,
+    };
+    let mut results = match exact {
         Some(results) => results,
         None => {
-            tracing::debug!("split trace failed after eviction, searching again without eviction");
+            tracing::debug!("bounded search could not be exact, searching again without eviction");
             run.skipped_units = 0;
+            run.skipped.clear();
             run.collect(true).await?.unwrap_or_default()
         }
     };
