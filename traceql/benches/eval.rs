@@ -28,12 +28,23 @@ impl Rng {
 }
 
 const SERVICES: [&str; 10] = [
-    "api-gateway", "cart-service", "payment-service", "user-service", "search",
-    "inventory", "shipping", "email", "auth", "frontend",
+    "api-gateway",
+    "cart-service",
+    "payment-service",
+    "user-service",
+    "search",
+    "inventory",
+    "shipping",
+    "email",
+    "auth",
+    "frontend",
 ];
 
 fn custom(scope: AttributeScope, name: &str) -> Attribute {
-    Attribute::Custom { scope, name: name.to_owned() }
+    Attribute::Custom {
+        scope,
+        name: name.to_owned(),
+    }
 }
 
 /// `traces` traces of `per_trace` spans (a binary tree each), with the columns Q2-Q8 read.
@@ -51,8 +62,18 @@ fn batch(traces: usize, per_trace: usize) -> SpanBatch {
     let redis = Value::string("redis");
     for trace in 0..traces {
         let first = spans.start_unix_nano.len();
-        let ids: Vec<[u8; 8]> = (0..per_trace).map(|index| ((trace * per_trace + index + 1) as u64).to_be_bytes()).collect();
-        let parents: Vec<[u8; 8]> = (0..per_trace).map(|index| if index == 0 { [0; 8] } else { ids[(index - 1) / 2] }).collect();
+        let ids: Vec<[u8; 8]> = (0..per_trace)
+            .map(|index| ((trace * per_trace + index + 1) as u64).to_be_bytes())
+            .collect();
+        let parents: Vec<[u8; 8]> = (0..per_trace)
+            .map(|index| {
+                if index == 0 {
+                    [0; 8]
+                } else {
+                    ids[(index - 1) / 2]
+                }
+            })
+            .collect();
         let keys: Vec<SpanKey<'_>> = (0..per_trace)
             .map(|index| SpanKey {
                 span_id: &ids[index],
@@ -63,21 +84,33 @@ fn batch(traces: usize, per_trace: usize) -> SpanBatch {
         let structure = numbers(&keys);
         for index in 0..per_trace {
             spans.span_id.push(SpanId::from_array(ids[index]));
-            spans.start_unix_nano.push(1_700_000_000_000_000_000 + (trace * 1000 + index) as u64);
+            spans
+                .start_unix_nano
+                .push(1_700_000_000_000_000_000 + (trace * 1000 + index) as u64);
             spans.duration_nano.push(rng.next() % 1_000_000_000);
             spans.nested_set_left.push(structure[index].left);
             spans.nested_set_right.push(structure[index].right);
             spans.nested_set_parent.push(structure[index].parent);
             spans.row_ref.push((first + index) as u64);
             service_keys.push((rng.next() % SERVICES.len() as u64) as u32);
-            status_codes.push(Value::Int([200, 200, 200, 404, 500, 503][(rng.next() % 6) as usize]));
+            status_codes.push(Value::Int(
+                [200, 200, 200, 404, 500, 503][(rng.next() % 6) as usize],
+            ));
             db_system.push(match rng.next() % 4 {
                 0 => postgres.clone(),
                 1 => redis.clone(),
                 _ => Value::Nil,
             });
-            kinds.push(Value::Kind(if index == 0 { SpanKind::Server } else { SpanKind::Client }));
-            statuses.push(Value::Status(if rng.next() % 10 == 0 { Status::Error } else { Status::Unset }));
+            kinds.push(Value::Kind(if index == 0 {
+                SpanKind::Server
+            } else {
+                SpanKind::Client
+            }));
+            statuses.push(Value::Status(if rng.next().is_multiple_of(10) {
+                Status::Error
+            } else {
+                Status::Unset
+            }));
         }
         batch.traces.push(TraceInfo {
             trace_id: TraceId::from_u128(trace as u128 + 1),
@@ -93,24 +126,45 @@ fn batch(traces: usize, per_trace: usize) -> SpanBatch {
     batch.span_values = vec![
         (
             custom(AttributeScope::Resource, "service.name"),
-            ValueColumn::Dict { keys: service_keys, values: SERVICES.iter().map(|name| Value::string(name)).collect() },
+            ValueColumn::Dict {
+                keys: service_keys,
+                values: SERVICES.iter().map(|name| Value::string(name)).collect(),
+            },
         ),
-        (custom(AttributeScope::Span, "http.status_code"), ValueColumn::Plain(status_codes)),
-        (custom(AttributeScope::Span, "db.system"), ValueColumn::Plain(db_system)),
-        (Attribute::Intrinsic(Intrinsic::Kind), ValueColumn::Plain(kinds)),
-        (Attribute::Intrinsic(Intrinsic::Status), ValueColumn::Plain(statuses)),
+        (
+            custom(AttributeScope::Span, "http.status_code"),
+            ValueColumn::Plain(status_codes),
+        ),
+        (
+            custom(AttributeScope::Span, "db.system"),
+            ValueColumn::Plain(db_system),
+        ),
+        (
+            Attribute::Intrinsic(Intrinsic::Kind),
+            ValueColumn::Plain(kinds),
+        ),
+        (
+            Attribute::Intrinsic(Intrinsic::Status),
+            ValueColumn::Plain(statuses),
+        ),
     ];
     batch
 }
 
 fn bench_query(c: &mut Criterion, group: &str, name: &str, query: &str, batch: &SpanBatch) {
-    let plan = plan_search(&parse(query).expect("query parses"), SearchOptions::default()).expect("query plans");
+    let plan = plan_search(
+        &parse(query).expect("query parses"),
+        SearchOptions::default(),
+    )
+    .expect("query plans");
     let mut group = c.benchmark_group(group);
     group.throughput(Throughput::Elements(batch.span_rows() as u64));
     group.sample_size(10);
     group.bench_function(name, |bench| {
         bench.iter(|| {
-            let outcome = evaluate_batch(&plan.program, black_box(batch), 0, usize::MAX, None, true).expect("evaluates");
+            let outcome =
+                evaluate_batch(&plan.program, black_box(batch), 0, usize::MAX, None, true)
+                    .expect("evaluates");
             black_box(outcome.settled.len())
         })
     });
@@ -119,9 +173,27 @@ fn bench_query(c: &mut Criterion, group: &str, name: &str, query: &str, batch: &
 
 fn bench_eval(c: &mut Criterion) {
     let filtered = batch(5_000, 20);
-    bench_query(c, "filtered", "q2_status_code", "{ span.http.status_code >= 500 }", &filtered);
-    bench_query(c, "filtered", "q3_service", "{ resource.service.name = \"payment-service\" }", &filtered);
-    bench_query(c, "filtered", "q4_duration_kind", "{ duration > 500ms && kind = server }", &filtered);
+    bench_query(
+        c,
+        "filtered",
+        "q2_status_code",
+        "{ span.http.status_code >= 500 }",
+        &filtered,
+    );
+    bench_query(
+        c,
+        "filtered",
+        "q3_service",
+        "{ resource.service.name = \"payment-service\" }",
+        &filtered,
+    );
+    bench_query(
+        c,
+        "filtered",
+        "q4_duration_kind",
+        "{ duration > 500ms && kind = server }",
+        &filtered,
+    );
     bench_query(c, "filtered", "q5_status", "{ status = error }", &filtered);
     let all = batch(50_000, 20);
     bench_query(
@@ -131,7 +203,13 @@ fn bench_eval(c: &mut Criterion) {
         "{ resource.service.name = \"api-gateway\" } >> { span.db.system = \"postgresql\" && duration > 100ms }",
         &all,
     );
-    bench_query(c, "all_spans", "q8_count", "{ resource.service.name = \"cart-service\" } | count() > 5", &all);
+    bench_query(
+        c,
+        "all_spans",
+        "q8_count",
+        "{ resource.service.name = \"cart-service\" } | count() > 5",
+        &all,
+    );
     bench_query(c, "all_spans", "empty_filter", "{ }", &all);
 }
 

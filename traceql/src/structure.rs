@@ -152,15 +152,19 @@ pub fn numbers(spans: &[SpanKey<'_>]) -> Vec<SpanNumbers> {
             out[set.order[parent as usize]].child_count += 1;
         }
     }
-    for position in 0..count {
+    for (position, fragment) in disconnected.iter().enumerate() {
         let input = set.order[position];
-        if disconnected[position] {
+        if *fragment {
             continue;
         }
         let parent = set.parent_index[position];
         out[input].left = set.left[position];
         out[input].right = set.right[position];
-        out[input].parent = if parent >= 0 { set.left[parent as usize] } else { -1 };
+        out[input].parent = if parent >= 0 {
+            set.left[parent as usize]
+        } else {
+            -1
+        };
     }
     out
 }
@@ -211,10 +215,22 @@ mod tests {
             key(b"y", b"x", 4),
         ];
         let numbers = numbers(&spans);
-        assert_eq!((numbers[0].left, numbers[0].right, numbers[0].parent), (1, 4, -1));
-        assert_eq!((numbers[1].left, numbers[1].right, numbers[1].parent), (2, 3, 1));
-        assert_eq!((numbers[2].left, numbers[2].right, numbers[2].parent), (0, 0, 0));
-        assert_eq!((numbers[3].left, numbers[3].right, numbers[3].parent), (0, 0, 0));
+        assert_eq!(
+            (numbers[0].left, numbers[0].right, numbers[0].parent),
+            (1, 4, -1)
+        );
+        assert_eq!(
+            (numbers[1].left, numbers[1].right, numbers[1].parent),
+            (2, 3, 1)
+        );
+        assert_eq!(
+            (numbers[2].left, numbers[2].right, numbers[2].parent),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            (numbers[3].left, numbers[3].right, numbers[3].parent),
+            (0, 0, 0)
+        );
         assert_eq!(numbers[0].child_count, 1);
         assert_eq!(numbers[2].child_count, 1);
     }

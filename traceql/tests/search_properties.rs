@@ -28,7 +28,10 @@ const ATOMS: &[&str] = &[
     "true",
 ];
 
-const SPANSET_OPS: &[&str] = &["&&", "||", ">", "<", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "!~", "&>", "&<", "&>>", "&<<", "&~"];
+const SPANSET_OPS: &[&str] = &[
+    "&&", "||", ">", "<", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "!~", "&>", "&<", "&>>",
+    "&<<", "&~",
+];
 
 const STAGES: &[&str] = &[
     "count() > 1",
@@ -47,26 +50,47 @@ fn filter() -> impl Strategy<Value = String> {
         0 => format!("{{ {} }}", ATOMS[first]),
         1 => format!("{{ {} && {} }}", ATOMS[first], ATOMS[second]),
         2 => format!("{{ {} || {} }}", ATOMS[first], ATOMS[second]),
-        _ => format!("{{ ({} || {}) && {} }}", ATOMS[first], ATOMS[second], ATOMS[first]),
+        _ => format!(
+            "{{ ({} || {}) && {} }}",
+            ATOMS[first], ATOMS[second], ATOMS[first]
+        ),
     })
 }
 
 fn query() -> impl Strategy<Value = String> {
-    (filter(), filter(), 0..SPANSET_OPS.len(), 0..4usize, 0..STAGES.len(), 0..STAGES.len()).prop_map(
-        |(lhs, rhs, op, shape, stage, second)| match shape {
+    (
+        filter(),
+        filter(),
+        0..SPANSET_OPS.len(),
+        0..4usize,
+        0..STAGES.len(),
+        0..STAGES.len(),
+    )
+        .prop_map(|(lhs, rhs, op, shape, stage, second)| match shape {
             0 => lhs,
             1 => format!("{lhs} {} {rhs}", SPANSET_OPS[op]),
             2 => format!("{lhs} | {}", STAGES[stage]),
-            _ => format!("{lhs} {} {rhs} | {} | {}", SPANSET_OPS[op], STAGES[stage], STAGES[second]),
-        },
-    )
+            _ => format!(
+                "{lhs} {} {rhs} | {} | {}",
+                SPANSET_OPS[op], STAGES[stage], STAGES[second]
+            ),
+        })
 }
 
 /// One random span: (parent choice, name, service, n, error, duration ms, start ms, source).
 type RawSpan = (usize, usize, usize, Option<i64>, bool, u64, u64, usize);
 
 fn raw_traces() -> impl Strategy<Value = Vec<Vec<RawSpan>>> {
-    let span = (0..8usize, 0..3usize, 0..2usize, proptest::option::of(0..4i64), any::<bool>(), 1..20u64, 0..50u64, 0..4usize);
+    let span = (
+        0..8usize,
+        0..3usize,
+        0..2usize,
+        proptest::option::of(0..4i64),
+        any::<bool>(),
+        1..20u64,
+        0..50u64,
+        0..4usize,
+    );
     proptest::collection::vec(proptest::collection::vec(span, 1..7), 1..6)
 }
 
@@ -82,9 +106,15 @@ fn build(raw: &[Vec<RawSpan>], sources: usize) -> Data {
         let trace_id = 0x1000 + trace_index as u128;
         let base = 1_000 * MS + (trace_index as u64 % 3) * 10 * MS;
         let mut built: Vec<(S, usize)> = Vec::new();
-        for (index, (parent, name, service, n, error, duration, start, source)) in spans.iter().enumerate() {
+        for (index, (parent, name, service, n, error, duration, start, source)) in
+            spans.iter().enumerate()
+        {
             let id = index as u64 + 1;
-            let parent_id = if index == 0 { 0 } else { (*parent % index) as u64 + 1 };
+            let parent_id = if index == 0 {
+                0
+            } else {
+                (*parent % index) as u64 + 1
+            };
             let mut span = span(id, parent_id, ["a", "b", "c"][*name])
                 .service(["s1", "s2"][*service])
                 .start(base + start * MS + id)
@@ -100,7 +130,11 @@ fn build(raw: &[Vec<RawSpan>], sources: usize) -> Data {
         let all: Vec<S> = built.iter().map(|(span, _)| span.clone()).collect();
         whole.push(trace(trace_id, &all));
         for (source, traces) in split.iter_mut().enumerate() {
-            let part: Vec<S> = built.iter().filter(|(_, at)| *at == source).map(|(span, _)| span.clone()).collect();
+            let part: Vec<S> = built
+                .iter()
+                .filter(|(_, at)| *at == source)
+                .map(|(span, _)| span.clone())
+                .collect();
             if !part.is_empty() {
                 traces.push(trace(trace_id, &part));
             }

@@ -48,7 +48,9 @@ fn all_ints(values: &[Value]) -> bool {
 }
 
 fn all_durations(values: &[Value]) -> bool {
-    values.iter().all(|value| matches!(value, Value::Duration(_)))
+    values
+        .iter()
+        .all(|value| matches!(value, Value::Duration(_)))
 }
 
 fn integer_sum(values: &[Value]) -> i128 {

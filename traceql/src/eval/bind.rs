@@ -56,19 +56,24 @@ pub struct TraceValues {
 }
 
 impl TraceValues {
-    /// The values of `info` (its portion, or the whole trace when rebuilt).
-    pub fn new(info: &TraceInfo) -> Self {
+    /// The values of `info` (its portion, or the whole trace when rebuilt); the hex trace ID
+    /// only `with_id` (it costs an allocation per trace).
+    pub fn new(info: &TraceInfo, with_id: bool) -> Self {
         let text = |value: &Option<Arc<str>>| match value {
             Some(text) => Value::String(text.clone()),
             None => Value::Nil,
         };
         TraceValues {
             duration: Value::Duration(
-                info.end_unix_nano.saturating_sub(info.start_unix_nano) as i64,
+                info.end_unix_nano.saturating_sub(info.start_unix_nano) as i64
             ),
             root_name: text(&info.root_span_name),
             root_service: text(&info.root_service_name),
-            id: Value::String(Arc::from(info.trace_id.to_hex().as_str())),
+            id: if with_id {
+                Value::String(Arc::from(info.trace_id.to_hex().as_str()))
+            } else {
+                Value::Nil
+            },
         }
     }
 
@@ -127,9 +132,9 @@ fn bind<'b>(batch: &'b SpanBatch, attribute: &Attribute) -> Column<'b> {
                     &custom(AttributeScope::Instrumentation, name),
                 ),
             },
-            AttributeScope::Parent | AttributeScope::ParentSpan | AttributeScope::ParentResource => {
-                Column::Nil
-            }
+            AttributeScope::Parent
+            | AttributeScope::ParentSpan
+            | AttributeScope::ParentResource => Column::Nil,
         },
         Attribute::Intrinsic(intrinsic) => match intrinsic {
             Intrinsic::Duration => Column::Duration,

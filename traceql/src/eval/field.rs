@@ -37,7 +37,9 @@ impl From<value::ValueError> for Flow {
 /// Whether `test` holds for `value`.
 pub fn test_holds(test: &Test, value: &Value) -> bool {
     match test {
-        Test::Compare { op, value: literal } => value::compare(*op, value, literal).unwrap_or(false),
+        Test::Compare { op, value: literal } => {
+            value::compare(*op, value, literal).unwrap_or(false)
+        }
         Test::IdEquals {
             normalized,
             negated,
@@ -45,7 +47,8 @@ pub fn test_holds(test: &Test, value: &Value) -> bool {
         } => match value {
             Value::String(text) => {
                 let equal = normalized.as_deref().is_some_and(|normalized| {
-                    text.trim_start_matches('0').eq_ignore_ascii_case(normalized)
+                    text.trim_start_matches('0')
+                        .eq_ignore_ascii_case(normalized)
                 });
                 equal != *negated
             }
@@ -71,7 +74,9 @@ impl DictCache {
         self.hits
             .borrow_mut()
             .entry(key)
-            .or_insert_with(|| Rc::new(values.iter().map(|value| test_holds(test, value)).collect()))
+            .or_insert_with(|| {
+                Rc::new(values.iter().map(|value| test_holds(test, value)).collect())
+            })
             .clone()
     }
 }
@@ -85,13 +90,21 @@ pub struct Scope<'a, 'b> {
 
 impl<'a, 'b> Scope<'a, 'b> {
     fn test_row(&self, attr: AttrId, test: &Test, row: usize, cursor: Cursor) -> bool {
-        if let (Column::SpanId, Test::IdEquals { normalized, negated, .. }) =
-            (self.view.columns[attr], test)
+        if let (
+            Column::SpanId,
+            Test::IdEquals {
+                normalized,
+                negated,
+                ..
+            },
+        ) = (self.view.columns[attr], test)
         {
             let id = self.view.batch.spans.span_id[row];
             let equal = normalized
                 .as_deref()
-                .and_then(|hex| contrail_proto::SpanId::from_hex(if hex.is_empty() { "0" } else { hex }).ok())
+                .and_then(|hex| {
+                    contrail_proto::SpanId::from_hex(if hex.is_empty() { "0" } else { hex }).ok()
+                })
                 .is_some_and(|literal| literal == id);
             return equal != *negated;
         }
@@ -160,7 +173,12 @@ impl<'a, 'b> Scope<'a, 'b> {
         }
     }
 
-    fn filter_holds_at(&self, filter: &'a Filter, row: usize, cursor: Cursor) -> Result<bool, QueryError> {
+    fn filter_holds_at(
+        &self,
+        filter: &'a Filter,
+        row: usize,
+        cursor: Cursor,
+    ) -> Result<bool, QueryError> {
         for (attr, test) in &filter.tests {
             if !self.test_row(*attr, test, row, cursor) {
                 return Ok(false);
@@ -177,19 +195,30 @@ impl<'a, 'b> Scope<'a, 'b> {
     fn filter_holds_per_item(&self, filter: &'a Filter, row: usize) -> Result<bool, QueryError> {
         let events: Vec<Option<usize>> = if filter.per_event {
             let items = self.view.event_items(row);
-            if items.is_empty() { vec![None] } else { items.map(Some).collect() }
+            if items.is_empty() {
+                vec![None]
+            } else {
+                items.map(Some).collect()
+            }
         } else {
             vec![None]
         };
         let links: Vec<Option<usize>> = if filter.per_link {
             let items = self.view.link_items(row);
-            if items.is_empty() { vec![None] } else { items.map(Some).collect() }
+            if items.is_empty() {
+                vec![None]
+            } else {
+                items.map(Some).collect()
+            }
         } else {
             vec![None]
         };
         for event in &events {
             for link in &links {
-                let cursor = Cursor { event: *event, link: *link };
+                let cursor = Cursor {
+                    event: *event,
+                    link: *link,
+                };
                 if self.filter_holds_at(filter, row, cursor)? {
                     return Ok(true);
                 }
@@ -237,10 +266,14 @@ impl<'a, 'b> Scope<'a, 'b> {
                             value::compare(*op, &value, literal).unwrap_or(false)
                         });
                     } else {
-                        rows.retain(|row| self.test_row(*attr, test, *row as usize, Cursor::default()));
+                        rows.retain(|row| {
+                            self.test_row(*attr, test, *row as usize, Cursor::default())
+                        });
                     }
                 }
-                _ => rows.retain(|row| self.test_row(*attr, test, *row as usize, Cursor::default())),
+                _ => {
+                    rows.retain(|row| self.test_row(*attr, test, *row as usize, Cursor::default()))
+                }
             }
         }
         for term in &filter.terms {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::eval::QueryError;
 use crate::eval::aggregate::aggregate;
 use crate::eval::field::Scope;
-use crate::eval::program::{PipelineExpr, Pipeline, SpansetExpr, Stage};
+use crate::eval::program::{Pipeline, PipelineExpr, SpansetExpr, Stage};
 use crate::eval::structural::{Nested, apply, union};
 use crate::value::{self, Value};
 
@@ -28,8 +28,7 @@ pub struct Spanset {
     pub attributes: Vec<SpansetAttribute>,
 }
 
-const MULTIPLE_SPANSETS: &str =
-    "spanset operators are not supported for multiple spansets per trace. consider using coalesce()";
+const MULTIPLE_SPANSETS: &str = "spanset operators are not supported for multiple spansets per trace. consider using coalesce()";
 
 /// Everything a pipeline of one trace reads.
 pub struct TraceScope<'a, 'b> {
@@ -64,15 +63,16 @@ fn combine(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let attributes = rhs
-        .or(lhs)
-        .map(|set| set.attributes)
-        .unwrap_or_default();
+    let attributes = rhs.or(lhs).map(|set| set.attributes).unwrap_or_default();
     Ok(vec![Spanset { rows, attributes }])
 }
 
 impl TraceScope<'_, '_> {
-    fn spanset_expr(&self, expr: &SpansetExpr, input: &[Spanset]) -> Result<Vec<Spanset>, QueryError> {
+    fn spanset_expr(
+        &self,
+        expr: &SpansetExpr,
+        input: &[Spanset],
+    ) -> Result<Vec<Spanset>, QueryError> {
         match expr {
             SpansetExpr::Filter(filter) => {
                 let mut out = Vec::with_capacity(input.len());
@@ -131,7 +131,11 @@ impl TraceScope<'_, '_> {
                         let mut attributes = set.attributes.clone();
                         attributes.push(SpansetAttribute {
                             name: label.clone(),
-                            value: if value.is_nil() { Value::string("nil") } else { value },
+                            value: if value.is_nil() {
+                                Value::string("nil")
+                            } else {
+                                value
+                            },
                             group_key: true,
                         });
                         out.push(Spanset { rows, attributes });
@@ -140,7 +144,9 @@ impl TraceScope<'_, '_> {
                 Ok(out)
             }
             Stage::Coalesce => {
-                let rows = input.iter().fold(Vec::new(), |rows, set| union(&rows, &set.rows));
+                let rows = input
+                    .iter()
+                    .fold(Vec::new(), |rows, set| union(&rows, &set.rows));
                 if rows.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -154,7 +160,11 @@ impl TraceScope<'_, '_> {
     }
 
     /// Runs `pipeline` on `input`.
-    pub fn pipeline(&self, pipeline: &Pipeline, input: Vec<Spanset>) -> Result<Vec<Spanset>, QueryError> {
+    pub fn pipeline(
+        &self,
+        pipeline: &Pipeline,
+        input: Vec<Spanset>,
+    ) -> Result<Vec<Spanset>, QueryError> {
         let mut list = input;
         for stage in &pipeline.stages {
             list = self.stage(stage, list)?;
@@ -166,7 +176,11 @@ impl TraceScope<'_, '_> {
     }
 
     /// Runs wrapped pipelines combined by spanset operators on `input`.
-    pub fn pipeline_expr(&self, expr: &PipelineExpr, input: &Spanset) -> Result<Vec<Spanset>, QueryError> {
+    pub fn pipeline_expr(
+        &self,
+        expr: &PipelineExpr,
+        input: &Spanset,
+    ) -> Result<Vec<Spanset>, QueryError> {
         match expr {
             PipelineExpr::Wrapped(pipeline) => self.pipeline(pipeline, vec![input.clone()]),
             PipelineExpr::Binary { op, lhs, rhs } => {

@@ -45,12 +45,21 @@ pub enum Test {
 pub enum Expr {
     Const(Value),
     Attr(AttrId),
-    Test { attr: AttrId, test: Test },
+    Test {
+        attr: AttrId,
+        test: Test,
+    },
     /// `!operand`; `strict`: a nil operand fails the query (the operator sits under `||` or
     /// `!`), else the span does not match.
-    Not { operand: Box<Expr>, strict: bool },
+    Not {
+        operand: Box<Expr>,
+        strict: bool,
+    },
     /// `-operand`, with the same `strict` rule.
-    Neg { operand: Box<Expr>, strict: bool },
+    Neg {
+        operand: Box<Expr>,
+        strict: bool,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Compare {
@@ -69,7 +78,10 @@ pub enum Expr {
         rhs: Box<Expr>,
     },
     /// `operand = nil` (or `!= nil` when `negated`) for a non-attribute operand.
-    IsNil { operand: Box<Expr>, negated: bool },
+    IsNil {
+        operand: Box<Expr>,
+        negated: bool,
+    },
 }
 
 impl Expr {
@@ -145,7 +157,10 @@ pub enum Stage {
     Spanset(SpansetExpr),
     ScalarFilter(ScalarFilter),
     /// `by(expr)`; `label` is `by(<canonical expr>)`.
-    GroupBy { expr: Expr, label: String },
+    GroupBy {
+        expr: Expr,
+        label: String,
+    },
     Coalesce,
     /// `select(...)`: filters nothing (its attributes come with the second pass).
     Select,
@@ -174,5 +189,5 @@ pub struct Program {
     pub attributes: Vec<Attribute>,
     pub body: PipelineExpr,
     /// Attributes shown on result spans: (result key, attribute).
-    pub shown: Vec<(String, AttrId)>,
+    pub shown: Vec<(std::sync::Arc<str>, AttrId)>,
 }

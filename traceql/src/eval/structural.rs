@@ -34,7 +34,11 @@ impl Nested<'_> {
 
 /// Rows of `candidates` whose parent is in `others`.
 fn has_parent_in(nested: Nested<'_>, others: &[u32], candidates: &[u32]) -> Vec<u32> {
-    let mut lefts: Vec<i32> = others.iter().filter(|row| nested.structured(**row)).map(|row| nested.left(*row)).collect();
+    let mut lefts: Vec<i32> = others
+        .iter()
+        .filter(|row| nested.structured(**row))
+        .map(|row| nested.left(*row))
+        .collect();
     lefts.sort_unstable();
     candidates
         .iter()
@@ -45,7 +49,11 @@ fn has_parent_in(nested: Nested<'_>, others: &[u32], candidates: &[u32]) -> Vec<
 
 /// Rows of `candidates` that are the parent of a span in `others`.
 fn is_parent_of_some(nested: Nested<'_>, others: &[u32], candidates: &[u32]) -> Vec<u32> {
-    let mut parents: Vec<i32> = others.iter().filter(|row| nested.structured(**row)).map(|row| nested.parent(*row)).collect();
+    let mut parents: Vec<i32> = others
+        .iter()
+        .filter(|row| nested.structured(**row))
+        .map(|row| nested.parent(*row))
+        .collect();
     parents.sort_unstable();
     candidates
         .iter()
@@ -84,7 +92,11 @@ fn has_ancestor_in(nested: Nested<'_>, others: &[u32], candidates: &[u32]) -> Ve
 
 /// Rows of `candidates` that have a descendant in `others`.
 fn has_descendant_in(nested: Nested<'_>, others: &[u32], candidates: &[u32]) -> Vec<u32> {
-    let mut lefts: Vec<i32> = others.iter().filter(|row| nested.structured(**row)).map(|row| nested.left(*row)).collect();
+    let mut lefts: Vec<i32> = others
+        .iter()
+        .filter(|row| nested.structured(**row))
+        .map(|row| nested.left(*row))
+        .collect();
     lefts.sort_unstable();
     candidates
         .iter()
@@ -148,7 +160,10 @@ pub fn union(lhs: &[u32], rhs: &[u32]) -> Vec<u32> {
 
 /// Rows of sorted `all` that are not in sorted `remove`.
 fn difference(all: &[u32], remove: &[u32]) -> Vec<u32> {
-    all.iter().copied().filter(|row| remove.binary_search(row).is_err()).collect()
+    all.iter()
+        .copied()
+        .filter(|row| remove.binary_search(row).is_err())
+        .collect()
 }
 
 /// `lhs OP rhs` for two spansets of one trace (sorted rows); `&&` and `||` included.
@@ -167,14 +182,25 @@ pub fn apply(op: SpansetOp, nested: Nested<'_>, lhs: &[u32], rhs: &[u32]) -> Vec
         NotDescendant => difference(rhs, &has_ancestor_in(nested, lhs, rhs)),
         NotAncestor => difference(rhs, &has_descendant_in(nested, lhs, rhs)),
         NotSibling => difference(rhs, &has_sibling_in(nested, lhs, rhs)),
-        UnionChild => union(&is_parent_of_some(nested, rhs, lhs), &has_parent_in(nested, lhs, rhs)),
-        UnionParent => union(&has_parent_in(nested, rhs, lhs), &is_parent_of_some(nested, lhs, rhs)),
-        UnionDescendant => {
-            union(&has_descendant_in(nested, rhs, lhs), &has_ancestor_in(nested, lhs, rhs))
-        }
-        UnionAncestor => {
-            union(&has_ancestor_in(nested, rhs, lhs), &has_descendant_in(nested, lhs, rhs))
-        }
-        UnionSibling => union(&has_sibling_in(nested, rhs, lhs), &has_sibling_in(nested, lhs, rhs)),
+        UnionChild => union(
+            &is_parent_of_some(nested, rhs, lhs),
+            &has_parent_in(nested, lhs, rhs),
+        ),
+        UnionParent => union(
+            &has_parent_in(nested, rhs, lhs),
+            &is_parent_of_some(nested, lhs, rhs),
+        ),
+        UnionDescendant => union(
+            &has_descendant_in(nested, rhs, lhs),
+            &has_ancestor_in(nested, lhs, rhs),
+        ),
+        UnionAncestor => union(
+            &has_ancestor_in(nested, rhs, lhs),
+            &has_descendant_in(nested, lhs, rhs),
+        ),
+        UnionSibling => union(
+            &has_sibling_in(nested, rhs, lhs),
+            &has_sibling_in(nested, lhs, rhs),
+        ),
     }
 }

@@ -18,7 +18,12 @@ pub fn eval_trace(
 ) -> Result<Vec<Spanset>, QueryError> {
     let batch = view.batch;
     let info = &batch.traces[trace_index];
-    let trace = TraceValues::new(info);
+    let with_id = program
+        .attributes
+        .contains(&crate::ast::Attribute::Intrinsic(
+            crate::ast::Intrinsic::TraceId,
+        ));
+    let trace = TraceValues::new(info, with_id);
     let spans = &batch.spans;
     let scope = TraceScope {
         scope: Scope {

@@ -52,14 +52,23 @@ fn prepare(trace: &MemoryTrace, structure: bool) -> Prepared<'_> {
             }
         }
     }
-    let ids: HashSet<&[u8]> = spans.iter().map(|context| context.span.span_id.as_slice()).collect();
+    let ids: HashSet<&[u8]> = spans
+        .iter()
+        .map(|context| context.span.span_id.as_slice())
+        .collect();
     let has_orphans = spans.iter().any(|context| {
-        !context.span.parent_span_id.is_empty() && !ids.contains(context.span.parent_span_id.as_slice())
+        !context.span.parent_span_id.is_empty()
+            && !ids.contains(context.span.parent_span_id.as_slice())
     });
     let root = spans
         .iter()
         .filter(|context| context.span.parent_span_id.is_empty())
-        .min_by_key(|context| (context.span.start_time_unix_nano, context.span.span_id.as_slice()));
+        .min_by_key(|context| {
+            (
+                context.span.start_time_unix_nano,
+                context.span.span_id.as_slice(),
+            )
+        });
     let root_name: Option<Arc<str>> = root.map(|context| Arc::from(context.span.name.as_str()));
     let root_service = root.and_then(|context| service_name(context.resource));
     let numbers = structure.then(|| {
@@ -79,8 +88,16 @@ fn prepare(trace: &MemoryTrace, structure: bool) -> Prepared<'_> {
         }
     }
     Prepared {
-        start: spans.iter().map(|context| context.span.start_time_unix_nano).min().unwrap_or(0),
-        end: spans.iter().map(|context| context.span.end_time_unix_nano).max().unwrap_or(0),
+        start: spans
+            .iter()
+            .map(|context| context.span.start_time_unix_nano)
+            .min()
+            .unwrap_or(0),
+        end: spans
+            .iter()
+            .map(|context| context.span.end_time_unix_nano)
+            .max()
+            .unwrap_or(0),
         root_name,
         root_service,
         has_orphans,
@@ -101,27 +118,50 @@ fn is_id(attribute: &Attribute) -> bool {
     matches!(
         attribute,
         Attribute::Intrinsic(
-            Intrinsic::TraceId | Intrinsic::SpanId | Intrinsic::SpanParentId | Intrinsic::LinkTraceId | Intrinsic::LinkSpanId
+            Intrinsic::TraceId
+                | Intrinsic::SpanId
+                | Intrinsic::SpanParentId
+                | Intrinsic::LinkTraceId
+                | Intrinsic::LinkSpanId
         )
     )
 }
 
 fn test_of(attribute: &Attribute, op: &ConditionOp) -> Test {
     match op {
-        ConditionOp::Compare { op, value: Static::String(text) }
-            if is_id(attribute) && matches!(op, crate::value::CompareOp::Eq | crate::value::CompareOp::Ne) =>
+        ConditionOp::Compare {
+            op,
+            value: Static::String(text),
+        } if is_id(attribute)
+            && matches!(
+                op,
+                crate::value::CompareOp::Eq | crate::value::CompareOp::Ne
+            ) =>
         {
             Test::IdEquals {
                 literal: text.clone(),
-                normalized: text.chars().all(|c| c.is_ascii_hexdigit()).then(|| normalize_hex_id(text)),
+                normalized: text
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit())
+                    .then(|| normalize_hex_id(text)),
                 negated: *op == crate::value::CompareOp::Ne,
             }
         }
-        ConditionOp::Compare { op, value } => Test::Compare { op: *op, value: Value::from_static(value) },
+        ConditionOp::Compare { op, value } => Test::Compare {
+            op: *op,
+            value: Value::from_static(value),
+        },
         ConditionOp::Regex { pattern, negated } => match compile_regex(pattern) {
-            Ok(regex) => Test::Regex { pattern: pattern.clone(), regex: Arc::new(regex), negated: *negated },
+            Ok(regex) => Test::Regex {
+                pattern: pattern.clone(),
+                regex: Arc::new(regex),
+                negated: *negated,
+            },
             // an invalid pattern selects nothing (the planner rejects them before)
-            Err(_) => Test::Compare { op: crate::value::CompareOp::Eq, value: Value::Nil },
+            Err(_) => Test::Compare {
+                op: crate::value::CompareOp::Eq,
+                value: Value::Nil,
+            },
         },
         ConditionOp::Exists => Test::Exists,
         ConditionOp::Missing => Test::Missing,
@@ -131,7 +171,9 @@ fn test_of(attribute: &Attribute, op: &ConditionOp) -> Test {
 fn is_trace_level(attribute: &Attribute) -> bool {
     matches!(
         attribute,
-        Attribute::Intrinsic(Intrinsic::TraceDuration | Intrinsic::TraceRootName | Intrinsic::TraceRootService)
+        Attribute::Intrinsic(
+            Intrinsic::TraceDuration | Intrinsic::TraceRootName | Intrinsic::TraceRootService
+        )
     )
 }
 
@@ -168,7 +210,11 @@ fn key_holds(test: &Test, context: &SpanContext<'_>, key: &Attribute) -> bool {
             .iter()
             .any(|event| test_holds(test, &event_value(context.span, event, key))),
         Placement::Link if context.span.links.is_empty() => test_holds(test, &Value::Nil),
-        Placement::Link => context.span.links.iter().any(|link| test_holds(test, &link_value(link, key))),
+        Placement::Link => context
+            .span
+            .links
+            .iter()
+            .any(|link| test_holds(test, &link_value(link, key))),
     }
 }
 
@@ -183,11 +229,23 @@ fn check_holds(check: &Check, prepared: &Prepared<'_>, index: usize) -> bool {
         return test_holds(&check.test, &value);
     }
     let context = &prepared.spans[index];
-    if matches!(attribute, Attribute::Custom { scope: AttributeScope::Unscoped, .. }) {
-        if matches!(check.test, Test::Missing) {
-            return check.keys.iter().all(|key| !key_holds(&Test::Exists, context, key));
+    if matches!(
+        attribute,
+        Attribute::Custom {
+            scope: AttributeScope::Unscoped,
+            ..
         }
-        return check.keys.iter().any(|key| key_holds(&check.test, context, key));
+    ) {
+        if matches!(check.test, Test::Missing) {
+            return check
+                .keys
+                .iter()
+                .all(|key| !key_holds(&Test::Exists, context, key));
+        }
+        return check
+            .keys
+            .iter()
+            .any(|key| key_holds(&check.test, context, key));
     }
     key_holds(&check.test, context, &check.keys[0])
 }
@@ -254,7 +312,13 @@ impl Builder {
             column.push(span_value(context, key));
         }
         for (column, key) in self.events.1.iter_mut().zip(&self.keys[1]) {
-            column.extend(context.span.events.iter().map(|event| event_value(context.span, event, key)));
+            column.extend(
+                context
+                    .span
+                    .events
+                    .iter()
+                    .map(|event| event_value(context.span, event, key)),
+            );
         }
         let last = *self.events.0.last().unwrap_or(&0);
         self.events.0.push(last + context.span.events.len() as u32);
@@ -273,11 +337,17 @@ impl Builder {
             }
             NestedValues {
                 offsets,
-                columns: keys.into_iter().zip(columns.into_iter().map(ValueColumn::Plain)).collect(),
+                columns: keys
+                    .into_iter()
+                    .zip(columns.into_iter().map(ValueColumn::Plain))
+                    .collect(),
             }
         };
         (
-            span_keys.into_iter().zip(self.span_values.into_iter().map(ValueColumn::Plain)).collect(),
+            span_keys
+                .into_iter()
+                .zip(self.span_values.into_iter().map(ValueColumn::Plain))
+                .collect(),
             nested(event_keys, self.events),
             nested(link_keys, self.links),
         )
@@ -301,16 +371,28 @@ pub(crate) fn fetch(traces: &[MemoryTrace], request: &FetchRequest) -> FetchOutp
             })
         })
         .collect();
-    let requested: Vec<Attribute> = request.conditions.iter().map(|condition| condition.attribute.clone()).collect();
+    let requested: Vec<Attribute> = request
+        .conditions
+        .iter()
+        .map(|condition| condition.attribute.clone())
+        .collect();
     let structure = request.need_structure
         || requested.contains(&Attribute::Intrinsic(Intrinsic::SpanChildCount))
-        || checks.iter().any(|check| nested_number_attribute(&check.attribute));
-    let wanted: Option<HashSet<TraceId>> = request.trace_ids.as_ref().map(|ids| ids.iter().copied().collect());
+        || checks
+            .iter()
+            .any(|check| nested_number_attribute(&check.attribute));
+    let wanted: Option<HashSet<TraceId>> = request
+        .trace_ids
+        .as_ref()
+        .map(|ids| ids.iter().copied().collect());
     let mut output = FetchOutput::default();
     let mut batch = SpanBatch::default();
     let mut builder = Builder::new(columns_for(&requested));
     for (trace_index, trace) in traces.iter().enumerate() {
-        if wanted.as_ref().is_some_and(|wanted| !wanted.contains(&trace.trace_id)) {
+        if wanted
+            .as_ref()
+            .is_some_and(|wanted| !wanted.contains(&trace.trace_id))
+        {
             continue;
         }
         let prepared = prepare(trace, structure);
@@ -326,8 +408,12 @@ pub(crate) fn fetch(traces: &[MemoryTrace], request: &FetchRequest) -> FetchOutp
             .filter(|index| {
                 checks.is_empty()
                     || match request.combine {
-                        Combine::All => checks.iter().all(|check| check_holds(check, &prepared, *index)),
-                        Combine::Any => checks.iter().any(|check| check_holds(check, &prepared, *index)),
+                        Combine::All => checks
+                            .iter()
+                            .all(|check| check_holds(check, &prepared, *index)),
+                        Combine::Any => checks
+                            .iter()
+                            .any(|check| check_holds(check, &prepared, *index)),
                     }
             })
             .collect();
@@ -340,10 +426,15 @@ pub(crate) fn fetch(traces: &[MemoryTrace], request: &FetchRequest) -> FetchOutp
             let span = context.span;
             let spans = &mut batch.spans;
             if request.need_span_ids {
-                spans.span_id.push(SpanId::from_bytes(&span.span_id).unwrap_or_default());
+                spans
+                    .span_id
+                    .push(SpanId::from_bytes(&span.span_id).unwrap_or_default());
             }
             spans.start_unix_nano.push(span.start_time_unix_nano);
-            spans.duration_nano.push(span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano));
+            spans.duration_nano.push(
+                span.end_time_unix_nano
+                    .saturating_sub(span.start_time_unix_nano),
+            );
             if request.need_structure
                 && let Some(numbers) = &prepared.numbers
             {
@@ -367,20 +458,28 @@ pub(crate) fn fetch(traces: &[MemoryTrace], request: &FetchRequest) -> FetchOutp
         });
         if batch.spans.start_unix_nano.len() >= BATCH_ROWS {
             let full = std::mem::replace(&mut builder, Builder::new(columns_for(&requested)));
-            output.batches.push(finish(std::mem::take(&mut batch), full));
+            output
+                .batches
+                .push(finish(std::mem::take(&mut batch), full));
         }
     }
     if !batch.traces.is_empty() {
         output.batches.push(finish(batch, builder));
     }
-    output.stats.inspected_bytes = output.batches.iter().map(|batch| batch.memory_size() as u64).sum();
+    output.stats.inspected_bytes = output
+        .batches
+        .iter()
+        .map(|batch| batch.memory_size() as u64)
+        .sum();
     output
 }
 
 fn nested_number_attribute(attribute: &Attribute) -> bool {
     matches!(
         attribute,
-        Attribute::Intrinsic(Intrinsic::NestedSetLeft | Intrinsic::NestedSetRight | Intrinsic::NestedSetParent)
+        Attribute::Intrinsic(
+            Intrinsic::NestedSetLeft | Intrinsic::NestedSetRight | Intrinsic::NestedSetParent
+        )
     )
 }
 
@@ -396,13 +495,22 @@ fn finish(mut batch: SpanBatch, builder: Builder) -> SpanBatch {
 pub(crate) fn second_pass(traces: &[MemoryTrace], request: &SecondPassRequest) -> SecondPassBatch {
     let mut builder = Builder::new(columns_for(&request.attributes));
     let mut prepared: BTreeMap<usize, Prepared<'_>> = BTreeMap::new();
-    let needs_children = request.attributes.contains(&Attribute::Intrinsic(Intrinsic::SpanChildCount));
+    let needs_children = request
+        .attributes
+        .contains(&Attribute::Intrinsic(Intrinsic::SpanChildCount));
     let mut rows = Vec::with_capacity(request.rows.len());
     for row in &request.rows {
-        let (trace_index, span_index) = ((row >> 32) as usize, (row & u64::from(u32::MAX)) as usize);
-        let Some(trace) = traces.get(trace_index) else { continue };
-        let entry = prepared.entry(trace_index).or_insert_with(|| prepare(trace, needs_children));
-        let Some(context) = entry.spans.get(span_index) else { continue };
+        let (trace_index, span_index) =
+            ((row >> 32) as usize, (row & u64::from(u32::MAX)) as usize);
+        let Some(trace) = traces.get(trace_index) else {
+            continue;
+        };
+        let entry = prepared
+            .entry(trace_index)
+            .or_insert_with(|| prepare(trace, needs_children));
+        let Some(context) = entry.spans.get(span_index) else {
+            continue;
+        };
         builder.push(context);
         rows.push(*row);
     }
@@ -427,16 +535,23 @@ fn service_stats(trace: &MemoryTrace) -> Vec<ServiceStats> {
     for resource_spans in &trace.resource_spans {
         let name = service_name(resource_spans.resource.as_ref()).unwrap_or_else(|| Arc::from(""));
         let entry = per_service.entry(name).or_default();
-        for span in resource_spans.scope_spans.iter().flat_map(|scope| &scope.spans) {
+        for span in resource_spans
+            .scope_spans
+            .iter()
+            .flat_map(|scope| &scope.spans)
+        {
             entry.0 += 1;
             entry.1 += u32::from(status(span) == Status::Error);
         }
     }
     let mut stats: Vec<ServiceStats> = per_service
         .into_iter()
-        .map(|(service_name, (span_count, error_count))| ServiceStats { service_name, span_count, error_count })
+        .map(|(service_name, (span_count, error_count))| ServiceStats {
+            service_name,
+            span_count,
+            error_count,
+        })
         .collect();
     stats.sort_by(|a, b| a.service_name.cmp(&b.service_name));
     stats
 }
-

@@ -78,9 +78,11 @@ impl SpanSource for MemorySource {
     ) -> Result<FetchOutput, FetchError> {
         let traces = Arc::clone(&self.traces);
         let request = request.clone();
-        run_cpu(self.runner.as_ref(), move || fetch::fetch(&traces, &request))
-            .await
-            .map_err(Self::cpu_error)
+        run_cpu(self.runner.as_ref(), move || {
+            fetch::fetch(&traces, &request)
+        })
+        .await
+        .map_err(Self::cpu_error)
     }
 
     async fn fetch_second_pass(
@@ -90,9 +92,11 @@ impl SpanSource for MemorySource {
     ) -> Result<SecondPassBatch, FetchError> {
         let traces = Arc::clone(&self.traces);
         let request = request.clone();
-        run_cpu(self.runner.as_ref(), move || fetch::second_pass(&traces, &request))
-            .await
-            .map_err(Self::cpu_error)
+        run_cpu(self.runner.as_ref(), move || {
+            fetch::second_pass(&traces, &request)
+        })
+        .await
+        .map_err(Self::cpu_error)
     }
 
     fn latest_start_unix_nano(&self) -> Option<u64> {

@@ -120,21 +120,24 @@ pub fn span_value(context: &SpanContext<'_>, attribute: &Attribute) -> Value {
             Intrinsic::Name => Value::String(Arc::from(span.name.as_str())),
             Intrinsic::Status => Value::Status(status(span)),
             Intrinsic::StatusMessage => Value::String(Arc::from(
-                span.status.as_ref().map_or("", |status| status.message.as_str()),
+                span.status
+                    .as_ref()
+                    .map_or("", |status| status.message.as_str()),
             )),
             Intrinsic::Kind => Value::Kind(kind(span)),
             Intrinsic::SpanId => hex(&span.span_id),
             Intrinsic::SpanParentId => hex(&span.parent_span_id),
             Intrinsic::SpanChildCount => Value::Int(i64::from(context.child_count)),
             Intrinsic::Duration => Value::Duration(
-                span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as i64,
+                span.end_time_unix_nano
+                    .saturating_sub(span.start_time_unix_nano) as i64,
             ),
-            Intrinsic::InstrumentationName => context
-                .scope
-                .map_or(Value::Nil, |scope| Value::String(Arc::from(scope.name.as_str()))),
-            Intrinsic::InstrumentationVersion => context
-                .scope
-                .map_or(Value::Nil, |scope| Value::String(Arc::from(scope.version.as_str()))),
+            Intrinsic::InstrumentationName => context.scope.map_or(Value::Nil, |scope| {
+                Value::String(Arc::from(scope.name.as_str()))
+            }),
+            Intrinsic::InstrumentationVersion => context.scope.map_or(Value::Nil, |scope| {
+                Value::String(Arc::from(scope.version.as_str()))
+            }),
             _ => Value::Nil,
         },
     }
@@ -146,7 +149,9 @@ pub fn event_value(span: &Span, event: &Event, attribute: &Attribute) -> Value {
         Attribute::Custom { name, .. } => lookup(&event.attributes, name),
         Attribute::Intrinsic(Intrinsic::EventName) => Value::String(Arc::from(event.name.as_str())),
         Attribute::Intrinsic(Intrinsic::EventTimeSinceStart) => Value::Duration(
-            event.time_unix_nano.saturating_sub(span.start_time_unix_nano) as i64,
+            event
+                .time_unix_nano
+                .saturating_sub(span.start_time_unix_nano) as i64,
         ),
         Attribute::Intrinsic(_) => Value::Nil,
     }

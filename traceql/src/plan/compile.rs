@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::ast::{self, ArithOp, Attribute, AttributeScope, FieldExpr, FieldOp, Intrinsic, Static, UnaryOp};
+use crate::ast::{
+    self, ArithOp, Attribute, AttributeScope, FieldExpr, FieldOp, Intrinsic, Static, UnaryOp,
+};
 use crate::error::{Error, Result};
 use crate::eval::field::{Flow, compare_op, eval_constant};
 use crate::eval::program::{
@@ -96,7 +98,12 @@ impl Compiler {
         id
     }
 
-    fn test(&mut self, attribute: &Attribute, op: FieldOp, literal: &Static) -> Result<Option<Test>> {
+    fn test(
+        &mut self,
+        attribute: &Attribute,
+        op: FieldOp,
+        literal: &Static,
+    ) -> Result<Option<Test>> {
         if matches!(literal, Static::Nil) {
             return Ok(match op {
                 FieldOp::Eq => Some(Test::Missing),
@@ -117,7 +124,9 @@ impl Compiler {
         let Some(compare) = compare_op(op) else {
             return Ok(None);
         };
-        if let (true, Static::String(text), FieldOp::Eq | FieldOp::Ne) = (is_id(attribute), literal, op) {
+        if let (true, Static::String(text), FieldOp::Eq | FieldOp::Ne) =
+            (is_id(attribute), literal, op)
+        {
             let hex = text.chars().all(|c| c.is_ascii_hexdigit());
             return Ok(Some(Test::IdEquals {
                 literal: text.clone(),
@@ -135,7 +144,9 @@ impl Compiler {
     pub(crate) fn field(&mut self, expr: &FieldExpr, under_logic: bool) -> Result<Expr> {
         if !expr.references_span() {
             let compiled = self.field_unfolded(expr, under_logic)?;
-            return eval_constant(&compiled).map(Expr::Const).map_err(query_error);
+            return eval_constant(&compiled)
+                .map(Expr::Const)
+                .map_err(query_error);
         }
         self.field_unfolded(expr, under_logic)
     }
@@ -144,11 +155,17 @@ impl Compiler {
         Ok(match expr {
             FieldExpr::Static(value) => Expr::Const(Value::from_static(value)),
             FieldExpr::Attribute(attribute) => Expr::Attr(self.attr(attribute)),
-            FieldExpr::Unary { op: UnaryOp::Not, operand } => Expr::Not {
+            FieldExpr::Unary {
+                op: UnaryOp::Not,
+                operand,
+            } => Expr::Not {
                 operand: Box::new(self.field(operand, true)?),
                 strict: under_logic,
             },
-            FieldExpr::Unary { op: UnaryOp::Neg, operand } => Expr::Neg {
+            FieldExpr::Unary {
+                op: UnaryOp::Neg,
+                operand,
+            } => Expr::Neg {
                 operand: Box::new(self.field(operand, under_logic)?),
                 strict: under_logic,
             },
@@ -156,7 +173,13 @@ impl Compiler {
         })
     }
 
-    fn binary(&mut self, op: FieldOp, lhs: &FieldExpr, rhs: &FieldExpr, under_logic: bool) -> Result<Expr> {
+    fn binary(
+        &mut self,
+        op: FieldOp,
+        lhs: &FieldExpr,
+        rhs: &FieldExpr,
+        under_logic: bool,
+    ) -> Result<Expr> {
         match op {
             FieldOp::And => {
                 return Ok(Expr::And(
@@ -179,8 +202,15 @@ impl Compiler {
             }
             let other = if nil(lhs) { rhs } else { lhs };
             if let FieldExpr::Attribute(attribute) = other {
-                let test = if op == FieldOp::Eq { Test::Missing } else { Test::Exists };
-                return Ok(Expr::Test { attr: self.attr(attribute), test });
+                let test = if op == FieldOp::Eq {
+                    Test::Missing
+                } else {
+                    Test::Exists
+                };
+                return Ok(Expr::Test {
+                    attr: self.attr(attribute),
+                    test,
+                });
             }
             return Ok(Expr::IsNil {
                 operand: Box::new(self.field(other, under_logic)?),
@@ -189,7 +219,9 @@ impl Compiler {
         }
         if op.is_comparison() {
             let simple = match (lhs, rhs) {
-                (FieldExpr::Attribute(attribute), FieldExpr::Static(literal)) => Some((attribute, op, literal)),
+                (FieldExpr::Attribute(attribute), FieldExpr::Static(literal)) => {
+                    Some((attribute, op, literal))
+                }
                 (FieldExpr::Static(literal), FieldExpr::Attribute(attribute))
                     if !matches!(op, FieldOp::Regex | FieldOp::NotRegex) =>
                 {
@@ -210,12 +242,16 @@ impl Compiler {
             if let Some((attribute, simple_op, literal)) = simple
                 && let Some(test) = self.test(attribute, simple_op, literal)?
             {
-                return Ok(Expr::Test { attr: self.attr(attribute), test });
+                return Ok(Expr::Test {
+                    attr: self.attr(attribute),
+                    test,
+                });
             }
             if let FieldOp::Regex | FieldOp::NotRegex = op {
                 let FieldExpr::Static(Static::String(pattern)) = rhs else {
                     return Err(Error::Query {
-                        message: "the right side of a regex match must be a string literal".to_owned(),
+                        message: "the right side of a regex match must be a string literal"
+                            .to_owned(),
                     });
                 };
                 let regex = compile_regex(pattern).map_err(|error| Error::Query {
@@ -351,7 +387,9 @@ impl Compiler {
         for stage in &pipeline.stages {
             stages.push(match stage {
                 ast::Stage::Spanset(expr) => Stage::Spanset(self.spanset(expr)?),
-                ast::Stage::ScalarFilter(filter) => Stage::ScalarFilter(self.scalar_filter(filter)?),
+                ast::Stage::ScalarFilter(filter) => {
+                    Stage::ScalarFilter(self.scalar_filter(filter)?)
+                }
                 ast::Stage::GroupBy(expr) => Stage::GroupBy {
                     expr: self.field(expr, false)?,
                     label: format!("by({expr})"),

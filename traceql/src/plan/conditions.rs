@@ -12,7 +12,9 @@
 //! - Every other attribute the program reads is fetched without an operator.
 
 use crate::ast::{Attribute, Intrinsic, SpansetOp, Static};
-use crate::eval::program::{AttrId, Expr, Filter, PipelineExpr, Pipeline, SpansetExpr, Stage, Test};
+use crate::eval::program::{
+    AttrId, Expr, Filter, Pipeline, PipelineExpr, SpansetExpr, Stage, Test,
+};
 use crate::fetch::{Combine, Condition, ConditionOp};
 use crate::value::{CompareOp, Value};
 
@@ -39,7 +41,11 @@ pub fn condition_op(test: &Test) -> Option<ConditionOp> {
         Test::IdEquals {
             literal, negated, ..
         } => ConditionOp::Compare {
-            op: if *negated { CompareOp::Ne } else { CompareOp::Eq },
+            op: if *negated {
+                CompareOp::Ne
+            } else {
+                CompareOp::Eq
+            },
             value: Static::String(literal.clone()),
         },
         Test::Regex {
@@ -70,7 +76,13 @@ fn necessary(filter: &Filter) -> Vec<Pushed> {
         if let Expr::Not { operand, .. } = term
             && let Expr::Attr(attr) = operand.as_ref()
         {
-            out.push((*attr, ConditionOp::Compare { op: CompareOp::Eq, value: Static::Bool(false) }));
+            out.push((
+                *attr,
+                ConditionOp::Compare {
+                    op: CompareOp::Eq,
+                    value: Static::Bool(false),
+                },
+            ));
         }
     }
     out
@@ -85,12 +97,19 @@ fn representative(expr: &Expr) -> Option<Vec<Pushed>> {
         Expr::Not { operand, .. } => match operand.as_ref() {
             Expr::Attr(attr) => Some(vec![(
                 *attr,
-                ConditionOp::Compare { op: CompareOp::Eq, value: Static::Bool(false) },
+                ConditionOp::Compare {
+                    op: CompareOp::Eq,
+                    value: Static::Bool(false),
+                },
             )]),
             _ => None,
         },
         Expr::And(lhs, rhs) => match (representative(lhs), representative(rhs)) {
-            (Some(left), Some(right)) => Some(if left.len() <= right.len() { left } else { right }),
+            (Some(left), Some(right)) => Some(if left.len() <= right.len() {
+                left
+            } else {
+                right
+            }),
             (left, right) => left.or(right),
         },
         Expr::Or(lhs, rhs) => {
@@ -225,7 +244,9 @@ pub(crate) fn needs_structure(body: &PipelineExpr, attributes: &[Attribute]) -> 
             matches!(
                 attribute,
                 Attribute::Intrinsic(
-                    Intrinsic::NestedSetLeft | Intrinsic::NestedSetRight | Intrinsic::NestedSetParent
+                    Intrinsic::NestedSetLeft
+                        | Intrinsic::NestedSetRight
+                        | Intrinsic::NestedSetParent
                 )
             )
         })
@@ -260,7 +281,11 @@ pub(crate) fn conditions(attributes: &[Attribute], selecting: &[Pushed]) -> Vec<
         })
         .collect();
     for attribute in attributes {
-        if always_available(attribute) || out.iter().any(|condition| &condition.attribute == attribute) {
+        if always_available(attribute)
+            || out
+                .iter()
+                .any(|condition| &condition.attribute == attribute)
+        {
             continue;
         }
         out.push(Condition::fetch(attribute.clone()));

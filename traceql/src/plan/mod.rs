@@ -100,12 +100,12 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
             .iter()
             .any(|hint| hint.name == "most_recent" && hint.value == Static::Bool(true));
     let attributes = compiler.attributes;
-    let mut shown: Vec<(String, usize)> = Vec::new();
+    let mut shown: Vec<(std::sync::Arc<str>, usize)> = Vec::new();
     for attr in &compiler.filter_attributes {
         if let Some(key) = result_key(&attributes[*attr])
-            && !shown.iter().any(|(known, _)| *known == key)
+            && !shown.iter().any(|(known, _)| **known == *key)
         {
-            shown.push((key, *attr));
+            shown.push((std::sync::Arc::from(key.as_str()), *attr));
         }
     }
     let mut second_pass = vec![Attribute::Intrinsic(Intrinsic::Name)];
@@ -114,7 +114,11 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
         start_unix_nano: options.start_unix_nano,
         end_unix_nano: options.end_unix_nano,
         conditions: conditions::conditions(&attributes, &selecting),
-        combine: if selecting.is_empty() { Combine::All } else { combine },
+        combine: if selecting.is_empty() {
+            Combine::All
+        } else {
+            combine
+        },
         trace_ids: None,
         need_span_ids: true,
         need_structure: conditions::needs_structure(&body, &attributes),

@@ -5,7 +5,8 @@ use crate::plan::{SearchOptions, plan_search};
 
 fn fetch_of(query: &str) -> String {
     let root = crate::parse(query).unwrap_or_else(|error| panic!("{query}: {error}"));
-    let plan = plan_search(&root, SearchOptions::default()).unwrap_or_else(|error| panic!("{query}: {error}"));
+    let plan = plan_search(&root, SearchOptions::default())
+        .unwrap_or_else(|error| panic!("{query}: {error}"));
     let Some(fetch) = plan.fetch else {
         return format!("{query}\n=> fetches nothing");
     };
@@ -21,7 +22,11 @@ fn fetch_of(query: &str) -> String {
     }
     out.push_str(&format!(
         "   second pass: {}",
-        plan.second_pass.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        plan.second_pass
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     out
 }

@@ -103,7 +103,11 @@ impl Collector {
 
     /// Approximate bytes held.
     pub fn memory_size(&self) -> usize {
-        self.settled.values().map(TraceResult::memory_size).sum::<usize>() + self.deferred.len() * 48
+        self.settled
+            .values()
+            .map(TraceResult::memory_size)
+            .sum::<usize>()
+            + self.deferred.len() * 48
     }
 
     /// The answer: the best `limit` traces, most recent first.

@@ -21,7 +21,10 @@ pub struct Joined {
     pub origins: Vec<Origin>,
 }
 
-fn keys(batches: &[(usize, &SpanBatch)], pick: impl Fn(&SpanBatch) -> &[(Attribute, ValueColumn)]) -> Vec<Attribute> {
+fn keys(
+    batches: &[(usize, &SpanBatch)],
+    pick: impl Fn(&SpanBatch) -> &[(Attribute, ValueColumn)],
+) -> Vec<Attribute> {
     let mut keys: Vec<Attribute> = Vec::new();
     for (_, batch) in batches {
         for (key, _) in pick(batch) {
@@ -34,10 +37,19 @@ fn keys(batches: &[(usize, &SpanBatch)], pick: impl Fn(&SpanBatch) -> &[(Attribu
 }
 
 fn column<'b>(columns: &'b [(Attribute, ValueColumn)], key: &Attribute) -> Option<&'b ValueColumn> {
-    columns.iter().find(|(known, _)| known == key).map(|(_, column)| column)
+    columns
+        .iter()
+        .find(|(known, _)| known == key)
+        .map(|(_, column)| column)
 }
 
-fn append_nested(out: &mut NestedValues, keys: &[Attribute], values: &mut [Vec<Value>], from: &NestedValues, row: usize) {
+fn append_nested(
+    out: &mut NestedValues,
+    keys: &[Attribute],
+    values: &mut [Vec<Value>],
+    from: &NestedValues,
+    row: usize,
+) {
     let items = from.items_of(row);
     for (index, key) in keys.iter().enumerate() {
         let source = column(&from.columns, key);
@@ -61,7 +73,10 @@ pub fn join(batches: &[(usize, &SpanBatch)], trace_ids: &HashSet<TraceId>) -> Jo
     for (source, batch) in batches {
         for info in &batch.traces {
             if trace_ids.contains(&info.trace_id) {
-                portions.entry(info.trace_id).or_default().push((*source, batch, info));
+                portions
+                    .entry(info.trace_id)
+                    .or_default()
+                    .push((*source, batch, info));
             }
         }
     }
@@ -109,15 +124,30 @@ pub fn join(batches: &[(usize, &SpanBatch)], trace_ids: &HashSet<TraceId>) -> Jo
                 });
                 for (index, key) in span_keys.iter().enumerate() {
                     span_values[index].push(
-                        column(&batch.span_values, key).map_or(Value::Nil, |column| column.get(row).clone()),
+                        column(&batch.span_values, key)
+                            .map_or(Value::Nil, |column| column.get(row).clone()),
                     );
                 }
-                parents.push(match column(&batch.span_values, &parent_key).map(|column| column.get(row)) {
-                    Some(Value::String(hex)) => SpanId::from_hex(hex).ok(),
-                    _ => None,
-                });
-                append_nested(&mut joined.batch.events, &event_keys, &mut event_values, &batch.events, row);
-                append_nested(&mut joined.batch.links, &link_keys, &mut link_values, &batch.links, row);
+                parents.push(
+                    match column(&batch.span_values, &parent_key).map(|column| column.get(row)) {
+                        Some(Value::String(hex)) => SpanId::from_hex(hex).ok(),
+                        _ => None,
+                    },
+                );
+                append_nested(
+                    &mut joined.batch.events,
+                    &event_keys,
+                    &mut event_values,
+                    &batch.events,
+                    row,
+                );
+                append_nested(
+                    &mut joined.batch.links,
+                    &link_keys,
+                    &mut link_values,
+                    &batch.links,
+                    row,
+                );
             }
         }
         let last_row = joined.batch.spans.start_unix_nano.len();
@@ -134,7 +164,11 @@ pub fn join(batches: &[(usize, &SpanBatch)], trace_ids: &HashSet<TraceId>) -> Jo
         let span_keys_for_structure: Vec<SpanKey<'_>> = (0..last_row - first_row)
             .map(|index| SpanKey {
                 span_id: &span_bytes[index],
-                parent_span_id: if parents[first_row + index].is_some() { &parent_bytes[index] } else { &[] },
+                parent_span_id: if parents[first_row + index].is_some() {
+                    &parent_bytes[index]
+                } else {
+                    &[]
+                },
                 start_time_unix_nano: joined.batch.spans.start_unix_nano[first_row + index],
             })
             .collect();
@@ -146,15 +180,27 @@ pub fn join(batches: &[(usize, &SpanBatch)], trace_ids: &HashSet<TraceId>) -> Jo
             spans.nested_set_parent.push(numbers.parent);
             info.has_orphans |= numbers.left == 0;
         }
-        if let Some(index) = span_keys.iter().position(|key| *key == Attribute::Intrinsic(Intrinsic::SpanChildCount)) {
+        if let Some(index) = span_keys
+            .iter()
+            .position(|key| *key == Attribute::Intrinsic(Intrinsic::SpanChildCount))
+        {
             for (offset, numbers) in structure.iter().enumerate() {
                 span_values[index][first_row + offset] = Value::Int(i64::from(numbers.child_count));
             }
         }
         joined.batch.traces.push(info);
     }
-    joined.batch.span_values = span_keys.into_iter().zip(span_values.into_iter().map(ValueColumn::Plain)).collect();
-    joined.batch.events.columns = event_keys.into_iter().zip(event_values.into_iter().map(ValueColumn::Plain)).collect();
-    joined.batch.links.columns = link_keys.into_iter().zip(link_values.into_iter().map(ValueColumn::Plain)).collect();
+    joined.batch.span_values = span_keys
+        .into_iter()
+        .zip(span_values.into_iter().map(ValueColumn::Plain))
+        .collect();
+    joined.batch.events.columns = event_keys
+        .into_iter()
+        .zip(event_values.into_iter().map(ValueColumn::Plain))
+        .collect();
+    joined.batch.links.columns = link_keys
+        .into_iter()
+        .zip(link_values.into_iter().map(ValueColumn::Plain))
+        .collect();
     joined
 }

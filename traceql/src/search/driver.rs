@@ -106,7 +106,9 @@ impl<'a> Reservation<'a> {
 
     fn resize(&mut self, bytes: usize) -> Result<()> {
         if bytes > self.bytes {
-            self.budget.reserve(bytes - self.bytes).map_err(FetchError::from)?;
+            self.budget
+                .reserve(bytes - self.bytes)
+                .map_err(FetchError::from)?;
         } else {
             self.budget.release(self.bytes - bytes);
         }
@@ -159,11 +161,16 @@ impl Run<'_> {
         let mut held = Reservation::new(self.budget);
         let mut order: Vec<usize> = (0..self.sources.len()).collect();
         order.sort_by_key(|index| {
-            std::cmp::Reverse(self.sources[*index].latest_start_unix_nano().unwrap_or(u64::MAX))
+            std::cmp::Reverse(
+                self.sources[*index]
+                    .latest_start_unix_nano()
+                    .unwrap_or(u64::MAX),
+            )
         });
         for index in order {
             let source = &self.sources[index];
-            if let (Some(worst), Some(latest)) = (collector.worst(), source.latest_start_unix_nano())
+            if let (Some(worst), Some(latest)) =
+                (collector.worst(), source.latest_start_unix_nano())
                 && latest < worst.0.0
             {
                 self.skipped_units += 1;
@@ -182,7 +189,9 @@ impl Run<'_> {
                     evaluate_batch(&plan.program, &batch, index, limit, worst, true)
                 })
                 .await?
-                .map_err(|error| Error::Query { message: error.message })?;
+                .map_err(|error| Error::Query {
+                    message: error.message,
+                })?;
                 Self::merge(&mut collector, outcome);
             }
             drop(batches);
@@ -218,7 +227,10 @@ impl Run<'_> {
             .map(|condition| Condition::fetch(condition.attribute.clone()))
             .collect();
         let parent = Attribute::Intrinsic(Intrinsic::SpanParentId);
-        if !conditions.iter().any(|condition| condition.attribute == parent) {
+        if !conditions
+            .iter()
+            .any(|condition| condition.attribute == parent)
+        {
             conditions.push(Condition::fetch(parent));
         }
         let request = crate::fetch::FetchRequest {
@@ -236,7 +248,11 @@ impl Run<'_> {
         for (index, source) in self.sources.iter().enumerate() {
             let output = source.fetch(&request, self.budget).await?;
             add_stats(&mut self.stats, output.stats);
-            bytes += output.batches.iter().map(|batch| batch.memory_size()).sum::<usize>();
+            bytes += output
+                .batches
+                .iter()
+                .map(|batch| batch.memory_size())
+                .sum::<usize>();
             held.resize(bytes)?;
             outputs.push((index, output.batches));
         }
@@ -262,7 +278,12 @@ impl Run<'_> {
             // every source that returned a portion holds part of the trace
             for result in &mut results {
                 for (index, batches) in &outputs {
-                    if batches.iter().any(|batch| batch.traces.iter().any(|info| info.trace_id == result.trace_id)) {
+                    if batches.iter().any(|batch| {
+                        batch
+                            .traces
+                            .iter()
+                            .any(|info| info.trace_id == result.trace_id)
+                    }) {
                         result.sources.insert(*index);
                     }
                 }
@@ -270,7 +291,9 @@ impl Run<'_> {
             Ok::<_, crate::eval::QueryError>(results)
         })
         .await?
-        .map_err(|error| Error::Query { message: error.message })?;
+        .map_err(|error| Error::Query {
+            message: error.message,
+        })?;
         Ok(results)
     }
 
@@ -312,16 +335,23 @@ impl Run<'_> {
                 stats_for.entry(*source).or_default().push(result.trace_id);
             }
             for set in &result.spansets {
-                let shown = if spss == 0 { set.spans.len() } else { spss.min(set.spans.len()) };
+                let shown = if spss == 0 {
+                    set.spans.len()
+                } else {
+                    spss.min(set.spans.len())
+                };
                 for span in &set.spans[..shown] {
-                    rows.entry(span.origin.source).or_default().push(span.origin.row_ref);
+                    rows.entry(span.origin.source)
+                        .or_default()
+                        .push(span.origin.row_ref);
                 }
             }
         }
         let sources: HashSet<usize> = rows.keys().chain(stats_for.keys()).copied().collect();
         let mut sources: Vec<usize> = sources.into_iter().collect();
         sources.sort_unstable();
-        let mut service_stats: BTreeMap<contrail_proto::TraceId, BTreeMap<String, ServiceStats>> = BTreeMap::new();
+        let mut service_stats: BTreeMap<contrail_proto::TraceId, BTreeMap<String, ServiceStats>> =
+            BTreeMap::new();
         for source in sources {
             let mut wanted = rows.remove(&source).unwrap_or_default();
             wanted.sort_unstable();
@@ -333,24 +363,37 @@ impl Run<'_> {
                 attributes: self.plan.second_pass.clone(),
                 service_stats_for: traces,
             };
-            let answer = self.sources[source].fetch_second_pass(&request, self.budget).await?;
+            let answer = self.sources[source]
+                .fetch_second_pass(&request, self.budget)
+                .await?;
             for (trace_id, stats) in answer.service_stats {
                 let per_service = service_stats.entry(trace_id).or_default();
                 for stat in stats {
-                    let entry = per_service.entry(stat.service_name.to_string()).or_insert(ServiceStats {
-                        service_name: stat.service_name.clone(),
-                        span_count: 0,
-                        error_count: 0,
-                    });
+                    let entry =
+                        per_service
+                            .entry(stat.service_name.to_string())
+                            .or_insert(ServiceStats {
+                                service_name: stat.service_name.clone(),
+                                span_count: 0,
+                                error_count: 0,
+                            });
                     entry.span_count += stat.span_count;
                     entry.error_count += stat.error_count;
                 }
             }
-            let position: std::collections::HashMap<u64, usize> =
-                answer.rows.iter().enumerate().map(|(index, row)| (*row, index)).collect();
+            let position: std::collections::HashMap<u64, usize> = answer
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(index, row)| (*row, index))
+                .collect();
             for result in results.iter_mut() {
                 for set in &mut result.spansets {
-                    for span in set.spans.iter_mut().filter(|span| span.origin.source == source) {
+                    for span in set
+                        .spans
+                        .iter_mut()
+                        .filter(|span| span.origin.source == source)
+                    {
                         let Some(index) = position.get(&span.origin.row_ref) else {
                             continue;
                         };
@@ -362,24 +405,43 @@ impl Run<'_> {
                                 }
                                 continue;
                             }
-                            let Some(key) = shown_key(attribute) else { continue };
-                            if value.is_nil() || span.attributes.iter().any(|(known, _)| *known == key) {
+                            let Some(key) = shown_key(attribute) else {
+                                continue;
+                            };
+                            if value.is_nil()
+                                || span.attributes.iter().any(|(known, _)| **known == *key)
+                            {
                                 continue;
                             }
-                            span.attributes.push((key, value.clone()));
+                            span.attributes
+                                .push((Arc::from(key.as_str()), value.clone()));
                         }
-                        for (attribute, column) in answer.events.columns.iter().chain(&answer.links.columns) {
-                            let nested = if answer.events.columns.iter().any(|(known, _)| known == attribute) {
+                        for (attribute, column) in
+                            answer.events.columns.iter().chain(&answer.links.columns)
+                        {
+                            let nested = if answer
+                                .events
+                                .columns
+                                .iter()
+                                .any(|(known, _)| known == attribute)
+                            {
                                 &answer.events
                             } else {
                                 &answer.links
                             };
-                            let Some(key) = shown_key(attribute) else { continue };
-                            if span.attributes.iter().any(|(known, _)| *known == key) {
+                            let Some(key) = shown_key(attribute) else {
+                                continue;
+                            };
+                            if span.attributes.iter().any(|(known, _)| **known == *key) {
                                 continue;
                             }
-                            if let Some(value) = nested.items_of(*index).map(|item| column.get(item)).find(|value| !value.is_nil()) {
-                                span.attributes.push((key, value.clone()));
+                            if let Some(value) = nested
+                                .items_of(*index)
+                                .map(|item| column.get(item))
+                                .find(|value| !value.is_nil())
+                            {
+                                span.attributes
+                                    .push((Arc::from(key.as_str()), value.clone()));
                             }
                         }
                     }
@@ -429,7 +491,10 @@ pub async fn search(
     run.second_pass(&mut results).await?;
     let spss = plan.options.spans_per_spanset;
     let response = tempopb::SearchResponse {
-        traces: results.iter().map(|result| trace_metadata(result, spss)).collect(),
+        traces: results
+            .iter()
+            .map(|result| trace_metadata(result, spss))
+            .collect(),
         metrics: Some(tempopb::SearchMetrics {
             inspected_traces: u32::try_from(run.stats.inspected_traces).unwrap_or(u32::MAX),
             inspected_bytes: run.stats.inspected_bytes,

@@ -4,7 +4,6 @@
 //! span attributes keyed by their bare name with intrinsics as strings and durations as Go
 //! duration strings.
 
-
 use contrail_proto::otlp::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
 use contrail_proto::tempopb;
 
@@ -26,7 +25,9 @@ fn any_value(value: &Value) -> Option<any_value::Value> {
         Value::Array(items) => any_value::Value::ArrayValue(ArrayValue {
             values: items
                 .iter()
-                .map(|item| AnyValue { value: any_value(item) })
+                .map(|item| AnyValue {
+                    value: any_value(item),
+                })
                 .collect(),
         }),
     })
@@ -44,7 +45,10 @@ pub fn key_value(key: &str, value: &Value) -> KeyValue {
 }
 
 /// One trace of the response.
-pub fn trace_metadata(result: &TraceResult, spans_per_spanset: usize) -> tempopb::TraceSearchMetadata {
+pub fn trace_metadata(
+    result: &TraceResult,
+    spans_per_spanset: usize,
+) -> tempopb::TraceSearchMetadata {
     let span_sets = result
         .spansets
         .iter()
@@ -86,7 +90,11 @@ pub fn trace_metadata(result: &TraceResult, spans_per_spanset: usize) -> tempopb
             .as_deref()
             .unwrap_or(ROOT_NOT_RECEIVED)
             .to_owned(),
-        root_trace_name: result.root_span_name.as_deref().unwrap_or_default().to_owned(),
+        root_trace_name: result
+            .root_span_name
+            .as_deref()
+            .unwrap_or_default()
+            .to_owned(),
         start_time_unix_nano: result.start_unix_nano,
         duration_ms: u32::try_from(duration_nanos / 1_000_000).unwrap_or(u32::MAX),
         service_stats: result

@@ -30,7 +30,7 @@ pub struct SpanResult {
     /// Filled by the second pass.
     pub name: Option<Arc<str>>,
     /// (result key, value): the attributes the query's filters read, then `select()`'s.
-    pub attributes: Vec<(String, Value)>,
+    pub attributes: Vec<(Arc<str>, Value)>,
     pub origin: Origin,
 }
 
@@ -78,7 +78,11 @@ impl TraceResult {
                     .iter()
                     .map(|span| {
                         std::mem::size_of::<SpanResult>()
-                            + span.attributes.iter().map(|(key, value)| key.len() + value.memory_size()).sum::<usize>()
+                            + span
+                                .attributes
+                                .iter()
+                                .map(|(key, value)| key.len() + value.memory_size())
+                                .sum::<usize>()
                     })
                     .sum::<usize>()
                     + 64
@@ -114,7 +118,7 @@ impl TraceResult {
 }
 
 fn sorted_unique(mut spans: Vec<SpanResult>) -> Vec<SpanResult> {
-    spans.sort_by(|a, b| (a.span_id, a.origin).cmp(&(b.span_id, b.origin)));
+    spans.sort_by_key(|span| (span.span_id, span.origin));
     spans.dedup_by(|later, earlier| later.span_id == earlier.span_id);
     spans.sort_by_key(|span| (span.start_unix_nano, span.span_id));
     spans
@@ -141,7 +145,7 @@ pub fn trace_result(
     source: usize,
 ) -> TraceResult {
     let batch = view.batch;
-    let trace = TraceValues::new(info);
+    let trace = TraceValues::new(info, false);
     let mut results: Vec<SpansetResult> = spansets
         .into_iter()
         .map(|set| {

@@ -5,35 +5,53 @@
 use std::sync::Arc;
 
 use contrail_proto::TraceId;
-use contrail_proto::otlp::common::v1::{AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value};
+use contrail_proto::otlp::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
+};
 use contrail_proto::otlp::resource::v1::Resource;
 use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span::Event};
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
-use contrail_traceql::{InlineRunner, MemorySource, MemoryTrace, SearchOptions, parse, plan_search, search};
+use contrail_traceql::{
+    InlineRunner, MemorySource, MemoryTrace, SearchOptions, parse, plan_search, search,
+};
 
 pub const MS: u64 = 1_000_000;
 
 /// An attribute value.
 pub fn string(text: &str) -> AnyValue {
-    AnyValue { value: Some(any_value::Value::StringValue(text.to_owned())) }
+    AnyValue {
+        value: Some(any_value::Value::StringValue(text.to_owned())),
+    }
 }
 pub fn int(value: i64) -> AnyValue {
-    AnyValue { value: Some(any_value::Value::IntValue(value)) }
+    AnyValue {
+        value: Some(any_value::Value::IntValue(value)),
+    }
 }
 pub fn float(value: f64) -> AnyValue {
-    AnyValue { value: Some(any_value::Value::DoubleValue(value)) }
+    AnyValue {
+        value: Some(any_value::Value::DoubleValue(value)),
+    }
 }
 pub fn boolean(value: bool) -> AnyValue {
-    AnyValue { value: Some(any_value::Value::BoolValue(value)) }
+    AnyValue {
+        value: Some(any_value::Value::BoolValue(value)),
+    }
 }
 pub fn array(values: Vec<AnyValue>) -> AnyValue {
-    AnyValue { value: Some(any_value::Value::ArrayValue(ArrayValue { values })) }
+    AnyValue {
+        value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+    }
 }
 
 fn key_values(pairs: &[(&str, AnyValue)]) -> Vec<KeyValue> {
     pairs
         .iter()
-        .map(|(key, value)| KeyValue { key: (*key).to_owned(), value: Some(value.clone()), ..Default::default() })
+        .map(|(key, value)| KeyValue {
+            key: (*key).to_owned(),
+            value: Some(value.clone()),
+            ..Default::default()
+        })
         .collect()
 }
 
@@ -97,7 +115,10 @@ impl S {
     pub fn event(mut self, name: &str, attributes: &[(&str, AnyValue)]) -> Self {
         self.events.push((
             name.to_owned(),
-            attributes.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect(),
+            attributes
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), value.clone()))
+                .collect(),
         ));
         self
     }
@@ -112,19 +133,35 @@ pub fn span_id_hex(id: u64) -> String {
 pub fn trace(id: u128, spans: &[S]) -> MemoryTrace {
     let mut resource_spans: Vec<ResourceSpans> = Vec::new();
     for span in spans {
-        let mut resource_attributes: Vec<(&str, AnyValue)> = vec![("service.name", string(&span.service))];
-        resource_attributes.extend(span.resource_attributes.iter().map(|(key, value)| (key.as_str(), value.clone())));
-        let resource = Resource { attributes: key_values(&resource_attributes), ..Default::default() };
+        let mut resource_attributes: Vec<(&str, AnyValue)> =
+            vec![("service.name", string(&span.service))];
+        resource_attributes.extend(
+            span.resource_attributes
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.clone())),
+        );
+        let resource = Resource {
+            attributes: key_values(&resource_attributes),
+            ..Default::default()
+        };
         let otlp = Span {
             trace_id: TraceId::from_u128(id).to_array().to_vec(),
             span_id: span.id.to_be_bytes().to_vec(),
-            parent_span_id: if span.parent == 0 { Vec::new() } else { span.parent.to_be_bytes().to_vec() },
+            parent_span_id: if span.parent == 0 {
+                Vec::new()
+            } else {
+                span.parent.to_be_bytes().to_vec()
+            },
             name: span.name.clone(),
             kind: span.kind,
             start_time_unix_nano: span.start,
             end_time_unix_nano: span.start + span.duration,
             attributes: key_values(
-                &span.attributes.iter().map(|(key, value)| (key.as_str(), value.clone())).collect::<Vec<_>>(),
+                &span
+                    .attributes
+                    .iter()
+                    .map(|(key, value)| (key.as_str(), value.clone()))
+                    .collect::<Vec<_>>(),
             ),
             events: span
                 .events
@@ -133,20 +170,33 @@ pub fn trace(id: u128, spans: &[S]) -> MemoryTrace {
                     name: name.clone(),
                     time_unix_nano: span.start + 1,
                     attributes: key_values(
-                        &attributes.iter().map(|(key, value)| (key.as_str(), value.clone())).collect::<Vec<_>>(),
+                        &attributes
+                            .iter()
+                            .map(|(key, value)| (key.as_str(), value.clone()))
+                            .collect::<Vec<_>>(),
                     ),
                     ..Default::default()
                 })
                 .collect(),
-            status: Some(Status { code: span.status, ..Default::default() }),
+            status: Some(Status {
+                code: span.status,
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        match resource_spans.iter_mut().find(|existing| existing.resource.as_ref() == Some(&resource)) {
+        match resource_spans
+            .iter_mut()
+            .find(|existing| existing.resource.as_ref() == Some(&resource))
+        {
             Some(existing) => existing.scope_spans[0].spans.push(otlp),
             None => resource_spans.push(ResourceSpans {
                 resource: Some(resource),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope { name: "lib".to_owned(), version: "1.0".to_owned(), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: "lib".to_owned(),
+                        version: "1.0".to_owned(),
+                        ..Default::default()
+                    }),
                     spans: vec![otlp],
                     ..Default::default()
                 }],
@@ -154,7 +204,10 @@ pub fn trace(id: u128, spans: &[S]) -> MemoryTrace {
             }),
         }
     }
-    MemoryTrace { trace_id: TraceId::from_u128(id), resource_spans }
+    MemoryTrace {
+        trace_id: TraceId::from_u128(id),
+        resource_spans,
+    }
 }
 
 /// One in-memory source.
@@ -176,7 +229,11 @@ pub async fn run_with(
 
 /// All options at their widest: every trace, every span shown.
 pub fn all() -> SearchOptions {
-    SearchOptions { limit: 1000, spans_per_spanset: 0, ..SearchOptions::default() }
+    SearchOptions {
+        limit: 1000,
+        spans_per_spanset: 0,
+        ..SearchOptions::default()
+    }
 }
 
 /// The matched span IDs (as small integers) of every trace, by trace ID: one sorted list per
@@ -188,7 +245,9 @@ pub async fn matched(traces: Vec<MemoryTrace>, query: &str) -> Vec<(String, Vec<
     spans_of(&response)
 }
 
-pub fn spans_of(response: &contrail_proto::tempopb::SearchResponse) -> Vec<(String, Vec<Vec<u64>>)> {
+pub fn spans_of(
+    response: &contrail_proto::tempopb::SearchResponse,
+) -> Vec<(String, Vec<Vec<u64>>)> {
     response
         .traces
         .iter()
@@ -213,7 +272,11 @@ pub fn spans_of(response: &contrail_proto::tempopb::SearchResponse) -> Vec<(Stri
 
 /// The matched span IDs of a query over one trace (all spansets together), sorted.
 pub async fn ids(traces: Vec<MemoryTrace>, query: &str) -> Vec<u64> {
-    let mut out: Vec<u64> = matched(traces, query).await.into_iter().flat_map(|(_, sets)| sets.into_iter().flatten()).collect();
+    let mut out: Vec<u64> = matched(traces, query)
+        .await
+        .into_iter()
+        .flat_map(|(_, sets)| sets.into_iter().flatten())
+        .collect();
     out.sort_unstable();
     out.dedup();
     out
