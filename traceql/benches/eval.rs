@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 use contrail_proto::{SpanId, TraceId};
 use contrail_traceql::ast::{Attribute, AttributeScope, Intrinsic, SpanKind, Status};
+use contrail_traceql::eval::bind::BatchView;
+use contrail_traceql::eval::field::DictCache;
+use contrail_traceql::eval::trace::eval_trace;
 use contrail_traceql::fetch::{SpanBatch, SpanColumns, TraceInfo, ValueColumn};
 use contrail_traceql::search::batch::evaluate_batch;
 use contrail_traceql::structure::{SpanKey, numbers};
@@ -171,6 +174,33 @@ fn bench_query(c: &mut Criterion, group: &str, name: &str, query: &str, batch: &
     group.finish();
 }
 
+/// `eval_trace` over every trace: the filter, structural and aggregate work alone, without
+/// building result spans (what a metrics stage will consume).
+fn bench_spansets(c: &mut Criterion, name: &str, query: &str, batch: &SpanBatch) {
+    let plan = plan_search(
+        &parse(query).expect("query parses"),
+        SearchOptions::default(),
+    )
+    .expect("query plans");
+    let mut group = c.benchmark_group("spansets_only");
+    group.throughput(Throughput::Elements(batch.span_rows() as u64));
+    group.sample_size(10);
+    group.bench_function(name, |bench| {
+        bench.iter(|| {
+            let view = BatchView::new(black_box(batch), &plan.program.attributes);
+            let cache = DictCache::default();
+            let mut matched = 0usize;
+            for index in 0..batch.traces.len() {
+                matched += eval_trace(&plan.program, &view, &cache, index)
+                    .expect("evaluates")
+                    .len();
+            }
+            black_box(matched)
+        })
+    });
+    group.finish();
+}
+
 fn bench_eval(c: &mut Criterion) {
     let filtered = batch(5_000, 20);
     bench_query(
@@ -211,6 +241,37 @@ fn bench_eval(c: &mut Criterion) {
         &all,
     );
     bench_query(c, "all_spans", "empty_filter", "{ }", &all);
+    bench_spansets(
+        c,
+        "q2_status_code",
+        "{ span.http.status_code >= 500 }",
+        &all,
+    );
+    bench_spansets(
+        c,
+        "q3_service",
+        "{ resource.service.name = \"payment-service\" }",
+        &all,
+    );
+    bench_spansets(
+        c,
+        "q4_duration_kind",
+        "{ duration > 500ms && kind = server }",
+        &all,
+    );
+    bench_spansets(c, "q5_status", "{ status = error }", &all);
+    bench_spansets(
+        c,
+        "q7_structural",
+        "{ resource.service.name = \"api-gateway\" } >> { span.db.system = \"postgresql\" && duration > 100ms }",
+        &all,
+    );
+    bench_spansets(
+        c,
+        "q8_count",
+        "{ resource.service.name = \"cart-service\" } | count() > 5",
+        &all,
+    );
 }
 
 criterion_group!(benches, bench_eval);

@@ -7,6 +7,7 @@
 //! dedicated columns (`service.name`, `http.response.status_code`, ...) are plain attributes
 //! here and behave the same.
 
+mod check;
 mod fetch;
 pub mod otlp;
 
