@@ -9,7 +9,7 @@
 //! span names, `select()` attributes and service statistics for the answer only.
 //! Held batches and results are charged to the [`MemoryBudget`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -17,15 +17,14 @@ use contrail_proto::tempopb;
 
 use crate::ast::{Attribute, Intrinsic};
 use crate::error::{Error, Result};
-use crate::fetch::{
-    Condition, FetchError, FetchStats, MemoryBudget, SecondPassRequest, ServiceStats, SpanSource,
-};
-use crate::plan::{Plan, shown_key};
+use crate::fetch::{Condition, FetchError, FetchStats, MemoryBudget, SpanSource};
+use crate::plan::Plan;
 use crate::search::batch::{BatchOutcome, evaluate_batch};
 use crate::search::collect::Collector;
 use crate::search::deferred::join;
 use crate::search::response::trace_metadata;
 use crate::search::result::TraceResult;
+use crate::search::second_pass::second_pass;
 
 /// A CPU pool failed to run a job (shut down, or the job panicked).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -324,137 +323,6 @@ impl Run<'_> {
         }
         Ok(false)
     }
-
-    /// Names, `select()` attributes and service statistics for the answer.
-    async fn second_pass(&mut self, results: &mut [TraceResult]) -> Result<()> {
-        let spss = self.plan.options.spans_per_spanset;
-        let mut rows: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
-        let mut stats_for: BTreeMap<usize, Vec<contrail_proto::TraceId>> = BTreeMap::new();
-        for result in results.iter() {
-            for source in &result.sources {
-                stats_for.entry(*source).or_default().push(result.trace_id);
-            }
-            for set in &result.spansets {
-                let shown = if spss == 0 {
-                    set.spans.len()
-                } else {
-                    spss.min(set.spans.len())
-                };
-                for span in &set.spans[..shown] {
-                    rows.entry(span.origin.source)
-                        .or_default()
-                        .push(span.origin.row_ref);
-                }
-            }
-        }
-        let sources: HashSet<usize> = rows.keys().chain(stats_for.keys()).copied().collect();
-        let mut sources: Vec<usize> = sources.into_iter().collect();
-        sources.sort_unstable();
-        let mut service_stats: BTreeMap<contrail_proto::TraceId, BTreeMap<String, ServiceStats>> =
-            BTreeMap::new();
-        for source in sources {
-            let mut wanted = rows.remove(&source).unwrap_or_default();
-            wanted.sort_unstable();
-            wanted.dedup();
-            let mut traces = stats_for.remove(&source).unwrap_or_default();
-            traces.sort_unstable();
-            let request = SecondPassRequest {
-                rows: wanted,
-                attributes: self.plan.second_pass.clone(),
-                service_stats_for: traces,
-            };
-            let answer = self.sources[source]
-                .fetch_second_pass(&request, self.budget)
-                .await?;
-            for (trace_id, stats) in answer.service_stats {
-                let per_service = service_stats.entry(trace_id).or_default();
-                for stat in stats {
-                    let entry =
-                        per_service
-                            .entry(stat.service_name.to_string())
-                            .or_insert(ServiceStats {
-                                service_name: stat.service_name.clone(),
-                                span_count: 0,
-                                error_count: 0,
-                            });
-                    entry.span_count += stat.span_count;
-                    entry.error_count += stat.error_count;
-                }
-            }
-            let position: std::collections::HashMap<u64, usize> = answer
-                .rows
-                .iter()
-                .enumerate()
-                .map(|(index, row)| (*row, index))
-                .collect();
-            for result in results.iter_mut() {
-                for set in &mut result.spansets {
-                    for span in set
-                        .spans
-                        .iter_mut()
-                        .filter(|span| span.origin.source == source)
-                    {
-                        let Some(index) = position.get(&span.origin.row_ref) else {
-                            continue;
-                        };
-                        for (attribute, column) in &answer.span_values {
-                            let value = column.get(*index);
-                            if *attribute == Attribute::Intrinsic(Intrinsic::Name) {
-                                if let crate::value::Value::String(name) = value {
-                                    span.name = Some(name.clone());
-                                }
-                                continue;
-                            }
-                            let Some(key) = shown_key(attribute) else {
-                                continue;
-                            };
-                            if value.is_nil()
-                                || span.attributes.iter().any(|(known, _)| **known == *key)
-                            {
-                                continue;
-                            }
-                            span.attributes
-                                .push((Arc::from(key.as_str()), value.clone()));
-                        }
-                        for (attribute, column) in
-                            answer.events.columns.iter().chain(&answer.links.columns)
-                        {
-                            let nested = if answer
-                                .events
-                                .columns
-                                .iter()
-                                .any(|(known, _)| known == attribute)
-                            {
-                                &answer.events
-                            } else {
-                                &answer.links
-                            };
-                            let Some(key) = shown_key(attribute) else {
-                                continue;
-                            };
-                            if span.attributes.iter().any(|(known, _)| **known == *key) {
-                                continue;
-                            }
-                            if let Some(value) = nested
-                                .items_of(*index)
-                                .map(|item| column.get(item))
-                                .find(|value| !value.is_nil())
-                            {
-                                span.attributes
-                                    .push((Arc::from(key.as_str()), value.clone()));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        for result in results.iter_mut() {
-            if let Some(per_service) = service_stats.remove(&result.trace_id) {
-                result.service_stats = per_service.into_values().collect();
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Runs a search plan over `sources` (see the module docs).
@@ -488,7 +356,7 @@ pub async fn search(
             run.collect(true).await?.unwrap_or_default()
         }
     };
-    run.second_pass(&mut results).await?;
+    second_pass(plan, sources, budget, &mut results).await?;
     let spss = plan.options.spans_per_spanset;
     let response = tempopb::SearchResponse {
         traces: results

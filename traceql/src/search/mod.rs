@@ -1,6 +1,6 @@
 //! Search: partial results and their merge (`result`), the running answer (`collect`), one
 //! batch's evaluation (`batch`), split traces evaluated once (`deferred`), the response shape
-//! (`response`) and the async driver over units (`driver`).
+//! (`response`), the second pass (`second_pass`) and the async driver over units (`driver`).
 
 pub mod batch;
 pub mod collect;
@@ -8,3 +8,4 @@ pub mod deferred;
 pub mod driver;
 pub mod response;
 pub mod result;
+pub mod second_pass;
