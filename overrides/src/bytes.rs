@@ -8,6 +8,8 @@ pub(crate) fn serialize<S: Serializer>(size: &ByteSize, serializer: S) -> Result
     serializer.serialize_u64(size.as_u64())
 }
 
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ByteSize, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ByteSize, D::Error> {
     ByteSize::deserialize(deserializer)
 }

@@ -114,9 +114,7 @@ impl OverridesConfig {
 
     /// Checks values; returns a warning for every Tempo key that Contrail does not enforce.
     pub fn validate(&self) -> Result<Vec<ConfigWarning>> {
-        if self.per_tenant_override_config.is_some()
-            && self.per_tenant_override_period.is_zero()
-        {
+        if self.per_tenant_override_config.is_some() && self.per_tenant_override_period.is_zero() {
             return Err(Error::invalid(
                 format!("{SECTION}.per_tenant_override_period"),
                 "must be greater than 0 when per_tenant_override_config is set",

@@ -9,23 +9,41 @@ const LEGACY_TO_NESTED: [(&str, &str); 21] = [
     ("ingestion_rate_limit_bytes", "ingestion.rate_limit_bytes"),
     ("ingestion_burst_size_bytes", "ingestion.burst_size_bytes"),
     ("ingestion_tenant_shard_size", "ingestion.tenant_shard_size"),
-    ("ingestion_max_attribute_bytes", "ingestion.max_attribute_bytes"),
+    (
+        "ingestion_max_attribute_bytes",
+        "ingestion.max_attribute_bytes",
+    ),
     ("ingestion_artificial_delay", "ingestion.artificial_delay"),
-    ("ingestion_retry_info_enabled", "ingestion.retry_info_enabled"),
+    (
+        "ingestion_retry_info_enabled",
+        "ingestion.retry_info_enabled",
+    ),
     ("max_traces_per_user", "ingestion.max_traces_per_user"),
-    ("max_global_traces_per_user", "ingestion.max_global_traces_per_user"),
+    (
+        "max_global_traces_per_user",
+        "ingestion.max_global_traces_per_user",
+    ),
     ("forwarders", "forwarders"),
     ("block_retention", "compaction.block_retention"),
     ("compaction_disabled", "compaction.compaction_disabled"),
     ("compaction_window", "compaction.compaction_window"),
-    ("max_bytes_per_tag_values_query", "read.max_bytes_per_tag_values_query"),
-    ("max_blocks_per_tag_values_query", "read.max_blocks_per_tag_values_query"),
+    (
+        "max_bytes_per_tag_values_query",
+        "read.max_bytes_per_tag_values_query",
+    ),
+    (
+        "max_blocks_per_tag_values_query",
+        "read.max_blocks_per_tag_values_query",
+    ),
     ("max_search_duration", "read.max_search_duration"),
     ("max_metrics_duration", "read.max_metrics_duration"),
     ("unsafe_query_hints", "read.unsafe_query_hints"),
     ("max_bytes_per_trace", "global.max_bytes_per_trace"),
     ("cost_attribution", "cost_attribution"),
-    ("parquet_dedicated_columns", "storage.parquet_dedicated_columns"),
+    (
+        "parquet_dedicated_columns",
+        "storage.parquet_dedicated_columns",
+    ),
 ];
 
 /// Every legacy `metrics_generator_*` key goes to the (ignored) `metrics_generator` section.

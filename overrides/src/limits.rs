@@ -182,8 +182,14 @@ impl Limits {
             ingestion.max_global_traces_per_user != 0,
             "ingestion.max_global_traces_per_user",
         );
-        ignored(ingestion.tenant_shard_size != 0, "ingestion.tenant_shard_size");
-        ignored(ingestion.artificial_delay.is_some(), "ingestion.artificial_delay");
+        ignored(
+            ingestion.tenant_shard_size != 0,
+            "ingestion.tenant_shard_size",
+        );
+        ignored(
+            ingestion.artificial_delay.is_some(),
+            "ingestion.artificial_delay",
+        );
         if ingestion.rate_strategy == RateStrategy::Global {
             warnings.push(ConfigWarning::new(
                 format!("{prefix}.ingestion.rate_strategy"),

@@ -50,7 +50,12 @@ impl TenantLimits {
         let mut root = match document {
             Value::Null => Mapping::new(),
             Value::Mapping(root) => root,
-            _ => return Err(Error::invalid(file_name, "expected a mapping with `overrides`")),
+            _ => {
+                return Err(Error::invalid(
+                    file_name,
+                    "expected a mapping with `overrides`",
+                ));
+            }
         };
         let tenants = match root.remove("overrides") {
             None | Some(Value::Null) => Mapping::new(),
@@ -68,8 +73,9 @@ impl TenantLimits {
                 "unknown field, expected `overrides`",
             ));
         }
-        let defaults_value = serde_yaml::to_value(defaults)
-            .map_err(|error| Error::invalid(file_name, format!("cannot merge defaults: {error}")))?;
+        let defaults_value = serde_yaml::to_value(defaults).map_err(|error| {
+            Error::invalid(file_name, format!("cannot merge defaults: {error}"))
+        })?;
         let mut parsed = TenantLimits::default();
         let mut warnings = Vec::new();
         for (tenant_key, tenant_value) in tenants {
@@ -78,8 +84,7 @@ impl TenantLimits {
                 .ok_or_else(|| Error::invalid(file_name, "tenant IDs must be strings"))?
                 .to_owned();
             let prefix = format!("{file_name}: overrides.{tenant_name}");
-            let (limits, tenant_warnings) =
-                tenant_limits(&defaults_value, tenant_value, &prefix)?;
+            let (limits, tenant_warnings) = tenant_limits(&defaults_value, tenant_value, &prefix)?;
             // Only what the tenant's entry adds: the defaults' own warnings were given once.
             let inherited = defaults.warnings(&prefix);
             warnings.extend(

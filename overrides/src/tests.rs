@@ -23,7 +23,10 @@ fn nested_form_sets_the_limits_it_names_and_keeps_tempo_defaults_for_the_rest() 
         "defaults:\n  ingestion:\n    rate_limit_bytes: 1000\n    burst_size_bytes: 2MB\n    max_attribute_bytes: 100\n  global:\n    max_bytes_per_trace: 300\n  compaction:\n    block_retention: 48h\nper_tenant_override_period: 30s\n",
     )
     .expect("parses");
-    assert_eq!(config.defaults.ingestion.rate_limit_bytes, ByteSize::b(1000));
+    assert_eq!(
+        config.defaults.ingestion.rate_limit_bytes,
+        ByteSize::b(1000)
+    );
     assert_eq!(config.defaults.ingestion.burst_size_bytes, ByteSize::mb(2));
     assert_eq!(config.defaults.ingestion.max_attribute_bytes, 100);
     assert_eq!(config.defaults.ingestion.max_traces_per_user, 10_000);
@@ -48,7 +51,10 @@ fn legacy_flat_form_means_the_same_as_the_nested_form() {
     .expect("nested parses");
     assert_eq!(legacy.defaults, nested.defaults);
     let warnings = legacy.validate().expect("valid");
-    let keys: Vec<&str> = warnings.iter().map(|warning| warning.key.as_str()).collect();
+    let keys: Vec<&str> = warnings
+        .iter()
+        .map(|warning| warning.key.as_str())
+        .collect();
     assert_eq!(keys, ["overrides.metrics_generator_processors"]);
 }
 
@@ -80,7 +86,10 @@ fn ignored_tempo_keys_are_warnings_naming_them() {
         "defaults:\n  ingestion:\n    rate_strategy: global\n    tenant_shard_size: 3\n  metrics_generator:\n    processors: [span-metrics]\n  cost_attribution:\n    dimensions: {a: b}\nuser_configurable_overrides:\n  enabled: false\n",
     )
     .expect("parses");
-    assert_eq!(config.defaults.ingestion.rate_strategy, RateStrategy::Global);
+    assert_eq!(
+        config.defaults.ingestion.rate_strategy,
+        RateStrategy::Global
+    );
     let keys: Vec<String> = config
         .validate()
         .expect("valid")
@@ -94,12 +103,16 @@ fn ignored_tempo_keys_are_warnings_naming_them() {
         "overrides.defaults.ingestion.rate_strategy",
         "overrides.user_configurable_overrides",
     ] {
-        assert!(keys.iter().any(|key| key == expected), "{expected} in {keys:?}");
+        assert!(
+            keys.iter().any(|key| key == expected),
+            "{expected} in {keys:?}"
+        );
     }
 }
 
 fn shared_configs() -> Option<Vec<PathBuf>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/tempo-configs");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/tempo-configs");
     let entries = std::fs::read_dir(&dir).ok()?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -138,8 +151,14 @@ fn per_tenant_file_merges_each_tenant_onto_the_defaults() {
     assert_eq!(tenants.len(), 3);
     let team_a = tenants.get(&tenant("team-a")).expect("team-a");
     assert_eq!(team_a.ingestion.rate_limit_bytes, ByteSize::b(100));
-    assert_eq!(team_a.ingestion.burst_size_bytes, ByteSize::b(999), "inherited");
-    let team_b = tenants.get(&tenant("team-b")).expect("team-b (legacy form)");
+    assert_eq!(
+        team_a.ingestion.burst_size_bytes,
+        ByteSize::b(999),
+        "inherited"
+    );
+    let team_b = tenants
+        .get(&tenant("team-b"))
+        .expect("team-b (legacy form)");
     assert_eq!(team_b.ingestion.burst_size_bytes, ByteSize::b(50));
     assert_eq!(team_b.global.max_bytes_per_trace, ByteSize::b(10));
     assert_eq!(team_b.ingestion.rate_limit_bytes, ByteSize::b(15_000_000));
@@ -204,36 +223,70 @@ fn metric_value(registry: &Registry, name: &str, label_opt: Option<&str>) -> f64
 async fn reload_picks_up_changes_and_a_bad_reload_keeps_the_last_good_limits() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("overrides.yaml");
-    std::fs::write(&file, "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: 100\n")
-        .expect("write");
+    std::fs::write(
+        &file,
+        "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: 100\n",
+    )
+    .expect("write");
     let registry = Registry::new();
     let overrides = Overrides::new(&config_with_file(&file), &registry).expect("builds");
     let team_a = tenant("team-a");
-    assert_eq!(overrides.limits_for(&team_a).ingestion.rate_limit_bytes, ByteSize::b(100));
     assert_eq!(
-        overrides.limits_for(&tenant("team-z")).ingestion.rate_limit_bytes,
+        overrides.limits_for(&team_a).ingestion.rate_limit_bytes,
+        ByteSize::b(100)
+    );
+    assert_eq!(
+        overrides
+            .limits_for(&tenant("team-z"))
+            .ingestion
+            .rate_limit_bytes,
         ByteSize::b(1)
     );
 
-    std::fs::write(&file, "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: 200\n")
-        .expect("write");
+    std::fs::write(
+        &file,
+        "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: 200\n",
+    )
+    .expect("write");
     overrides.reload().await.expect("good reload");
-    assert_eq!(overrides.limits_for(&team_a).ingestion.rate_limit_bytes, ByteSize::b(200));
+    assert_eq!(
+        overrides.limits_for(&team_a).ingestion.rate_limit_bytes,
+        ByteSize::b(200)
+    );
 
-    std::fs::write(&file, "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: [\n")
-        .expect("write");
+    std::fs::write(
+        &file,
+        "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: [\n",
+    )
+    .expect("write");
     assert!(overrides.reload().await.is_err());
     assert_eq!(
         overrides.limits_for(&team_a).ingestion.rate_limit_bytes,
         ByteSize::b(200),
         "the last good limits stay"
     );
-    assert_eq!(metric_value(&registry, "contrail_overrides_reloads_total", Some("failure")), 1.0);
-    assert_eq!(metric_value(&registry, "contrail_overrides_last_reload_successful", None), 0.0);
+    assert_eq!(
+        metric_value(
+            &registry,
+            "contrail_overrides_reloads_total",
+            Some("failure")
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric_value(&registry, "contrail_overrides_last_reload_successful", None),
+        0.0
+    );
 
     std::fs::remove_file(&file).expect("remove");
-    assert!(overrides.reload().await.is_err(), "a missing file is a failed reload");
-    assert_eq!(overrides.limits_for(&team_a).ingestion.rate_limit_bytes, ByteSize::b(200));
+    assert!(
+        overrides.reload().await.is_err(),
+        "a missing file is a failed reload"
+    );
+    assert_eq!(
+        overrides.limits_for(&team_a).ingestion.rate_limit_bytes,
+        ByteSize::b(200)
+    );
 }
 
 #[tokio::test]
@@ -244,12 +297,18 @@ async fn the_reload_loop_applies_a_changed_file_without_a_restart() {
     let overrides = Overrides::new(&config_with_file(&file), &Registry::new()).expect("builds");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(std::sync::Arc::clone(&overrides).run(shutdown.clone()));
-    std::fs::write(&file, "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: 42\n")
-        .expect("write");
+    std::fs::write(
+        &file,
+        "overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: 42\n",
+    )
+    .expect("write");
     let team_a = tenant("team-a");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while overrides.limits_for(&team_a).ingestion.rate_limit_bytes != ByteSize::b(42) {
-        assert!(tokio::time::Instant::now() < deadline, "reload never applied");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reload never applied"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     shutdown.cancel();
@@ -271,7 +330,10 @@ fn a_missing_or_bad_file_at_start_up_is_an_error() {
 fn fixed_overrides_and_registering_twice_in_separate_registries_work() {
     let overrides = Overrides::fixed(Limits::default());
     assert_eq!(
-        overrides.limits_for(&tenant("x")).global.max_bytes_per_trace,
+        overrides
+            .limits_for(&tenant("x"))
+            .global
+            .max_bytes_per_trace,
         ByteSize::b(5_000_000)
     );
     let config = OverridesConfig::default();
