@@ -60,7 +60,7 @@ fn bench_regroup(criterion: &mut Criterion) {
         bencher.iter(|| {
             for body in &bodies {
                 let decoded = run_decode_job(job(body, PayloadFormat::Protobuf)).expect("decodes");
-                criterion::black_box(decoded);
+                std::hint::black_box(decoded);
             }
         });
     });
