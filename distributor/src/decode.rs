@@ -1,15 +1,13 @@
 //! The CPU part of a push, run off the async runtime for big requests: decompress, decode
-//! (protobuf or OTLP/JSON), truncate long attributes, regroup by trace and encode segments.
+//! OTLP/JSON into protobuf, then check, truncate long attributes and regroup by trace.
 
 use std::io::Read;
 
 use bytes::Bytes;
-use contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use crate::error::{Error, Result};
-use crate::limits::truncate_attributes;
-use crate::regroup::{Regrouped, regroup_export_request};
+use crate::regroup::{RegroupLimits, Regrouped, regroup_export_request};
 
 /// How the body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,45 +47,35 @@ pub struct DecodeJob {
 /// What a [`DecodeJob`] produced.
 #[derive(Debug)]
 pub struct Decoded {
-    /// The segments.
+    /// The segments and the counts made on the way.
     pub regrouped: Regrouped,
-    /// Spans in the request.
-    pub received_spans: u64,
-    /// Decompressed size of the request (what the rate limit counts).
+    /// Size of the request as protobuf, decompressed (what the rate limit counts).
     pub received_bytes: u64,
-    /// Attributes cut to `max_attribute_bytes`.
-    pub truncated_attributes: u64,
 }
 
 /// Runs the job.
 pub fn run_decode_job(job: DecodeJob) -> Result<Decoded> {
     let body = decompress(job.body, job.encoding, job.max_body_bytes)?;
-    let received_bytes = body.len() as u64;
-    let mut request = match job.format {
-        PayloadFormat::Protobuf => ExportTraceServiceRequest::decode(body)
-            .map_err(|error| Error::Malformed(format!("invalid OTLP protobuf payload: {error}")))?,
-        PayloadFormat::Json => contrail_proto::otlp_json::decode_export_request_json(&body)
-            .map_err(|error| Error::Malformed(error.to_string()))?,
+    let limits = RegroupLimits {
+        max_attribute_bytes: usize::try_from(job.max_attribute_bytes).unwrap_or(usize::MAX),
+        max_bytes_per_trace: job.max_bytes_per_trace,
     };
-    let truncated_attributes = match usize::try_from(job.max_attribute_bytes) {
-        Ok(0) | Err(_) => 0,
-        Ok(max) => truncate_attributes(&mut request, max),
-    };
-    let received_spans = request
-        .resource_spans
-        .iter()
-        .flat_map(|resource| &resource.scope_spans)
-        .map(|scope| scope.spans.len() as u64)
-        .sum();
-    let regrouped = regroup_export_request(&request, job.max_bytes_per_trace)?;
-    Ok(Decoded {
-        regrouped,
-        received_spans,
-        received_bytes,
-        truncated_attributes,
-    })
+    match job.format {
+        PayloadFormat::Protobuf => Ok(Decoded {
+            regrouped: regroup_export_request(&body, limits)?,
+            received_bytes: body.len() as u64,
+        }),
+        PayloadFormat::Json => {
+            let request = contrail_proto::otlp_json::decode_export_request_json(&body)
+                .map_err(|error| Error::Malformed(error.to_string()))?;
+            let encoded = request.encode_to_vec();
+            Ok(Decoded {
+                regrouped: regroup_export_request(&encoded, limits)?,
+                received_bytes: encoded.len() as u64,
+            })
+        }
+    }
 }
-
 fn decompress(body: Bytes, encoding: ContentEncoding, max_body_bytes: u64) -> Result<Bytes> {
     match encoding {
         ContentEncoding::Identity => {

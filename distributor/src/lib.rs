@@ -16,6 +16,7 @@ mod receiver;
 mod regroup;
 mod routing;
 mod service;
+mod wire;
 
 pub use config::{
     DistributorConfig, GrpcReceiverConfig, HttpReceiverConfig, OtlpProtocols, OtlpReceiverConfig,
@@ -28,6 +29,6 @@ pub use metrics::DistributorMetrics;
 pub use receiver::grpc::OtlpGrpcService;
 pub use receiver::http::otlp_http_router;
 pub use receiver::{Receivers, bind_receivers};
-pub use regroup::{Regrouped, regroup_export_request};
+pub use regroup::{RegroupLimits, Regrouped, regroup_export_request};
 pub use routing::quorum_for;
 pub use service::{Distributor, DistributorArgs, PushSummary, RawExport};

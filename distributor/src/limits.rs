@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value};
+use contrail_proto::otlp::trace::v1::Span;
 use contrail_proto::{Clock, TenantId};
 
 /// Token buckets in bytes, one per tenant, refilled at the tenant's `rate_limit_bytes` per
@@ -89,35 +89,20 @@ impl RateLimiter {
 }
 
 /// Truncates every attribute key and string value longer than `max_bytes` (at a character
-/// boundary) in resources, scopes, spans, events and links; returns how many were cut.
-pub(crate) fn truncate_attributes(
-    request: &mut ExportTraceServiceRequest,
-    max_bytes: usize,
-) -> u64 {
-    let mut truncated = 0;
-    for resource_spans in &mut request.resource_spans {
-        if let Some(resource) = &mut resource_spans.resource {
-            truncated += truncate_list(&mut resource.attributes, max_bytes);
-        }
-        for scope_spans in &mut resource_spans.scope_spans {
-            if let Some(scope) = &mut scope_spans.scope {
-                truncated += truncate_list(&mut scope.attributes, max_bytes);
-            }
-            for span in &mut scope_spans.spans {
-                truncated += truncate_list(&mut span.attributes, max_bytes);
-                for event in &mut span.events {
-                    truncated += truncate_list(&mut event.attributes, max_bytes);
-                }
-                for link in &mut span.links {
-                    truncated += truncate_list(&mut link.attributes, max_bytes);
-                }
-            }
-        }
+/// boundary) in a span, its events and its links; returns how many were cut.
+pub(crate) fn truncate_span(span: &mut Span, max_bytes: usize) -> u64 {
+    let mut truncated = truncate_list(&mut span.attributes, max_bytes);
+    for event in &mut span.events {
+        truncated += truncate_list(&mut event.attributes, max_bytes);
+    }
+    for link in &mut span.links {
+        truncated += truncate_list(&mut link.attributes, max_bytes);
     }
     truncated
 }
 
-fn truncate_list(attributes: &mut [KeyValue], max_bytes: usize) -> u64 {
+/// Truncates the attributes of a list (resource, scope, span, event or link attributes).
+pub(crate) fn truncate_list(attributes: &mut [KeyValue], max_bytes: usize) -> u64 {
     let mut truncated = 0;
     for attribute in attributes {
         let mut cut = truncate_string(&mut attribute.key, max_bytes);

@@ -1,42 +1,69 @@
-//! Regrouping: an OTLP export request becomes one [`TraceSegment`] per trace ID, each a
-//! protobuf `tempopb.Trace` holding only that trace's spans (docs/adr/002-internal-grpc.md).
+//! Regrouping: an OTLP export request (protobuf bytes) becomes one [`TraceSegment`] per trace
+//! ID, each a protobuf `tempopb.Trace` holding only that trace's spans
+//! (docs/adr/002-internal-grpc.md).
 //!
-//! Spans are never cloned: each is measured and encoded once, straight from the decoded request
-//! into its trace's buffer. Resources and scopes are encoded once per request and their bytes
-//! copied into every trace that has spans under them.
+//! The request is checked field by field as strictly as a full decode ([`crate::wire`]), but
+//! spans are not decoded: each span's bytes are copied once, as received, into its trace's
+//! segment. A resource's or scope's other fields are copied into every trace that has spans
+//! under it. Only a span, resource or scope with an attribute over `max_attribute_bytes` is
+//! decoded, truncated and re-encoded.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use bytes::Bytes;
 use contrail_proto::internal::v1::TraceSegment;
-use contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use contrail_proto::otlp::common::v1::InstrumentationScope;
+use contrail_proto::otlp::resource::v1::Resource;
+use contrail_proto::otlp::trace::v1::Span;
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
 use crate::error::{Error, Result};
+use crate::limits::{truncate_list, truncate_span};
+use crate::wire::{Check, Fields, check_resource, check_scope, read_span};
 
-/// The segments of one request, and what was left out.
+/// The segments of one request, and what was counted or left out on the way.
 #[derive(Debug, Default)]
 pub struct Regrouped {
     /// One segment per trace, in the order the traces first appear.
     pub segments: Vec<TraceSegment>,
+    /// Spans in the request.
+    pub received_spans: u64,
     /// Spans in `segments`.
     pub spans: u64,
     /// Spans dropped because their trace's segment is over `max_bytes_per_trace`.
     pub too_large_spans: u64,
+    /// Attribute keys and string values cut to `max_attribute_bytes`.
+    pub truncated_attributes: u64,
 }
 
-/// Where one span sits in the request, and its encoded size.
+/// The limits regrouping applies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegroupLimits {
+    /// Attribute keys and string values are cut to this many bytes (0 = no limit).
+    pub max_attribute_bytes: usize,
+    /// A trace whose segment is larger is dropped and counted (0 = no limit).
+    pub max_bytes_per_trace: u64,
+}
+
+/// Where a span's bytes are.
+#[derive(Debug, Clone, Copy)]
+enum SpanBytes {
+    /// `start..end` of the request body.
+    Received { start: usize, end: usize },
+    /// Re-encoded after truncation: index into `Groups::rewritten`.
+    Rewritten(usize),
+}
+
 #[derive(Debug, Clone, Copy)]
 struct SpanRef {
-    resource_index: u32,
+    /// Index into `Groups::scopes`.
     scope_index: u32,
-    span_index: u32,
-    encoded_len: u32,
+    bytes: SpanBytes,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct TraceBuild {
     trace_id: [u8; 16],
     spans: Vec<SpanRef>,
@@ -44,8 +71,23 @@ struct TraceBuild {
     end_time_unix_nano: u64,
 }
 
+/// A `ScopeSpans` without its spans: the fields to repeat in every trace.
+#[derive(Debug)]
+struct ScopeGroup {
+    resource_index: u32,
+    header: Vec<u8>,
+}
+
+/// Resources and scopes without their children, and re-encoded spans.
+#[derive(Debug, Default)]
+struct Groups {
+    resource_headers: Vec<Vec<u8>>,
+    scopes: Vec<ScopeGroup>,
+    rewritten: Vec<Vec<u8>>,
+}
+
 /// Field numbers of `tempopb.Trace` / OTLP `TracesData` and below.
-const TRACE_RESOURCE_SPANS: u32 = 1;
+const REQUEST_RESOURCE_SPANS: u32 = 1;
 const RESOURCE_SPANS_RESOURCE: u32 = 1;
 const RESOURCE_SPANS_SCOPE_SPANS: u32 = 2;
 const RESOURCE_SPANS_SCHEMA_URL: u32 = 3;
@@ -53,229 +95,305 @@ const SCOPE_SPANS_SCOPE: u32 = 1;
 const SCOPE_SPANS_SPANS: u32 = 2;
 const SCOPE_SPANS_SCHEMA_URL: u32 = 3;
 
+fn malformed(message: String) -> Error {
+    Error::Malformed(format!("invalid OTLP protobuf payload: {message}"))
+}
+
 /// Length of a length-delimited field with a body of `body_len` bytes (field numbers < 16).
 fn field_len(body_len: usize) -> usize {
     1 + encoded_len_varint(body_len as u64) + body_len
 }
 
-fn write_field_header(tag: u32, body_len: usize, out: &mut Vec<u8>) {
+fn write_field(tag: u32, body: &[u8], out: &mut Vec<u8>) {
     encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(body_len as u64, out);
+    encode_varint(body.len() as u64, out);
+    out.extend_from_slice(body);
 }
 
-fn string_field_len(value: &str) -> usize {
-    if value.is_empty() {
-        0
-    } else {
-        field_len(value.len())
+struct Regrouper<'a> {
+    body: &'a [u8],
+    limits: RegroupLimits,
+    groups: Groups,
+    trace_index: HashMap<[u8; 16], usize>,
+    traces: Vec<TraceBuild>,
+    received_spans: u64,
+    truncated_attributes: u64,
+    /// The first bad trace or span ID; reported once the whole request is known to be well
+    /// formed (a malformed request is refused as malformed, whatever its IDs).
+    id_error_opt: Option<Error>,
+}
+
+/// Checks `body` (an `ExportTraceServiceRequest`), validates span and trace IDs (Tempo's rules:
+/// one bad ID refuses the request) and splits it by trace.
+pub fn regroup_export_request(body: &[u8], limits: RegroupLimits) -> Result<Regrouped> {
+    let mut regrouper = Regrouper {
+        body,
+        limits,
+        groups: Groups::default(),
+        trace_index: HashMap::new(),
+        traces: Vec::new(),
+        received_spans: 0,
+        truncated_attributes: 0,
+        id_error_opt: None,
+    };
+    let mut fields = Fields::new(body);
+    while let Some((tag, wire_type)) = fields.next_key().map_err(malformed)? {
+        if tag == REQUEST_RESOURCE_SPANS {
+            let resource_spans = fields.bytes(tag, wire_type).map_err(malformed)?;
+            regrouper.resource_spans(resource_spans)?;
+        } else {
+            fields.skip(tag, wire_type).map_err(malformed)?;
+        }
     }
-}
-
-fn write_string_field(tag: u32, value: &str, out: &mut Vec<u8>) {
-    if !value.is_empty() {
-        write_field_header(tag, value.len(), out);
-        out.extend_from_slice(value.as_bytes());
+    if let Some(id_error) = regrouper.id_error_opt.take() {
+        return Err(id_error);
     }
+    Ok(regrouper.finish())
 }
 
-/// Validates span and trace IDs (Tempo's rules: the whole request is refused on a bad one) and
-/// splits `request` by trace. A trace whose segment is over `max_bytes_per_trace` (0 = no
-/// limit) is left out and counted.
-pub fn regroup_export_request(
-    request: &ExportTraceServiceRequest,
-    max_bytes_per_trace: u64,
-) -> Result<Regrouped> {
-    let mut trace_index: HashMap<[u8; 16], usize> = HashMap::new();
-    let mut traces: Vec<TraceBuild> = Vec::new();
-    for (resource_index, resource_spans) in request.resource_spans.iter().enumerate() {
-        for (scope_index, scope_spans) in resource_spans.scope_spans.iter().enumerate() {
-            for (span_index, span) in scope_spans.spans.iter().enumerate() {
-                let trace_id: [u8; 16] =
-                    span.trace_id
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| Error::InvalidTraceId {
-                            bits: span.trace_id.len() * 8,
-                        })?;
-                if span.span_id.len() != 8 || span.span_id.iter().all(|byte| *byte == 0) {
-                    return Err(Error::InvalidSpanId {
-                        bits: span.span_id.len() * 8,
-                    });
-                }
-                let build = match trace_index.entry(trace_id) {
-                    Entry::Occupied(entry) => &mut traces[*entry.get()],
-                    Entry::Vacant(entry) => {
-                        entry.insert(traces.len());
-                        traces.push(TraceBuild {
-                            trace_id,
-                            spans: Vec::new(),
-                            start_time_unix_nano: u64::MAX,
-                            end_time_unix_nano: 0,
-                        });
-                        traces.last_mut().expect("just pushed")
+/// Offset of `part` inside `whole` (`part` is a sub-slice of `whole`).
+fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
+}
+
+impl Regrouper<'_> {
+    fn check(&self) -> Check {
+        Check {
+            max_attribute_bytes: self.limits.max_attribute_bytes,
+            has_long_attribute: false,
+        }
+    }
+
+    fn resource_spans(&mut self, body: &[u8]) -> Result<()> {
+        let resource_index = u32::try_from(self.groups.resource_headers.len()).unwrap_or(u32::MAX);
+        let mut header = Vec::new();
+        let mut fields = Fields::new(body);
+        let mut field_start = 0;
+        while let Some((tag, wire_type)) = fields.next_key().map_err(malformed)? {
+            match tag {
+                RESOURCE_SPANS_RESOURCE => {
+                    let resource = fields.bytes(tag, wire_type).map_err(malformed)?;
+                    let mut check = self.check();
+                    check_resource(resource, &mut check).map_err(malformed)?;
+                    if check.has_long_attribute {
+                        let mut decoded = Resource::decode(resource)
+                            .map_err(|error| malformed(error.to_string()))?;
+                        self.truncated_attributes +=
+                            truncate_list(&mut decoded.attributes, self.limits.max_attribute_bytes);
+                        write_field(tag, &decoded.encode_to_vec(), &mut header);
+                    } else {
+                        header.extend_from_slice(&body[field_start..fields.offset()]);
                     }
-                };
-                build.start_time_unix_nano =
-                    build.start_time_unix_nano.min(span.start_time_unix_nano);
-                build.end_time_unix_nano = build.end_time_unix_nano.max(span.end_time_unix_nano);
-                build.spans.push(SpanRef {
-                    resource_index: index_u32(resource_index),
-                    scope_index: index_u32(scope_index),
-                    span_index: index_u32(span_index),
-                    encoded_len: index_u32(span.encoded_len()),
+                }
+                RESOURCE_SPANS_SCOPE_SPANS => {
+                    let scope_spans = fields.bytes(tag, wire_type).map_err(malformed)?;
+                    self.scope_spans(scope_spans, resource_index)?;
+                }
+                RESOURCE_SPANS_SCHEMA_URL => {
+                    fields.string(tag, wire_type).map_err(malformed)?;
+                    header.extend_from_slice(&body[field_start..fields.offset()]);
+                }
+                _ => {
+                    fields.skip(tag, wire_type).map_err(malformed)?;
+                    header.extend_from_slice(&body[field_start..fields.offset()]);
+                }
+            }
+            field_start = fields.offset();
+        }
+        self.groups.resource_headers.push(header);
+        Ok(())
+    }
+
+    fn scope_spans(&mut self, body: &[u8], resource_index: u32) -> Result<()> {
+        let scope_index = self.groups.scopes.len();
+        self.groups.scopes.push(ScopeGroup {
+            resource_index,
+            header: Vec::new(),
+        });
+        let mut header = Vec::new();
+        let mut fields = Fields::new(body);
+        let mut field_start = 0;
+        while let Some((tag, wire_type)) = fields.next_key().map_err(malformed)? {
+            match tag {
+                SCOPE_SPANS_SCOPE => {
+                    let scope = fields.bytes(tag, wire_type).map_err(malformed)?;
+                    let mut check = self.check();
+                    check_scope(scope, &mut check).map_err(malformed)?;
+                    if check.has_long_attribute {
+                        let mut decoded = InstrumentationScope::decode(scope)
+                            .map_err(|error| malformed(error.to_string()))?;
+                        self.truncated_attributes +=
+                            truncate_list(&mut decoded.attributes, self.limits.max_attribute_bytes);
+                        write_field(tag, &decoded.encode_to_vec(), &mut header);
+                    } else {
+                        header.extend_from_slice(&body[field_start..fields.offset()]);
+                    }
+                }
+                SCOPE_SPANS_SPANS => {
+                    let span = fields.bytes(tag, wire_type).map_err(malformed)?;
+                    self.span(span, scope_index)?;
+                }
+                SCOPE_SPANS_SCHEMA_URL => {
+                    fields.string(tag, wire_type).map_err(malformed)?;
+                    header.extend_from_slice(&body[field_start..fields.offset()]);
+                }
+                _ => {
+                    fields.skip(tag, wire_type).map_err(malformed)?;
+                    header.extend_from_slice(&body[field_start..fields.offset()]);
+                }
+            }
+            field_start = fields.offset();
+        }
+        self.groups.scopes[scope_index].header = header;
+        Ok(())
+    }
+
+    fn span(&mut self, span: &[u8], scope_index: usize) -> Result<()> {
+        self.received_spans += 1;
+        let mut check = self.check();
+        let info = read_span(span, &mut check).map_err(malformed)?;
+        let Ok(trace_id) = <[u8; 16]>::try_from(info.trace_id) else {
+            self.id_error_opt.get_or_insert(Error::InvalidTraceId {
+                bits: info.trace_id.len() * 8,
+            });
+            return Ok(());
+        };
+        if info.span_id.len() != 8 || info.span_id.iter().all(|byte| *byte == 0) {
+            self.id_error_opt.get_or_insert(Error::InvalidSpanId {
+                bits: info.span_id.len() * 8,
+            });
+            return Ok(());
+        }
+        if self.id_error_opt.is_some() {
+            // The request will be refused; only its well-formedness is still being checked.
+            return Ok(());
+        }
+        let bytes = if check.has_long_attribute {
+            let mut decoded = Span::decode(span).map_err(|error| malformed(error.to_string()))?;
+            self.truncated_attributes +=
+                truncate_span(&mut decoded, self.limits.max_attribute_bytes);
+            self.groups.rewritten.push(decoded.encode_to_vec());
+            SpanBytes::Rewritten(self.groups.rewritten.len() - 1)
+        } else {
+            let start = offset_in(self.body, span);
+            SpanBytes::Received {
+                start,
+                end: start + span.len(),
+            }
+        };
+        let build = match self.trace_index.entry(trace_id) {
+            Entry::Occupied(entry) => &mut self.traces[*entry.get()],
+            Entry::Vacant(entry) => {
+                entry.insert(self.traces.len());
+                self.traces.push(TraceBuild {
+                    trace_id,
+                    spans: Vec::new(),
+                    start_time_unix_nano: u64::MAX,
+                    end_time_unix_nano: 0,
                 });
+                self.traces.last_mut().expect("just pushed")
+            }
+        };
+        build.start_time_unix_nano = build.start_time_unix_nano.min(info.start_time_unix_nano);
+        build.end_time_unix_nano = build.end_time_unix_nano.max(info.end_time_unix_nano);
+        build.spans.push(SpanRef {
+            scope_index: u32::try_from(scope_index).unwrap_or(u32::MAX),
+            bytes,
+        });
+        Ok(())
+    }
+
+    fn span_bytes(&self, span: &SpanRef) -> &[u8] {
+        match span.bytes {
+            SpanBytes::Received { start, end } => &self.body[start..end],
+            SpanBytes::Rewritten(index) => &self.groups.rewritten[index],
+        }
+    }
+
+    fn scope_body_len(&self, run: &[SpanRef]) -> usize {
+        let header = &self.groups.scopes[run[0].scope_index as usize].header;
+        header.len()
+            + run
+                .iter()
+                .map(|span| field_len(self.span_bytes(span).len()))
+                .sum::<usize>()
+    }
+
+    fn resource_body_len(&self, run: &[SpanRef]) -> usize {
+        let resource_index = self.groups.scopes[run[0].scope_index as usize].resource_index;
+        self.groups.resource_headers[resource_index as usize].len()
+            + scope_runs(run)
+                .map(|scope_run| field_len(self.scope_body_len(scope_run)))
+                .sum::<usize>()
+    }
+
+    fn write_trace(&self, spans: &[SpanRef], out: &mut Vec<u8>) {
+        for run in resource_runs(&self.groups, spans) {
+            let resource_index = self.groups.scopes[run[0].scope_index as usize].resource_index;
+            encode_key(REQUEST_RESOURCE_SPANS, WireType::LengthDelimited, out);
+            encode_varint(self.resource_body_len(run) as u64, out);
+            out.extend_from_slice(&self.groups.resource_headers[resource_index as usize]);
+            for scope_run in scope_runs(run) {
+                encode_key(RESOURCE_SPANS_SCOPE_SPANS, WireType::LengthDelimited, out);
+                encode_varint(self.scope_body_len(scope_run) as u64, out);
+                out.extend_from_slice(
+                    &self.groups.scopes[scope_run[0].scope_index as usize].header,
+                );
+                for span in scope_run {
+                    write_field(SCOPE_SPANS_SPANS, self.span_bytes(span), out);
+                }
             }
         }
     }
-    let encoded = EncodedGroups::new(request);
-    let mut regrouped = Regrouped {
-        segments: Vec::with_capacity(traces.len()),
-        ..Regrouped::default()
-    };
-    for build in traces {
-        let span_count = build.spans.len() as u64;
-        let trace_len = trace_len(&build.spans, request, &encoded);
-        if max_bytes_per_trace > 0 && trace_len as u64 > max_bytes_per_trace {
-            regrouped.too_large_spans += span_count;
-            continue;
+
+    fn finish(self) -> Regrouped {
+        let mut regrouped = Regrouped {
+            segments: Vec::with_capacity(self.traces.len()),
+            received_spans: self.received_spans,
+            truncated_attributes: self.truncated_attributes,
+            ..Regrouped::default()
+        };
+        for build in &self.traces {
+            let span_count = build.spans.len() as u64;
+            let trace_len: usize = resource_runs(&self.groups, &build.spans)
+                .map(|run| field_len(self.resource_body_len(run)))
+                .sum();
+            if self.limits.max_bytes_per_trace > 0
+                && trace_len as u64 > self.limits.max_bytes_per_trace
+            {
+                regrouped.too_large_spans += span_count;
+                continue;
+            }
+            let mut out = Vec::with_capacity(trace_len);
+            self.write_trace(&build.spans, &mut out);
+            debug_assert_eq!(out.len(), trace_len);
+            regrouped.spans += span_count;
+            regrouped.segments.push(TraceSegment {
+                trace_id: Bytes::copy_from_slice(&build.trace_id),
+                trace: Bytes::from(out),
+                start_time_unix_nano: build.start_time_unix_nano,
+                end_time_unix_nano: build.end_time_unix_nano,
+                span_count: u32::try_from(span_count).unwrap_or(u32::MAX),
+            });
         }
-        let mut out = Vec::with_capacity(trace_len);
-        write_trace(&build.spans, request, &encoded, &mut out);
-        debug_assert_eq!(out.len(), trace_len);
-        regrouped.spans += span_count;
-        regrouped.segments.push(TraceSegment {
-            trace_id: Bytes::copy_from_slice(&build.trace_id),
-            trace: Bytes::from(out),
-            start_time_unix_nano: build.start_time_unix_nano,
-            end_time_unix_nano: build.end_time_unix_nano,
-            span_count: u32::try_from(span_count).unwrap_or(u32::MAX),
-        });
-    }
-    Ok(regrouped)
-}
-
-fn index_u32(index: usize) -> u32 {
-    u32::try_from(index).unwrap_or(u32::MAX)
-}
-
-/// Each resource and scope encoded once.
-struct EncodedGroups {
-    resources: Vec<Option<Vec<u8>>>,
-    scopes: Vec<Vec<Option<Vec<u8>>>>,
-}
-
-impl EncodedGroups {
-    fn new(request: &ExportTraceServiceRequest) -> Self {
-        let resources = request
-            .resource_spans
-            .iter()
-            .map(|resource_spans| resource_spans.resource.as_ref().map(Message::encode_to_vec))
-            .collect();
-        let scopes = request
-            .resource_spans
-            .iter()
-            .map(|resource_spans| {
-                resource_spans
-                    .scope_spans
-                    .iter()
-                    .map(|scope_spans| scope_spans.scope.as_ref().map(Message::encode_to_vec))
-                    .collect()
-            })
-            .collect();
-        EncodedGroups { resources, scopes }
+        regrouped
     }
 }
 
-/// The spans of one trace under one resource (`chunk_by` on the resource index).
-fn resource_runs(spans: &[SpanRef]) -> impl Iterator<Item = &[SpanRef]> {
-    spans.chunk_by(|left, right| left.resource_index == right.resource_index)
+/// Consecutive spans of one trace under the same resource.
+fn resource_runs<'s>(
+    groups: &'s Groups,
+    spans: &'s [SpanRef],
+) -> impl Iterator<Item = &'s [SpanRef]> {
+    spans.chunk_by(|left, right| {
+        groups.scopes[left.scope_index as usize].resource_index
+            == groups.scopes[right.scope_index as usize].resource_index
+    })
 }
 
+/// Consecutive spans of one trace under the same scope.
 fn scope_runs(spans: &[SpanRef]) -> impl Iterator<Item = &[SpanRef]> {
     spans.chunk_by(|left, right| left.scope_index == right.scope_index)
-}
-
-fn scope_spans_body_len(
-    run: &[SpanRef],
-    request: &ExportTraceServiceRequest,
-    encoded: &EncodedGroups,
-) -> usize {
-    let first = run[0];
-    let scope_spans = &request.resource_spans[first.resource_index as usize].scope_spans
-        [first.scope_index as usize];
-    let scope_len = encoded.scopes[first.resource_index as usize][first.scope_index as usize]
-        .as_ref()
-        .map_or(0, |scope| field_len(scope.len()));
-    let spans_len: usize = run
-        .iter()
-        .map(|span| field_len(span.encoded_len as usize))
-        .sum();
-    scope_len + spans_len + string_field_len(&scope_spans.schema_url)
-}
-
-fn resource_spans_body_len(
-    run: &[SpanRef],
-    request: &ExportTraceServiceRequest,
-    encoded: &EncodedGroups,
-) -> usize {
-    let resource_index = run[0].resource_index as usize;
-    let resource_len = encoded.resources[resource_index]
-        .as_ref()
-        .map_or(0, |resource| field_len(resource.len()));
-    let scopes_len: usize = scope_runs(run)
-        .map(|scope_run| field_len(scope_spans_body_len(scope_run, request, encoded)))
-        .sum();
-    resource_len + scopes_len + string_field_len(&request.resource_spans[resource_index].schema_url)
-}
-
-fn trace_len(
-    spans: &[SpanRef],
-    request: &ExportTraceServiceRequest,
-    encoded: &EncodedGroups,
-) -> usize {
-    resource_runs(spans)
-        .map(|run| field_len(resource_spans_body_len(run, request, encoded)))
-        .sum()
-}
-
-fn write_trace(
-    spans: &[SpanRef],
-    request: &ExportTraceServiceRequest,
-    encoded: &EncodedGroups,
-    out: &mut Vec<u8>,
-) {
-    for run in resource_runs(spans) {
-        let resource_index = run[0].resource_index as usize;
-        let resource_spans = &request.resource_spans[resource_index];
-        write_field_header(
-            TRACE_RESOURCE_SPANS,
-            resource_spans_body_len(run, request, encoded),
-            out,
-        );
-        if let Some(resource) = &encoded.resources[resource_index] {
-            write_field_header(RESOURCE_SPANS_RESOURCE, resource.len(), out);
-            out.extend_from_slice(resource);
-        }
-        for scope_run in scope_runs(run) {
-            let scope_index = scope_run[0].scope_index as usize;
-            let scope_spans = &resource_spans.scope_spans[scope_index];
-            write_field_header(
-                RESOURCE_SPANS_SCOPE_SPANS,
-                scope_spans_body_len(scope_run, request, encoded),
-                out,
-            );
-            if let Some(scope) = &encoded.scopes[resource_index][scope_index] {
-                write_field_header(SCOPE_SPANS_SCOPE, scope.len(), out);
-                out.extend_from_slice(scope);
-            }
-            for span_ref in scope_run {
-                let span = &scope_spans.spans[span_ref.span_index as usize];
-                prost::encoding::message::encode(SCOPE_SPANS_SPANS, span, out);
-            }
-            write_string_field(SCOPE_SPANS_SCHEMA_URL, &scope_spans.schema_url, out);
-        }
-        write_string_field(RESOURCE_SPANS_SCHEMA_URL, &resource_spans.schema_url, out);
-    }
 }
 
 #[cfg(test)]

@@ -207,29 +207,32 @@ impl Distributor {
             max_attribute_bytes: limits.max_attribute_bytes_or(self.config.max_attribute_bytes),
             max_bytes_per_trace: limits.global.max_bytes_per_trace.as_u64(),
         };
-        let decoded = self.decode(job).await?;
+        let Decoded {
+            regrouped,
+            received_bytes,
+        } = self.decode(job).await?;
         self.metrics
             .spans_received
             .with_label_values(&[tenant_label])
-            .inc_by(decoded.received_spans);
+            .inc_by(regrouped.received_spans);
         self.metrics
             .bytes_received
             .with_label_values(&[tenant_label])
-            .inc_by(decoded.received_bytes);
-        if decoded.truncated_attributes > 0 {
+            .inc_by(received_bytes);
+        if regrouped.truncated_attributes > 0 {
             self.metrics
                 .attributes_truncated
                 .with_label_values(&[tenant_label])
-                .inc_by(decoded.truncated_attributes);
+                .inc_by(regrouped.truncated_attributes);
         }
         let ingestion = &limits.ingestion;
         if let Err(refusal) = self.limiter.admit(
             &tenant,
-            decoded.received_bytes,
+            received_bytes,
             ingestion.rate_limit_bytes.as_u64(),
             ingestion.burst_size_bytes.as_u64(),
         ) {
-            self.discard(tenant_label, "rate_limited", decoded.received_spans);
+            self.discard(tenant_label, "rate_limited", regrouped.received_spans);
             let retry_after = if !ingestion.retry_info_enabled {
                 None
             } else if self.config.retry_after_on_resource_exhausted.is_zero() {
@@ -242,7 +245,6 @@ impl Distributor {
                 retry_after,
             });
         }
-        let Decoded { regrouped, .. } = decoded;
         self.discard(tenant_label, "trace_too_large", regrouped.too_large_spans);
         self.metrics
             .traces_per_batch

@@ -124,10 +124,11 @@ impl Overrides {
         }
     }
 
-    /// Reloads the per-tenant file every `per_tenant_override_period` until `shutdown`.
-    /// Returns at once when there is no per-tenant file.
+    /// Reloads the per-tenant file every `per_tenant_override_period` until `shutdown` (with no
+    /// per-tenant file there is nothing to reload; it just waits for `shutdown`).
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<()> {
         if self.file_opt.is_none() {
+            shutdown.cancelled().await;
             return Ok(());
         }
         let mut ticker = tokio::time::interval(self.period);

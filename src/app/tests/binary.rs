@@ -137,8 +137,11 @@ struct FakeIngester {
     spans: Mutex<u64>,
 }
 
+/// The gRPC face of a [`FakeIngester`] (a local type, so the generated trait can be implemented).
+struct FakeIngesterService(Arc<FakeIngester>);
+
 #[async_trait]
-impl IngesterService for Arc<FakeIngester> {
+impl IngesterService for FakeIngesterService {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
         let spans: u64 = request
             .get_ref()
@@ -146,7 +149,7 @@ impl IngesterService for Arc<FakeIngester> {
             .iter()
             .map(|segment| u64::from(segment.span_count))
             .sum();
-        *self.spans.lock().expect("lock") += spans;
+        *self.0.spans.lock().expect("lock") += spans;
         Ok(Response::new(PushResponse::default()))
     }
     async fn find_trace_by_id(
@@ -210,7 +213,9 @@ async fn the_distributor_target_routes_otlp_to_remote_ingesters_and_stops_on_sig
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health)
-            .add_service(IngesterServiceServer::new(Arc::clone(&ingester)))
+            .add_service(IngesterServiceServer::new(FakeIngesterService(Arc::clone(
+                &ingester,
+            ))))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(
                 ingester_listener,
             )),
