@@ -76,7 +76,7 @@ impl RingConfig {
             })?;
         }
         let mut warnings = Vec::new();
-        if !self.addresses.is_empty() && self.replication_factor % 2 == 0 {
+        if !self.addresses.is_empty() && self.replication_factor.is_multiple_of(2) {
             warnings.push(ConfigWarning::new(
                 format!("{prefix}.replication_factor"),
                 "an even replication factor tolerates no more failures than the odd one below it",

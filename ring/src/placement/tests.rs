@@ -122,10 +122,8 @@ fn a_joining_member_takes_only_its_share_and_only_from_others() {
             let new = replica_ids(&after, *key);
             if old != new {
                 // Exactly one replica changed, and it is the newcomer.
-                assert_eq!(
-                    new.difference(&old).cloned().collect::<Vec<_>>(),
-                    [newcomer.clone()]
-                );
+                let added: Vec<&String> = new.difference(&old).collect();
+                assert_eq!(added, [&newcomer]);
                 assert_eq!(old.difference(&new).count(), 1);
             }
         }
