@@ -114,6 +114,21 @@ fn bench_regroup(criterion: &mut Criterion<ThreadCpuTime>) {
             });
         });
     }
+    // Baseline: what decoding alone costs with prost (no regroup, no encode).
+    let (bodies, spans, _) = corpus(PayloadFormat::Protobuf);
+    group.throughput(Throughput::Elements(spans));
+    group.bench_function("baseline_prost_decode_only", |bencher| {
+        bencher.iter(|| {
+            for body in &bodies {
+                let request =
+                    contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest::decode(
+                        body.clone(),
+                    )
+                    .expect("decodes");
+                std::hint::black_box(request);
+            }
+        });
+    });
     group.finish();
 }
 

@@ -31,15 +31,24 @@ impl<'a> Fields<'a> {
     }
 
     /// The next field's number and wire type, or `None` at the end.
+    #[inline]
     pub(crate) fn next_key(&mut self) -> WireResult<Option<(u32, WireType)>> {
-        if self.buf.is_empty() {
+        let Some(&first) = self.buf.first() else {
             return Ok(None);
+        };
+        // Fields 1..15 have one-byte keys: every OTLP field but `Span.flags`.
+        if first < 0x80 && first >= 8 {
+            if let Ok(wire_type) = WireType::try_from(u64::from(first & 7)) {
+                self.buf = &self.buf[1..];
+                return Ok(Some((u32::from(first >> 3), wire_type)));
+            }
         }
         decode_key(&mut self.buf)
             .map(Some)
             .map_err(|error| error.to_string())
     }
 
+    #[inline]
     fn expect(tag: u32, wire_type: WireType, expected: WireType) -> WireResult<()> {
         if wire_type == expected {
             Ok(())
@@ -51,9 +60,16 @@ impl<'a> Fields<'a> {
     }
 
     /// A length-delimited field's body.
+    #[inline]
     pub(crate) fn bytes(&mut self, tag: u32, wire_type: WireType) -> WireResult<&'a [u8]> {
         Self::expect(tag, wire_type, WireType::LengthDelimited)?;
-        let len = decode_varint(&mut self.buf).map_err(|error| error.to_string())?;
+        let len = match self.buf.first() {
+            Some(&short) if short < 0x80 => {
+                self.buf = &self.buf[1..];
+                u64::from(short)
+            }
+            _ => decode_varint(&mut self.buf).map_err(|error| error.to_string())?,
+        };
         let len = usize::try_from(len).map_err(|_| "length too large".to_owned())?;
         if len > self.buf.len() {
             return Err(format!("field {tag}: buffer underflow"));
@@ -64,6 +80,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A string field (UTF-8 checked).
+    #[inline]
     pub(crate) fn string(&mut self, tag: u32, wire_type: WireType) -> WireResult<&'a str> {
         let bytes = self.bytes(tag, wire_type)?;
         std::str::from_utf8(bytes)
