@@ -1,5 +1,5 @@
 //! `distributor`: [`DistributorConfig`], with Tempo's `receivers` layout
-//! (`receivers.otlp.protocols.{grpc,http}.endpoint`) and Contrail's `ingester_ring`.
+//! (`receivers.otlp.protocols.{grpc,http}.endpoint`) and `ring` (the ingesters).
 
 use std::time::Duration;
 
@@ -20,9 +20,10 @@ pub const SECTION: &str = "distributor";
 pub struct DistributorConfig {
     /// `receivers`: which protocols are listened to, and where.
     pub receivers: ReceiversConfig,
-    /// `ingester_ring` (Contrail): where the ingesters are and the replication factor. Empty
-    /// `addresses` in single-binary mode (the in-process ingester).
-    pub ingester_ring: RingConfig,
+    /// `ring`: where the ingesters are and the replication factor (Contrail's keys; Tempo's
+    /// dskit ring keys here are accepted with warnings). Empty `addresses` in single-binary mode
+    /// (the in-process ingester).
+    pub ring: RingConfig,
     /// `max_attribute_bytes` (Tempo; older name `max_span_attr_byte`): attribute keys and
     /// string values longer than this are truncated and counted; 0 = no truncation. A tenant's
     /// `overrides.*.ingestion.max_attribute_bytes` takes precedence.
@@ -37,7 +38,6 @@ pub struct DistributorConfig {
     pub decode_workers: usize,
 
     // Tempo settings accepted and ignored, each reported by `validate`.
-    pub ring: Option<Value>,
     pub log_received_spans: Option<Value>,
     pub log_discarded_spans: Option<Value>,
     pub metric_received_spans: Option<Value>,
@@ -56,11 +56,10 @@ impl Default for DistributorConfig {
     fn default() -> Self {
         DistributorConfig {
             receivers: ReceiversConfig::default(),
-            ingester_ring: RingConfig::default(),
+            ring: RingConfig::default(),
             max_attribute_bytes: 2048,
             retry_after_on_resource_exhausted: Duration::ZERO,
             decode_workers: 0,
-            ring: None,
             log_received_spans: None,
             log_discarded_spans: None,
             metric_received_spans: None,
@@ -239,7 +238,6 @@ impl DistributorConfig {
                 warnings.push(ConfigWarning::tempo_key_ignored(format!("{SECTION}.{key}")));
             }
         };
-        ignored(self.ring.is_some(), "ring");
         ignored(self.log_received_spans.is_some(), "log_received_spans");
         ignored(self.log_discarded_spans.is_some(), "log_discarded_spans");
         ignored(
@@ -346,9 +344,9 @@ impl DistributorConfig {
                 "no otlp protocol configured: this distributor receives nothing",
             ));
         }
-        let ring_prefix = format!("{SECTION}.ingester_ring");
+        let ring_prefix = format!("{SECTION}.ring");
         let ring_warnings =
-            self.ingester_ring
+            self.ring
                 .validate(&ring_prefix)
                 .map_err(|error| match error {
                     contrail_ring::Error::InvalidConfig { key, message } => {

@@ -34,6 +34,19 @@ pub struct RingConfig {
     /// `remote_timeout`: deadline of one push to one ingester.
     #[serde(with = "humantime_serde")]
     pub remote_timeout: Duration,
+
+    // Tempo's (dskit's) ring keys, accepted with a warning: membership comes from `addresses`.
+    pub kvstore: Option<serde_yaml::Value>,
+    pub heartbeat_period: Option<serde_yaml::Value>,
+    pub heartbeat_timeout: Option<serde_yaml::Value>,
+    pub instance_id: Option<serde_yaml::Value>,
+    pub instance_interface_names: Option<serde_yaml::Value>,
+    pub instance_addr: Option<serde_yaml::Value>,
+    pub instance_port: Option<serde_yaml::Value>,
+    pub instance_availability_zone: Option<serde_yaml::Value>,
+    pub instance_enable_ipv6: Option<serde_yaml::Value>,
+    pub zone_awareness_enabled: Option<serde_yaml::Value>,
+    pub excluded_zones: Option<serde_yaml::Value>,
 }
 
 impl Default for RingConfig {
@@ -45,6 +58,17 @@ impl Default for RingConfig {
             health_check_interval: Duration::from_secs(2),
             health_check_timeout: Duration::from_secs(1),
             remote_timeout: Duration::from_secs(5),
+            kvstore: None,
+            heartbeat_period: None,
+            heartbeat_timeout: None,
+            instance_id: None,
+            instance_interface_names: None,
+            instance_addr: None,
+            instance_port: None,
+            instance_availability_zone: None,
+            instance_enable_ipv6: None,
+            zone_awareness_enabled: None,
+            excluded_zones: None,
         }
     }
 }
@@ -75,7 +99,28 @@ impl RingConfig {
                 message,
             })?;
         }
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<ConfigWarning> = [
+            ("kvstore", self.kvstore.is_some()),
+            ("heartbeat_period", self.heartbeat_period.is_some()),
+            ("heartbeat_timeout", self.heartbeat_timeout.is_some()),
+            ("instance_id", self.instance_id.is_some()),
+            ("instance_interface_names", self.instance_interface_names.is_some()),
+            ("instance_addr", self.instance_addr.is_some()),
+            ("instance_port", self.instance_port.is_some()),
+            ("instance_availability_zone", self.instance_availability_zone.is_some()),
+            ("instance_enable_ipv6", self.instance_enable_ipv6.is_some()),
+            ("zone_awareness_enabled", self.zone_awareness_enabled.is_some()),
+            ("excluded_zones", self.excluded_zones.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(key, _)| {
+            ConfigWarning::new(
+                format!("{prefix}.{key}"),
+                "tempo ring setting ignored: contrail finds members from `addresses` (static or DNS) and their grpc health",
+            )
+        })
+        .collect();
         if !self.addresses.is_empty() && self.replication_factor.is_multiple_of(2) {
             warnings.push(ConfigWarning::new(
                 format!("{prefix}.replication_factor"),

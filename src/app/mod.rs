@@ -64,7 +64,7 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
     match target {
         Target::Distributor => {}
         Target::All | Target::Ingester => bail!(
-            "target {target} runs the ingester, which is not part of this build yet; run -target=distributor with distributor.ingester_ring.addresses naming remote ingesters"
+            "target {target} runs the ingester, which is not part of this build yet; run -target=distributor with distributor.ring.addresses naming remote ingesters"
         ),
         Target::Querier | Target::QueryFrontend | Target::Compactor => {
             bail!("target {target}: the {target} component is not part of this build yet")
@@ -85,10 +85,10 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
         async move { Ok(overrides.run(shutdown).await?) }
     });
 
-    let ring_config = &config.distributor.ingester_ring;
+    let ring_config = &config.distributor.ring;
     if ring_config.addresses.is_empty() {
         bail!(
-            "distributor.ingester_ring.addresses: required with -target=distributor (the ingesters to push to)"
+            "distributor.ring.addresses: required with -target=distributor (the ingesters to push to)"
         );
     }
     let members = DiscoveredMembers::start(DiscoveredMembersArgs {

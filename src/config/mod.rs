@@ -110,9 +110,9 @@ impl Config {
         warnings.extend(self.overrides.validate()?);
         warnings.extend(self.storage.trace.validate()?);
         let replication_factor = self.replication_factor()?;
-        if replication_factor > 1 && self.distributor.ingester_ring.addresses.is_empty() {
+        if replication_factor > 1 && self.distributor.ring.addresses.is_empty() {
             warnings.push(ConfigWarning::new(
-                "distributor.ingester_ring.addresses",
+                "distributor.ring.addresses",
                 "empty: the single binary has one in-process ingester, so the replication factor is 1",
             ));
         }
@@ -175,10 +175,10 @@ impl Config {
         Ok(warnings)
     }
 
-    /// The replication factor: `distributor.ingester_ring.replication_factor`, or Tempo's
+    /// The replication factor: `distributor.ring.replication_factor`, or Tempo's
     /// `ingester.lifecycler.ring.replication_factor` when only that one is set.
     pub fn replication_factor(&self) -> anyhow::Result<usize> {
-        let own = self.distributor.ingester_ring.replication_factor;
+        let own = self.distributor.ring.replication_factor;
         let tempo_opt = self
             .ingester
             .as_ref()
@@ -197,7 +197,7 @@ impl Config {
             None => Ok(own),
             Some(tempo) if own == 1 || own == tempo => Ok(tempo),
             Some(tempo) => bail!(
-                "distributor.ingester_ring.replication_factor ({own}) and ingester.lifecycler.ring.replication_factor ({tempo}) disagree"
+                "distributor.ring.replication_factor ({own}) and ingester.lifecycler.ring.replication_factor ({tempo}) disagree"
             ),
         }
     }

@@ -168,12 +168,24 @@ fn invalid_values_fail_validation_naming_the_key() {
         error.contains("distributor.receivers.otlp.protocols.grpc.endpoint"),
         "{error}"
     );
-    let config = Config::parse("distributor:\n  ingester_ring:\n    replication_factor: 3\ningester:\n  lifecycler:\n    ring:\n      replication_factor: 5\n").expect("parses");
+    let config = Config::parse("distributor:\n  ring:\n    replication_factor: 3\ningester:\n  lifecycler:\n    ring:\n      replication_factor: 5\n").expect("parses");
     assert!(format!("{:#}", config.validate().unwrap_err()).contains("disagree"));
 }
 
 #[test]
 fn tempo_keys_contrail_ignores_are_warnings() {
+    let config = Config::parse("server:\n  http_server_read_timeout: 30s\ndistributor:\n  ring:\n    kvstore:\n      store: memberlist\n    addresses: [\"dnssrv+_grpc._tcp.ingester\"]\n    replication_factor: 3\n").expect("parses");
+    assert_eq!(config.replication_factor().expect("rf"), 3);
+    let keys: Vec<String> = config
+        .validate()
+        .expect("valid")
+        .into_iter()
+        .map(|warning| warning.key)
+        .collect();
+    assert!(
+        keys.iter().any(|key| key == "distributor.ring.kvstore"),
+        "{keys:?}"
+    );
     let config = Config::parse("server:\n  http_server_read_timeout: 30s\nmemberlist:\n  join_members: [a]\ndistributor:\n  receivers:\n    jaeger:\n      protocols:\n        grpc:\n  log_received_spans:\n    enabled: true\n").expect("parses");
     let keys: Vec<String> = config
         .validate()

@@ -128,7 +128,7 @@ fn targets_without_their_component_fail_with_a_message_naming_it() {
     assert!(text(&querier.stderr).contains("querier"));
     let no_ring = run(&[&flag, "-target=distributor"]);
     assert_eq!(no_ring.status.code(), Some(1));
-    assert!(text(&no_ring.stderr).contains("distributor.ingester_ring.addresses"));
+    assert!(text(&no_ring.stderr).contains("distributor.ring.addresses"));
 }
 
 /// An ingester that acknowledges every push and counts the spans.
@@ -227,7 +227,7 @@ async fn the_distributor_target_routes_otlp_to_remote_ingesters_and_stops_on_sig
     let flag = write_config(
         dir.path(),
         &format!(
-            "target: distributor\nserver:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {api_http}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: {api_grpc}\n  graceful_shutdown_timeout: 5s\ndistributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: 127.0.0.1:{otlp_grpc}\n        http:\n          endpoint: 127.0.0.1:{otlp_http}\n  ingester_ring:\n    addresses: [\"{ingester_address}\"]\n    health_check_interval: 100ms\n"
+            "target: distributor\nserver:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {api_http}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: {api_grpc}\n  graceful_shutdown_timeout: 5s\ndistributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: 127.0.0.1:{otlp_grpc}\n        http:\n          endpoint: 127.0.0.1:{otlp_http}\n  ring:\n    addresses: [\"{ingester_address}\"]\n    health_check_interval: 100ms\n"
         ),
     );
     let child = contrail()
