@@ -345,18 +345,18 @@ impl DistributorConfig {
             ));
         }
         let ring_prefix = format!("{SECTION}.ring");
-        let ring_warnings =
-            self.ring
-                .validate(&ring_prefix)
-                .map_err(|error| match error {
-                    contrail_ring::Error::InvalidConfig { key, message } => {
-                        Error::InvalidConfig { key, message }
-                    }
-                    other => Error::InvalidConfig {
-                        key: ring_prefix.clone(),
-                        message: other.to_string(),
-                    },
-                })?;
+        let ring_warnings = self
+            .ring
+            .validate(&ring_prefix)
+            .map_err(|error| match error {
+                contrail_ring::Error::InvalidConfig { key, message } => {
+                    Error::InvalidConfig { key, message }
+                }
+                other => Error::InvalidConfig {
+                    key: ring_prefix.clone(),
+                    message: other.to_string(),
+                },
+            })?;
         warnings.extend(ring_warnings);
         Ok(warnings)
     }

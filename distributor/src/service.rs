@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use contrail_overrides::Overrides;
+use contrail_proto::otlp::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
 use contrail_proto::{Clock, IdError, TenantId};
 use contrail_ring::Ring;
 use prometheus::Registry;
@@ -66,6 +69,21 @@ pub struct PushSummary {
     pub rejected_spans: u64,
     /// Why, when `rejected_spans > 0` (the OTLP partial-success `error_message`).
     pub message: String,
+}
+
+impl PushSummary {
+    /// The OTLP response: empty on full success, `partial_success` otherwise.
+    pub fn to_export_response(&self) -> ExportTraceServiceResponse {
+        if self.rejected_spans == 0 {
+            return ExportTraceServiceResponse::default();
+        }
+        ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: i64::try_from(self.rejected_spans).unwrap_or(i64::MAX),
+                error_message: self.message.clone(),
+            }),
+        }
+    }
 }
 
 /// The distributor.

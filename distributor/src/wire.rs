@@ -37,11 +37,11 @@ impl<'a> Fields<'a> {
             return Ok(None);
         };
         // Fields 1..15 have one-byte keys: every OTLP field but `Span.flags`.
-        if first < 0x80 && first >= 8 {
-            if let Ok(wire_type) = WireType::try_from(u64::from(first & 7)) {
-                self.buf = &self.buf[1..];
-                return Ok(Some((u32::from(first >> 3), wire_type)));
-            }
+        if (8..0x80).contains(&first)
+            && let Ok(wire_type) = WireType::try_from(u64::from(first & 7))
+        {
+            self.buf = &self.buf[1..];
+            return Ok(Some((u32::from(first >> 3), wire_type)));
         }
         decode_key(&mut self.buf)
             .map(Some)

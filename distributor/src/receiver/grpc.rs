@@ -22,7 +22,6 @@ use tonic::{Request, Response, Status};
 
 use crate::decode::{ContentEncoding, PayloadFormat};
 use crate::error::{Error, Result};
-use crate::receiver::export_response;
 use crate::service::{Distributor, RawExport};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -126,7 +125,7 @@ impl UnaryService<Bytes> for ExportMethod {
                 .push(export)
                 .await
                 .map_err(|error| error.to_status())?;
-            Ok(Response::new(export_response(&summary)))
+            Ok(Response::new(summary.to_export_response()))
         })
     }
 }

@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::HttpReceiverConfig;
 use crate::decode::{ContentEncoding, PayloadFormat};
 use crate::error::{Error, Result};
-use crate::receiver::export_response;
 use crate::service::{Distributor, RawExport};
 
 const PROTOBUF_CONTENT_TYPE: &str = "application/x-protobuf";
@@ -141,7 +140,7 @@ async fn export(
     };
     match distributor.push(export).await {
         Ok(summary) => {
-            let response = export_response(&summary);
+            let response = summary.to_export_response();
             match format {
                 PayloadFormat::Protobuf => (
                     StatusCode::OK,

@@ -7,14 +7,11 @@ pub(crate) mod http;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use contrail_proto::otlp::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceResponse,
-};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::service::{Distributor, PushSummary};
+use crate::service::Distributor;
 
 /// The bound OTLP listeners of one distributor.
 pub struct Receivers {
@@ -102,18 +99,5 @@ impl Receivers {
         };
         let (grpc_result, http_result) = tokio::join!(grpc_future, http_future);
         grpc_result.and(http_result)
-    }
-}
-
-/// The OTLP response for a summary: empty on full success, `partial_success` otherwise.
-pub(crate) fn export_response(summary: &PushSummary) -> ExportTraceServiceResponse {
-    if summary.rejected_spans == 0 {
-        return ExportTraceServiceResponse::default();
-    }
-    ExportTraceServiceResponse {
-        partial_success: Some(ExportTracePartialSuccess {
-            rejected_spans: i64::try_from(summary.rejected_spans).unwrap_or(i64::MAX),
-            error_message: summary.message.clone(),
-        }),
     }
 }
