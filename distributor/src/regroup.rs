@@ -13,7 +13,7 @@ use std::collections::hash_map::Entry;
 
 use bytes::Bytes;
 use contrail_proto::internal::v1::TraceSegment;
-use contrail_proto::otlp::common::v1::InstrumentationScope;
+use contrail_proto::otlp::common::v1::{InstrumentationScope, KeyValue};
 use contrail_proto::otlp::resource::v1::Resource;
 use contrail_proto::otlp::trace::v1::Span;
 use prost::Message;
@@ -86,14 +86,38 @@ struct Groups {
     rewritten: Vec<Vec<u8>>,
 }
 
-/// Field numbers of `tempopb.Trace` / OTLP `TracesData` and below.
+/// Field numbers of `tempopb.Trace` / OTLP `TracesData` and below. `ResourceSpans` and
+/// `ScopeSpans` share theirs: 1 the entity (resource, scope), 2 the children, 3 the schema URL.
 const REQUEST_RESOURCE_SPANS: u32 = 1;
-const RESOURCE_SPANS_RESOURCE: u32 = 1;
-const RESOURCE_SPANS_SCOPE_SPANS: u32 = 2;
-const RESOURCE_SPANS_SCHEMA_URL: u32 = 3;
-const SCOPE_SPANS_SCOPE: u32 = 1;
-const SCOPE_SPANS_SPANS: u32 = 2;
-const SCOPE_SPANS_SCHEMA_URL: u32 = 3;
+const GROUP_ENTITY: u32 = 1;
+const GROUP_CHILDREN: u32 = 2;
+const GROUP_SCHEMA_URL: u32 = 3;
+
+/// The entity of a group: a resource or an instrumentation scope.
+trait GroupEntity: Message + Default {
+    fn check_wire(body: &[u8], check: &mut Check) -> crate::wire::WireResult<()>;
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue>;
+}
+
+impl GroupEntity for Resource {
+    fn check_wire(body: &[u8], check: &mut Check) -> crate::wire::WireResult<()> {
+        check_resource(body, check)
+    }
+
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        &mut self.attributes
+    }
+}
+
+impl GroupEntity for InstrumentationScope {
+    fn check_wire(body: &[u8], check: &mut Check) -> crate::wire::WireResult<()> {
+        check_scope(body, check)
+    }
+
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        &mut self.attributes
+    }
+}
 
 fn malformed(message: String) -> Error {
     Error::Malformed(format!("invalid OTLP protobuf payload: {message}"))
@@ -165,75 +189,59 @@ impl Regrouper<'_> {
     }
 
     fn resource_spans(&mut self, body: &[u8]) -> Result<()> {
-        let resource_index = u32::try_from(self.groups.resource_headers.len()).unwrap_or(u32::MAX);
-        let mut header = Vec::new();
-        let mut fields = Fields::new(body);
-        let mut field_start = 0;
-        while let Some((tag, wire_type)) = fields.next_key().map_err(malformed)? {
-            match tag {
-                RESOURCE_SPANS_RESOURCE => {
-                    let resource = fields.bytes(tag, wire_type).map_err(malformed)?;
-                    let mut check = self.check();
-                    check_resource(resource, &mut check).map_err(malformed)?;
-                    if check.has_long_attribute {
-                        let mut decoded = Resource::decode(resource)
-                            .map_err(|error| malformed(error.to_string()))?;
-                        self.truncated_attributes +=
-                            truncate_list(&mut decoded.attributes, self.limits.max_attribute_bytes);
-                        write_field(tag, &decoded.encode_to_vec(), &mut header);
-                    } else {
-                        header.extend_from_slice(&body[field_start..fields.offset()]);
-                    }
-                }
-                RESOURCE_SPANS_SCOPE_SPANS => {
-                    let scope_spans = fields.bytes(tag, wire_type).map_err(malformed)?;
-                    self.scope_spans(scope_spans, resource_index)?;
-                }
-                RESOURCE_SPANS_SCHEMA_URL => {
-                    fields.string(tag, wire_type).map_err(malformed)?;
-                    header.extend_from_slice(&body[field_start..fields.offset()]);
-                }
-                _ => {
-                    fields.skip(tag, wire_type).map_err(malformed)?;
-                    header.extend_from_slice(&body[field_start..fields.offset()]);
-                }
-            }
-            field_start = fields.offset();
-        }
+        let resource_index = self.groups.resource_headers.len();
+        let header = self.group::<Resource>(body, resource_index, Self::scope_spans)?;
         self.groups.resource_headers.push(header);
         Ok(())
     }
 
-    fn scope_spans(&mut self, body: &[u8], resource_index: u32) -> Result<()> {
+    fn scope_spans(&mut self, body: &[u8], resource_index: usize) -> Result<()> {
         let scope_index = self.groups.scopes.len();
         self.groups.scopes.push(ScopeGroup {
-            resource_index,
+            resource_index: u32::try_from(resource_index).unwrap_or(u32::MAX),
             header: Vec::new(),
         });
+        let header = self.group::<InstrumentationScope>(body, scope_index, Self::span)?;
+        self.groups.scopes[scope_index].header = header;
+        Ok(())
+    }
+
+    /// Walks a `ResourceSpans` or `ScopeSpans` body (same field numbers: 1 the entity `E`,
+    /// 2 the children, 3 the schema URL), handing each child to `child` with `index`. Returns
+    /// every other field as received, except an entity with an over-long attribute, which is
+    /// decoded, truncated and re-encoded.
+    fn group<E: GroupEntity>(
+        &mut self,
+        body: &[u8],
+        index: usize,
+        child: fn(&mut Self, &[u8], usize) -> Result<()>,
+    ) -> Result<Vec<u8>> {
         let mut header = Vec::new();
         let mut fields = Fields::new(body);
         let mut field_start = 0;
         while let Some((tag, wire_type)) = fields.next_key().map_err(malformed)? {
             match tag {
-                SCOPE_SPANS_SCOPE => {
-                    let scope = fields.bytes(tag, wire_type).map_err(malformed)?;
+                GROUP_ENTITY => {
+                    let entity = fields.bytes(tag, wire_type).map_err(malformed)?;
                     let mut check = self.check();
-                    check_scope(scope, &mut check).map_err(malformed)?;
+                    E::check_wire(entity, &mut check).map_err(malformed)?;
                     if check.has_long_attribute {
-                        let mut decoded = InstrumentationScope::decode(scope)
-                            .map_err(|error| malformed(error.to_string()))?;
-                        self.truncated_attributes +=
-                            truncate_list(&mut decoded.attributes, self.limits.max_attribute_bytes);
+                        let mut decoded =
+                            E::decode(entity).map_err(|error| malformed(error.to_string()))?;
+                        self.truncated_attributes += truncate_list(
+                            decoded.attributes_mut(),
+                            self.limits.max_attribute_bytes,
+                        );
                         write_field(tag, &decoded.encode_to_vec(), &mut header);
                     } else {
                         header.extend_from_slice(&body[field_start..fields.offset()]);
                     }
                 }
-                SCOPE_SPANS_SPANS => {
-                    let span = fields.bytes(tag, wire_type).map_err(malformed)?;
-                    self.span(span, scope_index)?;
+                GROUP_CHILDREN => {
+                    let child_body = fields.bytes(tag, wire_type).map_err(malformed)?;
+                    child(self, child_body, index)?;
                 }
-                SCOPE_SPANS_SCHEMA_URL => {
+                GROUP_SCHEMA_URL => {
                     fields.string(tag, wire_type).map_err(malformed)?;
                     header.extend_from_slice(&body[field_start..fields.offset()]);
                 }
@@ -244,8 +252,7 @@ impl Regrouper<'_> {
             }
             field_start = fields.offset();
         }
-        self.groups.scopes[scope_index].header = header;
-        Ok(())
+        Ok(header)
     }
 
     fn span(&mut self, span: &[u8], scope_index: usize) -> Result<()> {
@@ -334,13 +341,13 @@ impl Regrouper<'_> {
             encode_varint(self.resource_body_len(run) as u64, out);
             out.extend_from_slice(&self.groups.resource_headers[resource_index as usize]);
             for scope_run in scope_runs(run) {
-                encode_key(RESOURCE_SPANS_SCOPE_SPANS, WireType::LengthDelimited, out);
+                encode_key(GROUP_CHILDREN, WireType::LengthDelimited, out);
                 encode_varint(self.scope_body_len(scope_run) as u64, out);
                 out.extend_from_slice(
                     &self.groups.scopes[scope_run[0].scope_index as usize].header,
                 );
                 for span in scope_run {
-                    write_field(SCOPE_SPANS_SPANS, self.span_bytes(span), out);
+                    write_field(GROUP_CHILDREN, self.span_bytes(span), out);
                 }
             }
         }
