@@ -1,16 +1,62 @@
-//! Contrail: the binaries. Composes each crate's config from `tempo.yaml`, picks the target
-//! (`all`, `distributor`, `ingester`, `querier`, `compactor`), runs the servers and orders
-//! shutdown. Also hosts `contrail-cli`, the operator's tool for blocks and TraceQL.
+//! Contrail: the binaries. Composes each crate's config from `tempo.yaml` ([`config`]), picks
+//! the target (`all`, `distributor`, `ingester`, `querier`, `query-frontend`, `compactor`), runs
+//! the servers and orders shutdown ([`app`]). Also hosts `contrail-cli`, the operator's tool for
+//! blocks and TraceQL.
 //!
 //! May depend on every crate of the workspace; nothing depends on it except `tests/`.
 
+pub mod app;
 pub mod cli;
+pub mod config;
+pub mod flags;
+pub mod servers;
+pub mod target;
+pub mod telemetry;
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::flags::Flags;
 
 /// The version printed by every binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Entry point of the `contrail` binary.
-pub fn run() -> anyhow::Result<()> {
-    println!("contrail {VERSION}");
-    Ok(())
+/// Entry point of the `contrail` binary: flags, config, then `-config.verify` or the target.
+pub fn run() -> ExitCode {
+    let flags = match Flags::parse_from_args(std::env::args_os()) {
+        Ok(flags) => flags,
+        Err(error) => error.exit(),
+    };
+    match run_with_flags(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_with_flags(flags: Flags) -> anyhow::Result<()> {
+    let config = Config::load(&flags.config_file, flags.expand_env)?;
+    let warnings = config.validate()?;
+    let target = flags.target_opt.unwrap_or(config.target);
+    if flags.verify {
+        for warning in &warnings {
+            eprintln!("warning: {warning}");
+        }
+        println!(
+            "{}: valid ({} warnings)",
+            flags.config_file.display(),
+            warnings.len()
+        );
+        return Ok(());
+    }
+    telemetry::init_logging(&config.server);
+    for warning in &warnings {
+        tracing::warn!(key = %warning.key, "{}", warning.message);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(app::run(config, target))
 }

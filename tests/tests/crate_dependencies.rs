@@ -12,14 +12,20 @@ fn allowed_edges() -> BTreeMap<&'static str, &'static [&'static str]> {
             "contrail-storage",
             &["contrail-proto", "contrail-traceql"][..],
         ),
+        ("contrail-overrides", &["contrail-proto"][..]),
         ("contrail-ring", &["contrail-proto"][..]),
         (
             "contrail-distributor",
-            &["contrail-proto", "contrail-ring"][..],
+            &["contrail-proto", "contrail-ring", "contrail-overrides"][..],
         ),
         (
             "contrail-ingester",
-            &["contrail-proto", "contrail-storage", "contrail-traceql"][..],
+            &[
+                "contrail-proto",
+                "contrail-storage",
+                "contrail-traceql",
+                "contrail-overrides",
+            ][..],
         ),
         (
             "contrail-querier",
@@ -28,11 +34,12 @@ fn allowed_edges() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "contrail-storage",
                 "contrail-traceql",
                 "contrail-ring",
+                "contrail-overrides",
             ][..],
         ),
         (
             "contrail-compactor",
-            &["contrail-proto", "contrail-storage"][..],
+            &["contrail-proto", "contrail-storage", "contrail-overrides"][..],
         ),
         ("contrail-loadgen", &["contrail-proto"][..]),
         (
@@ -42,6 +49,7 @@ fn allowed_edges() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "contrail-storage",
                 "contrail-traceql",
                 "contrail-ring",
+                "contrail-overrides",
                 "contrail-distributor",
                 "contrail-ingester",
                 "contrail-querier",

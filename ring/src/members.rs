@@ -1,0 +1,78 @@
+//! [`Member`] and [`MemberSource`]: "the current healthy members", however they are found.
+
+use std::sync::Arc;
+
+use contrail_proto::PushTarget;
+
+use crate::placement::member_hash;
+
+/// One ingester the distributor can push to.
+#[derive(Clone)]
+pub struct Member {
+    id: Arc<str>,
+    id_hash: u64,
+    target: Arc<dyn PushTarget>,
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Member {
+    /// A member with a stable `id` (its address, e.g. `ingester-0.ingester:9095`) reached
+    /// through `target`. Placement depends on the ID only.
+    pub fn new(id: impl Into<Arc<str>>, target: Arc<dyn PushTarget>) -> Self {
+        let id = id.into();
+        Member {
+            id_hash: member_hash(&id),
+            id,
+            target,
+        }
+    }
+
+    /// The member's ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where pushes for this member go.
+    pub fn target(&self) -> &Arc<dyn PushTarget> {
+        &self.target
+    }
+
+    pub(crate) fn id_hash(&self) -> u64 {
+        self.id_hash
+    }
+}
+
+/// The current healthy members. Implementations keep a snapshot that placement reads without
+/// locking.
+pub trait MemberSource: Send + Sync + 'static {
+    /// The healthy members now, in any order.
+    fn healthy_members(&self) -> Arc<[Member]>;
+}
+
+/// A fixed member list: the single binary (the in-process ingester) and tests.
+#[derive(Debug, Clone)]
+pub struct StaticMembers {
+    members: Arc<[Member]>,
+}
+
+impl StaticMembers {
+    /// The members, all considered healthy.
+    pub fn new(members: Vec<Member>) -> Self {
+        StaticMembers {
+            members: members.into(),
+        }
+    }
+}
+
+impl MemberSource for StaticMembers {
+    fn healthy_members(&self) -> Arc<[Member]> {
+        Arc::clone(&self.members)
+    }
+}
