@@ -136,6 +136,22 @@ pub struct RecentSnapshot {
 impl Ingester {
     /// Builds an ingester; nothing is replayed or accepted until [`Ingester::run`].
     pub fn new(args: IngesterArgs) -> Result<Self> {
+        Self::build(args, None)
+    }
+
+    /// An ingester whose WAL segments are opened by `opener` (tests: a device that fails).
+    #[cfg(test)]
+    pub(crate) fn with_segment_opener(
+        args: IngesterArgs,
+        opener: crate::wal::writer::SegmentOpener,
+    ) -> Result<Self> {
+        Self::build(args, Some(opener))
+    }
+
+    fn build(
+        args: IngesterArgs,
+        opener: Option<crate::wal::writer::SegmentOpener>,
+    ) -> Result<Self> {
         let IngesterArgs {
             config,
             wal,
@@ -154,7 +170,10 @@ impl Ingester {
             .validate()
             .map_err(|error| Error::invalid_config("storage.trace.block", error.to_string()))?;
         let metrics = IngesterMetrics::new(&registry)?;
-        let wal_options = WalOptions::from_config(&wal);
+        let mut wal_options = WalOptions::from_config(&wal);
+        if let Some(opener) = opener {
+            wal_options.opener = opener;
+        }
         let local_dir = wal_options.dir.join("blocks");
         // Blocks left by an earlier run are in the object store or replayed from the WAL.
         match std::fs::remove_dir_all(&local_dir) {
