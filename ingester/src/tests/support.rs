@@ -126,6 +126,15 @@ pub(super) struct Running {
 }
 
 impl Running {
+    /// `/shutdown` as the endpoint does it, then waits for `run` to end.
+    pub(super) async fn request_shutdown_and_wait(self) {
+        self.ingester.request_shutdown();
+        self.handle
+            .await
+            .expect("run task")
+            .expect("clean shutdown");
+    }
+
     pub(super) async fn stop(self) -> Result<()> {
         self.shutdown.cancel();
         self.handle.await.expect("run task")
