@@ -220,7 +220,7 @@ fn sorted_corpus(target_spans: u64) -> (Vec<(TraceId, bytes::Bytes)>, u64) {
         spans += contrail_storage::convert::span_count(&trace.resource_spans) as u64;
         encoded.push((trace_id, trace.encode_to_vec().into()));
     }
-    encoded.sort_by(|left, right| left.0.cmp(&right.0));
+    encoded.sort_by_key(|(trace_id, _)| *trace_id);
     (encoded, spans)
 }
 

@@ -68,14 +68,14 @@ pub enum Error {
         tenant: String,
         block_id: uuid::Uuid,
         #[source]
-        source: contrail_storage::Error,
+        source: Box<contrail_storage::Error>,
     },
 
     /// Reading a local block failed.
     #[error("read of local block failed: {source}")]
     Storage {
         #[source]
-        source: contrail_storage::Error,
+        source: Box<contrail_storage::Error>,
     },
 
     /// A block flush or upload exceeded `ingester.flush_op_timeout`.

@@ -48,7 +48,7 @@ impl Flusher {
         let flush_error = |source| Error::Flush {
             tenant: block.tenant.to_string(),
             block_id: block.block_id,
-            source,
+            source: Box::new(source),
         };
         let mut writer = BlockWriter::new(self.local.clone(), config).map_err(flush_error)?;
         let mut next = 0usize;
@@ -105,7 +105,7 @@ impl Flusher {
         let upload_error = |source| Error::Flush {
             tenant: meta.tenant_id.to_string(),
             block_id: meta.block_id,
-            source,
+            source: Box::new(source),
         };
         let data = object_path(&meta.tenant_id, &meta.block_id, DATA_OBJECT);
         self.copy_streaming(&data).await.map_err(upload_error)?;

@@ -232,7 +232,7 @@ impl Instance {
         }
         let head = std::mem::take(&mut state.head);
         let mut traces: Vec<(TraceId, TraceChunks)> = head.traces.into_iter().collect();
-        traces.sort_unstable_by(|left, right| left.0.cmp(&right.0));
+        traces.sort_unstable_by_key(|(trace_id, _)| *trace_id);
         let spans = traces.iter().map(|(_, trace)| trace.spans).sum();
         let block = Arc::new(CutBlock {
             tenant: self.tenant.clone(),
@@ -310,7 +310,7 @@ impl Instance {
                 add(trace_id, data);
             }
         }
-        traces.sort_by(|left, right| right.1.start_unix_nano.cmp(&left.1.start_unix_nano));
+        traces.sort_by_key(|(_, data)| std::cmp::Reverse(data.start_unix_nano));
         let blocks = state
             .complete
             .iter()

@@ -291,8 +291,11 @@ impl Ingester {
         };
         match written {
             Some(written) => {
-                let reader = BlockReader::open(inner.flusher.local.clone(), written.meta)
-                    .map_err(|source| Error::Storage { source })?;
+                let reader = BlockReader::open(inner.flusher.local.clone(), written.meta).map_err(
+                    |source| Error::Storage {
+                        source: Box::new(source),
+                    },
+                )?;
                 instance.complete(
                     block.block_id,
                     CompleteBlock {

@@ -32,7 +32,7 @@ use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path, run_bloc
 use crate::error::{Error, Result};
 
 /// zstd level of the pages of new blocks (see `BlockWriterConfig::new`).
-pub const WRITER_ZSTD_LEVEL: i32 = 1;
+const WRITER_ZSTD_LEVEL: i32 = 1;
 
 /// How a block is written.
 #[derive(Debug, Clone)]
