@@ -1,5 +1,7 @@
-//! TraceQL: the nom parser, the typed AST, validation, canonical printing, and (later) the
-//! planner and evaluation against the `SpansetFetcher` trait that `storage` implements.
+//! TraceQL: the nom parser, the typed AST, validation, canonical printing, and the planner and
+//! evaluation against the [`fetch::SpanSource`] trait that `storage` (vc1 blocks) and the
+//! ingester (recent traces in memory) implement; [`value`] holds the comparison rules both
+//! sides share.
 //!
 //! A pure library: no IO. May depend on `proto`; never on `storage`, a service crate or the
 //! `contrail` binary.
@@ -11,24 +13,26 @@
 pub mod ast;
 mod display;
 mod error;
+pub mod eval;
+pub mod fetch;
+pub mod memory;
+pub mod plan;
+pub mod search;
+pub mod structure;
 mod validate;
+pub mod value;
 
-mod aggregate;
-mod expr;
-mod hints;
-mod ident;
-mod internal;
-mod lexer;
-mod literal;
-mod metrics;
-mod pipeline;
-mod spanset;
+mod lower;
+mod parse;
 
 pub use ast::RootExpr;
 pub use error::{Error, ErrorKind, Result};
+pub use memory::{MemorySource, MemoryTrace};
+pub use plan::{Plan, SearchOptions, plan_search};
+pub use search::driver::{CpuRunError, CpuRunner, InlineRunner, SearchOutcome, run_cpu, search};
 pub use validate::validate;
 
-use internal::{Ctx, ParseError, sp};
+use parse::internal::{Ctx, ParseError, sp};
 
 fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
     let ctx = Ctx::default();
@@ -36,8 +40,8 @@ fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
         nom::Err::Error(error) | nom::Err::Failure(error) => error,
         nom::Err::Incomplete(_) => ParseError::at_remaining("unexpected end of query", 0),
     };
-    let (rest, (node, _depth)) = spanset::outer_expr(&ctx, query, 0).map_err(unwrap)?;
-    let (rest, hints) = hints::hints(rest).map_err(unwrap)?;
+    let (rest, (node, _depth)) = parse::outer::outer_expr(&ctx, query, 0).map_err(unwrap)?;
+    let (rest, hints) = parse::hints::hints(rest).map_err(unwrap)?;
     let (rest, ()) = sp(rest).map_err(unwrap)?;
     if !rest.is_empty() {
         return Err(ParseError::new(
@@ -45,7 +49,7 @@ fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
             rest,
         ));
     }
-    let body = pipeline::convert_body(node)?;
+    let body = lower::body::convert_body(node)?;
     Ok(RootExpr { body, hints })
 }
 

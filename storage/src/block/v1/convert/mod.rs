@@ -2,8 +2,8 @@
 //!
 //! `to_rows` flattens the `ResourceSpans` of one trace into span rows (Arrow `RecordBatch`es of
 //! the `vc1` schema), interning resources and scopes into block-wide tables (`tables`);
-//! `from_rows` rebuilds the `ResourceSpans` from rows plus those tables. `nested_set` orders the
-//! spans of a trace depth-first and numbers them for the structural operators.
+//! `from_rows` rebuilds the `ResourceSpans` from rows plus those tables. `contrail_traceql::structure`
+//! orders the spans of a trace depth-first and numbers them for the structural operators.
 //!
 //! What is normalised: OTLP's grouping (spans of one trace come back grouped by resource and
 //! scope, identical resources merged) and the order of spans and attributes; everything else,
@@ -12,7 +12,6 @@
 pub(crate) mod attrs;
 pub(crate) mod from_rows;
 mod lists;
-pub(crate) mod nested_set;
 pub(crate) mod tables;
 pub(crate) mod to_rows;
 

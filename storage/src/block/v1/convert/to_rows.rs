@@ -10,10 +10,10 @@ use arrow::datatypes::SchemaRef;
 use contrail_proto::TraceId;
 use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value::Value};
 use contrail_proto::otlp::trace::v1::{ResourceSpans, Span};
+use contrail_traceql::structure::{SpanKey, nested_set};
 
 use super::attrs::AttrListBuilder;
 use super::lists::{EventListBuilder, LinkListBuilder};
-use super::nested_set::{SpanKey, nested_set};
 use super::{RefTables, RowsError};
 use crate::block::v1::schema::{self, DedicatedScope, DedicatedType, arrow_schema, dedicated_of};
 
