@@ -85,6 +85,13 @@ pub enum Error {
         block_id: uuid::Uuid,
     },
 
+    /// A search over recent data failed (bad query, unsupported feature, memory budget).
+    #[error("search over recent data failed: {source}")]
+    Search {
+        #[source]
+        source: Box<contrail_traceql::Error>,
+    },
+
     /// A CPU task on the blocking pool failed (panicked or was cancelled).
     #[error("ingester task failed: {message}")]
     Task { message: String },
@@ -123,6 +130,7 @@ impl Error {
             Error::MemoryLimit { .. } => ErrorCode::RateLimited,
             Error::Flush { source, .. } | Error::Storage { source } => source.code(),
             Error::FlushTimeout { .. } => ErrorCode::Timeout,
+            Error::Search { source } => source.code(),
         }
     }
 }

@@ -37,11 +37,9 @@ fn tenant(value: String) -> Result<TenantId, Status> {
     TenantId::new(value).map_err(|error| bad_request(format!("tenant: {error}")))
 }
 
-/// Search over recent data goes through the TraceQL fetch interface (`traceql/src/fetch.rs`),
-/// which is not merged yet.
-fn search_not_available() -> Status {
-    ErrorCode::Unsupported
-        .to_status("search over ingester recent data is not available in this build yet")
+/// Tag name and value listing over recent data is not implemented yet.
+fn tags_not_available() -> Status {
+    ErrorCode::Unsupported.to_status("tag search over ingester recent data is not implemented")
 }
 
 #[tonic::async_trait]
@@ -75,8 +73,11 @@ impl IngesterService for GrpcIngester {
         &self,
         request: Request<SearchRecentRequest>,
     ) -> Result<Response<SearchResponse>, Status> {
-        tenant(request.into_inner().tenant)?;
-        Err(search_not_available())
+        let request = request.into_inner();
+        let tenant = tenant(request.tenant)?;
+        let search = request.request.unwrap_or_default();
+        let response = self.ingester.search_recent(&tenant, &search).await?;
+        Ok(Response::new(response))
     }
 
     async fn search_tags_recent(
@@ -84,7 +85,7 @@ impl IngesterService for GrpcIngester {
         request: Request<SearchTagsRecentRequest>,
     ) -> Result<Response<SearchTagsV2Response>, Status> {
         tenant(request.into_inner().tenant)?;
-        Err(search_not_available())
+        Err(tags_not_available())
     }
 
     async fn search_tag_values_recent(
@@ -92,6 +93,6 @@ impl IngesterService for GrpcIngester {
         request: Request<SearchTagValuesRecentRequest>,
     ) -> Result<Response<SearchTagValuesV2Response>, Status> {
         tenant(request.into_inner().tenant)?;
-        Err(search_not_available())
+        Err(tags_not_available())
     }
 }

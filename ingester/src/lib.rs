@@ -6,6 +6,8 @@
 //! Data flow: `push` → limits → WAL record (`wal`) → live traces (`instance`) → head block →
 //! cut → `flush` (local block, then the object store, `meta.json` last) → WAL segments deleted.
 //!
+//! Search over recent data runs the `traceql` engine over an in-memory source (`search`).
+//!
 //! May depend on `proto`, `storage` and `traceql`; never on another service crate.
 
 mod config;
@@ -18,6 +20,7 @@ mod instance;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod search;
 mod service;
 mod trace;
 mod wal;

@@ -184,3 +184,66 @@ async fn undecodable_and_invalid_segments_are_dropped_at_flush_not_failing_the_b
     .await;
     running.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traceql_search_over_recent_traces_finds_matching_traces() {
+    let fixture = Fixture::new();
+    let running = fixture.start().await;
+    let traces = corpus(17, 40);
+    running
+        .ingester
+        .push(&tenant(), super::support::batch(&traces))
+        .await
+        .expect("push");
+    let all = running
+        .ingester
+        .search_recent(
+            &tenant(),
+            &tempopb::SearchRequest {
+                query: "{ }".to_owned(),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!(all.traces.len(), 40);
+    let errors = running
+        .ingester
+        .search_recent(
+            &tenant(),
+            &tempopb::SearchRequest {
+                query: "{ status = error }".to_owned(),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("search");
+    let expected_errors = traces
+        .iter()
+        .filter(|trace| {
+            tempopb::Trace::decode(trace.segment.trace.clone())
+                .expect("decode")
+                .resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .flat_map(|ss| &ss.spans)
+                .any(|span| span.status.as_ref().is_some_and(|status| status.code == 2))
+        })
+        .count();
+    assert_eq!(errors.traces.len(), expected_errors);
+    let none = running
+        .ingester
+        .search_recent(
+            &tenant(),
+            &tempopb::SearchRequest {
+                query: "{ span.http.status_code = 418 }".to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("search");
+    assert!(none.traces.is_empty());
+    running.stop().await.expect("stop");
+}

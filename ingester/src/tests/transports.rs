@@ -144,11 +144,27 @@ async fn the_grpc_adapter_serves_push_and_find_trace_by_id_to_the_real_client() 
     let search = client
         .search_recent(contrail_proto::internal::v1::SearchRecentRequest {
             tenant: "acme".to_owned(),
-            request: None,
+            request: Some(contrail_proto::tempopb::SearchRequest {
+                query: "{ }".to_owned(),
+                limit: 100,
+                ..Default::default()
+            }),
         })
         .await
-        .expect_err("not wired yet");
-    assert_eq!(search.code(), tonic::Code::Unimplemented);
+        .expect("search over recent data")
+        .into_inner();
+    assert_eq!(search.traces.len(), 10, "every pushed trace matches {{ }}");
+    let bad_query = client
+        .search_recent(contrail_proto::internal::v1::SearchRecentRequest {
+            tenant: "acme".to_owned(),
+            request: Some(contrail_proto::tempopb::SearchRequest {
+                query: "{ span.x = ".to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect_err("bad query");
+    assert_eq!(bad_query.code(), tonic::Code::InvalidArgument);
 
     running.request_shutdown_and_wait().await;
     let refused = target
