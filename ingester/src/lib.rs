@@ -1,5 +1,38 @@
-//! Ingester: appends pushed spans to a write-ahead log (fsync before the ack), keeps live
-//! traces in memory for recent search, cuts them into `vc1` blocks and uploads those through
-//! `storage`. Flushes everything on shutdown.
+//! Ingester: appends pushed spans to a write-ahead log (group commit, fsync before the ack),
+//! keeps live traces in memory as the segment bytes they arrived as, cuts idle traces into `vc1`
+//! blocks, uploads them through `storage` and serves recent data (trace by ID, snapshots for
+//! search). Flushes everything on shutdown.
+//!
+//! Data flow: `push` → limits → WAL record (`wal`) → live traces (`instance`) → head block →
+//! cut → `flush` (local block, then the object store, `meta.json` last) → WAL segments deleted.
+//!
+//! Search over recent data runs the `traceql` engine over an in-memory source (`search`).
 //!
 //! May depend on `proto`, `storage` and `traceql`; never on another service crate.
+
+mod config;
+mod cpu;
+mod error;
+mod flush;
+pub mod grpc;
+pub mod http;
+mod instance;
+mod lifecycle;
+mod limits;
+mod metrics;
+mod reads;
+mod search;
+mod service;
+mod trace;
+mod wal;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::IngesterConfig;
+pub use error::{Error, Result};
+pub use limits::{StaticLimits, TenantLimits};
+pub use metrics::IngesterMetrics;
+pub use reads::{RecentSnapshot, RecentTrace};
+pub use service::{Ingester, IngesterArgs};
+pub use wal::ReplayStats;

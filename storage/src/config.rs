@@ -25,7 +25,7 @@ mod tests;
 pub use azure::AzureConfig;
 pub use gcs::GcsConfig;
 pub use s3::{S3_MIN_PART_SIZE, S3Config};
-pub use sections::{BLOCK_FORMAT, BlockConfig, WalConfig};
+pub use sections::{BLOCK_FORMAT, BlockConfig, FsyncPolicy, WalConfig};
 
 /// YAML path of this section, used to name keys in warnings and errors.
 pub(crate) const SECTION: &str = "storage.trace";

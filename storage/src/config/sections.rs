@@ -2,6 +2,7 @@
 //! either honoured, reported as ignored, or rejected naming it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytesize::ByteSize;
 use serde::Deserialize;
@@ -11,12 +12,37 @@ use super::{ConfigWarning, SECTION, ignored};
 use crate::block::BlockWriterConfig;
 use crate::error::{Error, Result};
 
-/// `storage.trace.wal`: where the ingester keeps its write-ahead log.
+/// When the ingester's WAL writer calls `fdatasync` (Contrail's key `storage.trace.wal.fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// Every group commit is synced before its pushes are acknowledged: an ack survives a crash
+    /// of the machine, not only of the process.
+    #[default]
+    Always,
+    /// Pushes are acknowledged once written; the file is synced at most every `fsync_interval`.
+    /// A machine crash may lose the last interval of acknowledged pushes (a process crash does not).
+    Interval,
+    /// Never synced by Contrail (the kernel writes back on its own schedule).
+    Never,
+}
+
+/// `storage.trace.wal`: where the ingester keeps its write-ahead log, and how it is written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WalConfig {
     /// The WAL directory (Tempo's key).
     pub path: PathBuf,
+    /// Contrail: when appends are synced to disk (`always`, `interval`, `never`).
+    pub fsync: FsyncPolicy,
+    /// Contrail: with `fsync: interval`, the longest time between two syncs.
+    #[serde(with = "humantime_serde")]
+    pub fsync_interval: Duration,
+    /// Contrail: a segment file is closed and a new one started once it passes this size.
+    pub segment_size: ByteSize,
+    /// Contrail: at replay, skip a corrupt record in the middle of a segment (counted in
+    /// `contrail_ingester_wal_corrupt_records_skipped_total`) instead of refusing to start.
+    pub skip_corrupt_records: bool,
     // Tempo settings accepted and ignored: Contrail's WAL has one format of its own.
     pub v2_encoding: Option<IgnoredAny>,
     pub search_encoding: Option<IgnoredAny>,
@@ -28,6 +54,10 @@ impl Default for WalConfig {
     fn default() -> Self {
         WalConfig {
             path: PathBuf::from("./data/wal"),
+            fsync: FsyncPolicy::Always,
+            fsync_interval: Duration::from_millis(100),
+            segment_size: ByteSize::mib(128),
+            skip_corrupt_records: false,
             v2_encoding: None,
             search_encoding: None,
             ingestion_time_range_slack: None,
@@ -43,6 +73,18 @@ impl WalConfig {
             return Err(Error::invalid_config(
                 format!("{SECTION}.wal.path"),
                 "must not be empty",
+            ));
+        }
+        if self.segment_size.as_u64() < 64 * 1024 {
+            return Err(Error::invalid_config(
+                format!("{SECTION}.wal.segment_size"),
+                format!("must be at least 64KiB, got {}", self.segment_size),
+            ));
+        }
+        if self.fsync == FsyncPolicy::Interval && self.fsync_interval.is_zero() {
+            return Err(Error::invalid_config(
+                format!("{SECTION}.wal.fsync_interval"),
+                "must be more than 0s with fsync: interval",
             ));
         }
         Ok(ignored(
@@ -226,5 +268,30 @@ mod tests {
         let wal: WalConfig = parse("path: ''\n").expect("parses");
         let error = wal.validate().expect_err("empty").to_string();
         assert!(error.contains("storage.trace.wal.path"), "{error}");
+        let error = parse::<WalConfig>("fsync: sometimes\n").expect_err("bad policy");
+        assert!(error.contains("sometimes"), "{error}");
+        let wal: WalConfig = parse("segment_size: 1KiB\n").expect("parses");
+        let error = wal.validate().expect_err("tiny").to_string();
+        assert!(error.contains("storage.trace.wal.segment_size"), "{error}");
+        let wal: WalConfig = parse("fsync: interval\nfsync_interval: 0s\n").expect("parses");
+        let error = wal.validate().expect_err("zero").to_string();
+        assert!(
+            error.contains("storage.trace.wal.fsync_interval"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn wal_fsync_policy_and_replay_flag_parse() {
+        let wal: WalConfig = parse(
+            "path: /wal\nfsync: interval\nfsync_interval: 250ms\nsegment_size: 8MiB\nskip_corrupt_records: true\n",
+        )
+        .expect("wal");
+        assert_eq!(wal.fsync, FsyncPolicy::Interval);
+        assert_eq!(wal.fsync_interval, Duration::from_millis(250));
+        assert_eq!(wal.segment_size, ByteSize::mib(8));
+        assert!(wal.skip_corrupt_records);
+        assert!(wal.validate().expect("valid").is_empty());
+        assert_eq!(WalConfig::default().fsync, FsyncPolicy::Always);
     }
 }

@@ -1,21 +1,25 @@
-//! The `vc1` block writer: traces in trace-ID order in, `data.parquet` streamed out through
-//! `BufWriter` (multipart for big files) into `AsyncArrowWriter`, then the bloom shards, then
-//! `meta.json`.
+//! The `vc1` block writer: traces in trace-ID order in, `data.parquet` out, then the bloom
+//! shards, then `meta.json`.
 //!
-//! Memory stays bounded: traces are buffered only until `batch_spans` spans, the Parquet writer
-//! holds at most one row group (`row_group_target_bytes`), and only the 16-byte trace IDs are
-//! kept for the bloom filter. Row groups are cut only between traces, so a trace lives in exactly
-//! one row group. Encoding runs on the blocking pool.
+//! CPU and IO are split: rows are built and Parquet pages encoded and compressed by a
+//! synchronous `ArrowWriter` into an in-memory buffer on the blocking pool (never on the async
+//! runtime, and never calling back into it); the bytes it produced are then handed to an
+//! `object_store` `BufWriter` (multipart for big files) on the async side. Memory stays bounded:
+//! traces are buffered only until `batch_spans` spans, the Parquet writer holds at most one row
+//! group (`row_group_target_bytes`), and only the 16-byte trace IDs are kept for the bloom
+//! filter. Row groups are cut only between traces, so a trace lives in exactly one row group.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use contrail_proto::{TenantId, TraceId};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::{KeyValue, ParquetMetaData};
+use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::FORMAT;
@@ -26,6 +30,9 @@ use crate::block::v1::convert::to_rows::{SpanBatchBuilder, TraceSummary};
 use crate::block::v1::convert::{RefTables, Trace};
 use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path, run_blocking};
 use crate::error::{Error, Result};
+
+/// zstd level of the pages of new blocks (see `BlockWriterConfig::new`).
+const WRITER_ZSTD_LEVEL: i32 = 1;
 
 /// How a block is written.
 #[derive(Debug, Clone)]
@@ -58,7 +65,12 @@ impl BlockWriterConfig {
             block_id: Uuid::new_v4(),
             row_group_target_bytes: 32 * 1024 * 1024,
             batch_spans: 8192,
-            parquet: ParquetOptions::default(),
+            // zstd 1 instead of the schema's default 3: 15% less encode CPU for 1.5% more bytes
+            // (docs/adr/006-block-writer-speed.md).
+            parquet: ParquetOptions {
+                zstd_level: WRITER_ZSTD_LEVEL,
+                ..ParquetOptions::default()
+            },
             bloom_false_positive: bloom::DEFAULT_FALSE_POSITIVE,
             bloom_shard_max_bytes: bloom::DEFAULT_SHARD_MAX_BYTES,
             compaction_level: 0,
@@ -92,8 +104,10 @@ struct RowGroupAccumulator {
     end: u64,
 }
 
+/// The synchronous half of the writer: rows, tables and the Parquet encoder writing into an
+/// in-memory buffer. Lives on the blocking pool while it works.
 struct EncodeState {
-    parquet: AsyncArrowWriter<BufWriter>,
+    parquet: ArrowWriter<Vec<u8>>,
     rows: SpanBatchBuilder,
     tables: RefTables,
     row_groups: Vec<RowGroupMeta>,
@@ -125,7 +139,8 @@ impl EncodeState {
         }
     }
 
-    async fn encode(&mut self, traces: Vec<Trace>, data_path: &Path) -> Result<()> {
+    /// Encodes `traces`; returns the bytes of `data.parquet` produced so far.
+    fn encode(&mut self, traces: Vec<Trace>, data_path: &Path) -> Result<Bytes> {
         for trace in &traces {
             let summary = self
                 .rows
@@ -135,26 +150,26 @@ impl EncodeState {
                 })?;
             self.record(trace.trace_id, summary);
         }
+        // The OTLP input is freed here, before the (larger) encoded pages are built.
+        drop(traces);
         let batch = self.rows.finish().map_err(|error| Error::BlockTask {
             message: format!("build rows for {data_path}: {error}"),
         })?;
         self.parquet
             .write(&batch)
-            .await
             .map_err(|source| write_error(data_path, source))?;
         if self.parquet.in_progress_size() >= self.row_group_target_bytes {
-            self.flush_row_group(data_path).await?;
+            self.flush_row_group(data_path)?;
         }
-        Ok(())
+        Ok(self.take_output())
     }
 
-    async fn flush_row_group(&mut self, data_path: &Path) -> Result<()> {
+    fn flush_row_group(&mut self, data_path: &Path) -> Result<()> {
         let Some(current) = self.current.take() else {
             return Ok(());
         };
         self.parquet
             .flush()
-            .await
             .map_err(|source| write_error(data_path, source))?;
         let size = self
             .parquet
@@ -173,6 +188,30 @@ impl EncodeState {
         });
         Ok(())
     }
+
+    /// The last row group, the tables and the footer; returns the metadata, the rest of the
+    /// bytes and the file size.
+    fn finish(&mut self, data_path: &Path) -> Result<(ParquetMetaData, Bytes, u64)> {
+        self.flush_row_group(data_path)?;
+        let footer = self.tables.to_footer().map_err(|error| Error::BlockTask {
+            message: error.to_string(),
+        })?;
+        for (key, value) in footer {
+            self.parquet
+                .append_key_value_metadata(KeyValue::new(key, value));
+        }
+        let metadata = self
+            .parquet
+            .finish()
+            .map_err(|source| write_error(data_path, source))?;
+        let size = self.parquet.bytes_written() as u64;
+        Ok((metadata, self.take_output(), size))
+    }
+
+    /// Takes the bytes the Parquet writer has written out (pages of flushed row groups).
+    fn take_output(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(self.parquet.inner_mut()))
+    }
 }
 
 fn write_error(data_path: &Path, source: parquet::errors::ParquetError) -> Error {
@@ -188,6 +227,7 @@ pub struct BlockWriter {
     config: BlockWriterConfig,
     data_path: Path,
     state: Option<Box<EncodeState>>,
+    sink: BufWriter,
     pending: Vec<Trace>,
     pending_spans: usize,
     trace_ids: Vec<TraceId>,
@@ -210,8 +250,7 @@ impl BlockWriter {
         let data_path = object_path(&config.tenant, &config.block_id, DATA_OBJECT);
         let properties =
             writer_properties(&config.parquet).map_err(|source| write_error(&data_path, source))?;
-        let sink = BufWriter::new(store.clone(), data_path.clone());
-        let parquet = AsyncArrowWriter::try_new(sink, arrow_schema(), Some(properties))
+        let parquet = ArrowWriter::try_new(Vec::new(), arrow_schema(), Some(properties))
             .map_err(|source| write_error(&data_path, source))?;
         let state = EncodeState {
             parquet,
@@ -222,6 +261,7 @@ impl BlockWriter {
             row_group_target_bytes: config.row_group_target_bytes.max(1),
         };
         Ok(BlockWriter {
+            sink: BufWriter::new(store.clone(), data_path.clone()),
             store,
             config,
             data_path,
@@ -282,16 +322,25 @@ impl BlockWriter {
         let traces = std::mem::take(&mut self.pending);
         self.pending_spans = 0;
         let data_path = self.data_path.clone();
-        let handle = tokio::runtime::Handle::current();
-        let state = run_blocking(&self.data_path, move || {
-            handle.block_on(async move {
-                state.encode(traces, &data_path).await?;
-                Ok(state)
-            })
+        let (state, output) = run_blocking(&self.data_path, move || {
+            let output = state.encode(traces, &data_path)?;
+            Ok((state, output))
         })
         .await?;
         self.state = Some(state);
-        Ok(())
+        self.upload(output).await
+    }
+
+    /// Hands encoded bytes to the multipart upload (IO on the async side only).
+    async fn upload(&mut self, output: Bytes) -> Result<()> {
+        if output.is_empty() {
+            return Ok(());
+        }
+        let data_path = &self.data_path;
+        self.sink
+            .put(output)
+            .await
+            .map_err(|source| Error::from_store("put", data_path, source))
     }
 
     fn take_state(&mut self) -> Result<Box<EncodeState>> {
@@ -313,29 +362,25 @@ impl BlockWriter {
         self.encode_pending().await?;
         let mut state = self.take_state()?;
         let data_path = self.data_path.clone();
-        let handle = tokio::runtime::Handle::current();
-        let (state, metadata, size) = run_blocking(&self.data_path, move || {
-            handle.block_on(async move {
-                state.flush_row_group(&data_path).await?;
-                let footer = state.tables.to_footer().map_err(|error| Error::BlockTask {
-                    message: error.to_string(),
-                })?;
-                for (key, value) in footer {
-                    state
-                        .parquet
-                        .append_key_value_metadata(KeyValue::new(key, value));
-                }
-                let metadata = state
-                    .parquet
-                    .finish()
-                    .await
-                    .map_err(|source| write_error(&data_path, source))?;
-                let size = state.parquet.bytes_written() as u64;
-                Ok((state, metadata, size))
-            })
+        let (state, metadata, output, size) = run_blocking(&self.data_path, move || {
+            let (metadata, output, size) = state.finish(&data_path)?;
+            Ok((state, metadata, output, size))
         })
         .await?;
-        let footer_size = self.footer_size(&metadata, size).await?;
+        self.upload(output).await?;
+        if let Err(error) = self.sink.shutdown().await {
+            let _ = self.sink.abort().await;
+            return Err(Error::from_store(
+                "put",
+                &self.data_path,
+                object_store::Error::Generic {
+                    store: "block writer",
+                    source: Box::new(error),
+                },
+            ));
+        }
+        let footer_size =
+            footer_size(self.store.as_ref(), &self.data_path, &metadata, size).await?;
 
         let trace_ids = std::mem::take(&mut self.trace_ids);
         let false_positive = self.config.bloom_false_positive;
@@ -404,41 +449,42 @@ impl BlockWriter {
             .map_err(|source| Error::from_store("put", &meta_path, source))?;
         Ok(WrittenBlock { meta, meta_bytes })
     }
+}
 
-    /// Bytes from the start of the page indexes to the end of the file. Reads the last 8 bytes
-    /// back (as Tempo does) to check the `PAR1` magic of what the store holds.
-    async fn footer_size(&self, metadata: &ParquetMetaData, size: u64) -> Result<u32> {
-        let tail_start = size.checked_sub(8).ok_or_else(|| Error::BlockTask {
-            message: format!("{} is only {size} bytes", self.data_path),
-        })?;
-        let tail = self
-            .store
-            .get_range(&self.data_path, tail_start..size)
-            .await
-            .map_err(|source| Error::from_store("get", &self.data_path, source))?;
-        if tail.len() != 8 || &tail[4..] != b"PAR1" {
-            return Err(Error::BlockTask {
-                message: format!(
-                    "{} does not end with the parquet magic after upload",
-                    self.data_path
-                ),
-            });
-        }
-        let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-        let page_index_start = metadata
-            .row_groups()
-            .iter()
-            .flat_map(|row_group| row_group.columns())
-            .flat_map(|column| [column.column_index_offset(), column.offset_index_offset()])
-            .flatten()
-            .filter_map(|offset| u64::try_from(offset).ok())
-            .min()
-            .unwrap_or(size);
-        let footer_start = page_index_start.min(size.saturating_sub(metadata_len + 8));
-        u32::try_from(size - footer_start).map_err(|_| Error::BlockTask {
-            message: format!("footer of {} larger than 4 GiB", self.data_path),
-        })
+/// Bytes from the start of the page indexes to the end of the file. Reads the last 8 bytes
+/// back (as Tempo does) to check the `PAR1` magic of what the store holds.
+async fn footer_size(
+    store: &dyn ObjectStore,
+    data_path: &Path,
+    metadata: &ParquetMetaData,
+    size: u64,
+) -> Result<u32> {
+    let tail_start = size.checked_sub(8).ok_or_else(|| Error::BlockTask {
+        message: format!("{data_path} is only {size} bytes"),
+    })?;
+    let tail = store
+        .get_range(data_path, tail_start..size)
+        .await
+        .map_err(|source| Error::from_store("get", data_path, source))?;
+    if tail.len() != 8 || &tail[4..] != b"PAR1" {
+        return Err(Error::BlockTask {
+            message: format!("{data_path} does not end with the parquet magic after upload"),
+        });
     }
+    let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    let page_index_start = metadata
+        .row_groups()
+        .iter()
+        .flat_map(|row_group| row_group.columns())
+        .flat_map(|column| [column.column_index_offset(), column.offset_index_offset()])
+        .flatten()
+        .filter_map(|offset| u64::try_from(offset).ok())
+        .min()
+        .unwrap_or(size);
+    let footer_start = page_index_start.min(size.saturating_sub(metadata_len + 8));
+    u32::try_from(size - footer_start).map_err(|_| Error::BlockTask {
+        message: format!("footer of {data_path} larger than 4 GiB"),
+    })
 }
 
 fn timestamp(unix_nano: u64) -> DateTime<Utc> {

@@ -1,0 +1,8 @@
+//! Ingester tests on real files (WAL directory and a local-disk object store), with a
+//! `ManualClock` for idle periods and block cuts.
+
+mod durability;
+mod flow;
+mod reads;
+mod support;
+mod transports;
