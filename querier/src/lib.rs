@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod params;
 mod querier;
 pub mod recent;
+pub mod remote;
 pub mod service;
 mod task_stream;
 pub mod tenant;
