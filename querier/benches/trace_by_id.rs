@@ -4,7 +4,7 @@
 //! and the object-store GETs per lookup, split by object (bloom shard, footer, pages).
 //!
 //! `cargo bench -p contrail-querier --bench trace_by_id -- [local] [s3] [--blocks N]
-//! [--traces-per-block N] [--lookups N]`
+//! [--traces-per-block N] [--lookups N] [--bloom-fp RATE]`
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -138,6 +138,8 @@ impl BlockSearch for NoBlockSearch {
 }
 
 struct Settings {
+    /// False-positive rate of the blocks' bloom filters (the writer's default is 0.01).
+    bloom_false_positive: f64,
     blocks: usize,
     traces_per_block: usize,
     lookups: usize,
@@ -161,7 +163,14 @@ fn settings() -> Settings {
     if backends.is_empty() {
         backends = vec!["local".into(), "s3".into()];
     }
+    let bloom_false_positive = args
+        .iter()
+        .position(|arg| arg == "--bloom-fp")
+        .and_then(|index| args.get(index + 1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(contrail_storage::block::bloom::DEFAULT_FALSE_POSITIVE);
     Settings {
+        bloom_false_positive,
         blocks: number("--blocks", 1000),
         traces_per_block: number("--traces-per-block", 50),
         lookups: number("--lookups", 2000),
@@ -239,7 +248,9 @@ async fn run(backend: &str, settings: &Settings) {
         for _ in 0..settings.traces_per_block {
             resource_spans.extend(generator.next_trace());
         }
-        let mut writer = BlockWriter::new(raw.clone(), BlockWriterConfig::new(tenant.clone())).unwrap();
+        let mut config = BlockWriterConfig::new(tenant.clone());
+        config.bloom_false_positive = settings.bloom_false_positive;
+        let mut writer = BlockWriter::new(raw.clone(), config).unwrap();
         for (trace_id, resource_spans) in split_by_trace(resource_spans).unwrap() {
             ids.push(trace_id);
             let trace = BlockTrace { trace_id, resource_spans };
@@ -249,8 +260,9 @@ async fn run(backend: &str, settings: &Settings) {
         writer.finish().await.unwrap();
     }
     println!(
-        "[{backend}] wrote {} blocks, {} traces, {spans} spans in {:.1}s",
+        "[{backend}] wrote {} blocks (bloom false-positive rate {}), {} traces, {spans} spans in {:.1}s",
         settings.blocks,
+        settings.bloom_false_positive,
         ids.len(),
         written.elapsed().as_secs_f64()
     );

@@ -113,7 +113,11 @@ impl TraceFinder {
             parts.extend(answer.parts);
             inspected_bytes += answer.inspected_bytes;
         }
-        let (resource_spans, truncated) = combine_trace_parts(parts, max_bytes);
+        // Merging re-encodes every span (dedupe, size accounting): off the async threads.
+        let (resource_spans, truncated) =
+            tokio::task::spawn_blocking(move || combine_trace_parts(parts, max_bytes))
+                .await
+                .map_err(|error| Error::internal(format!("merging trace parts: {error}")))?;
         Ok(TraceByIdResult {
             trace: Trace { resource_spans },
             partial_message: truncated.then(|| {
@@ -221,6 +225,9 @@ impl TraceFinder {
                 .buffer_unordered(BLOCK_LOOKUP_CONCURRENCY)
                 .try_collect()
                 .await?;
+        let mut results = results;
+        // Block order, not completion order: the first copy of a duplicated span wins.
+        results.sort_by_key(|(block_id, _, _)| *block_id);
         let mut missing = Vec::new();
         for (block_id, trace, gone) in results {
             if gone {

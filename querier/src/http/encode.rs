@@ -173,3 +173,71 @@ fn encode_protobuf_chunks(response: SearchResponse, chunk_tx: &ChunkSender) {
     };
     send(chunk_tx, tail.encode_to_vec());
 }
+
+#[cfg(test)]
+mod tests {
+    use contrail_proto::tempopb::{SearchMetrics, TraceSearchMetadata};
+
+    use super::*;
+
+    fn big_response() -> SearchResponse {
+        SearchResponse {
+            traces: (0..1234)
+                .map(|index| TraceSearchMetadata {
+                    trace_id: format!("{index:x}"),
+                    root_service_name: "svc".into(),
+                    start_time_unix_nano: 1_700_000_000_000_000_000 + index,
+                    duration_ms: 3,
+                    ..TraceSearchMetadata::default()
+                })
+                .collect(),
+            metrics: Some(SearchMetrics {
+                total_jobs: 7,
+                inspected_bytes: 12345,
+                ..SearchMetrics::default()
+            }),
+        }
+    }
+
+    fn collect(encode: fn(SearchResponse, &ChunkSender), response: SearchResponse) -> (Vec<u8>, usize) {
+        let (chunk_tx, mut chunk_rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+        let encoder = std::thread::spawn(move || encode(response, &chunk_tx));
+        let mut body = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = chunk_rx.blocking_recv() {
+            body.extend_from_slice(&chunk.unwrap());
+            chunks += 1;
+        }
+        encoder.join().unwrap();
+        (body, chunks)
+    }
+
+    #[test]
+    fn chunked_json_is_byte_identical_to_one_encode() {
+        let response = big_response();
+        let (body, chunks) = collect(encode_json_chunks, response.clone());
+        assert!(chunks > 2, "{chunks} chunks");
+        assert_eq!(body, serde_json::to_vec(&response).unwrap());
+    }
+
+    #[test]
+    fn chunked_protobuf_decodes_to_the_same_message() {
+        let response = big_response();
+        let (body, chunks) = collect(encode_protobuf_chunks, response.clone());
+        assert!(chunks > 2);
+        assert_eq!(SearchResponse::decode(body.as_slice()).unwrap(), response);
+        assert_eq!(body, response.encode_to_vec());
+    }
+
+    #[test]
+    fn accept_picks_protobuf_by_substring_and_json_otherwise() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(Format::from_headers(&headers), Format::Json);
+        headers.insert(header::ACCEPT, "application/json, text/plain, */*".parse().unwrap());
+        assert_eq!(Format::from_headers(&headers), Format::Json);
+        headers.insert(header::ACCEPT, "application/protobuf".parse().unwrap());
+        assert_eq!(Format::from_headers(&headers), Format::Protobuf);
+        headers.insert(header::ACCEPT, "application/vnd.grafana.llm".parse().unwrap());
+        assert_eq!(Format::from_headers(&headers), Format::Json);
+    }
+}
