@@ -59,13 +59,26 @@ impl CountingStore {
 
 #[async_trait]
 impl ObjectStore for CountingStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
         self.inner.put_opts(location, payload, opts).await
     }
-    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
         self.inner.put_multipart_opts(location, opts).await
     }
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
         let name = location.filename().unwrap_or("");
         let counter = if name.starts_with("bloom-") {
             &self.bloom
@@ -79,26 +92,47 @@ impl ObjectStore for CountingStore {
         counter.fetch_add(1, Ordering::SeqCst);
         self.inner.get_opts(location, options).await
     }
-    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
         self.pages.fetch_add(ranges.len() as u64, Ordering::SeqCst);
         self.inner.get_ranges(location, ranges).await
     }
-    fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
         self.inner.delete_stream(locations)
     }
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.inner.list(prefix)
     }
-    fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.inner.list_with_offset(prefix, offset)
     }
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         self.inner.list_with_delimiter(prefix).await
     }
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
         self.inner.copy_opts(from, to, options).await
     }
-    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> object_store::Result<()> {
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
         self.inner.rename_opts(from, to, options).await
     }
 }
@@ -107,16 +141,32 @@ struct NoIngesters;
 
 #[async_trait]
 impl RecentData for NoIngesters {
-    async fn find_trace_by_id(&self, _: &TenantId, _: &TraceId) -> contrail_querier::Result<Vec<Trace>> {
+    async fn find_trace_by_id(
+        &self,
+        _: &TenantId,
+        _: &TraceId,
+    ) -> contrail_querier::Result<Vec<Trace>> {
         Ok(Vec::new())
     }
-    async fn search(&self, _: &TenantId, _: &SearchRequest) -> contrail_querier::Result<Vec<SearchResponse>> {
+    async fn search(
+        &self,
+        _: &TenantId,
+        _: &SearchRequest,
+    ) -> contrail_querier::Result<Vec<SearchResponse>> {
         Ok(Vec::new())
     }
-    async fn search_tags(&self, _: &TenantId, _: &SearchTagsRequest) -> contrail_querier::Result<Vec<SearchTagsV2Response>> {
+    async fn search_tags(
+        &self,
+        _: &TenantId,
+        _: &SearchTagsRequest,
+    ) -> contrail_querier::Result<Vec<SearchTagsV2Response>> {
         Ok(Vec::new())
     }
-    async fn search_tag_values(&self, _: &TenantId, _: &SearchTagValuesRequest) -> contrail_querier::Result<Vec<SearchTagValuesV2Response>> {
+    async fn search_tag_values(
+        &self,
+        _: &TenantId,
+        _: &SearchTagValuesRequest,
+    ) -> contrail_querier::Result<Vec<SearchTagValuesV2Response>> {
         Ok(Vec::new())
     }
 }
@@ -126,14 +176,33 @@ struct NoBlockSearch;
 
 #[async_trait]
 impl BlockSearch for NoBlockSearch {
-    async fn search(&self, _: &BlockJob, _: &BlockSearchRequest, _: &MemoryBudget) -> contrail_querier::Result<SearchResponse> {
-        Err(contrail_querier::Error::internal("not used by this benchmark"))
+    async fn search(
+        &self,
+        _: &BlockJob,
+        _: &BlockSearchRequest,
+        _: &MemoryBudget,
+    ) -> contrail_querier::Result<SearchResponse> {
+        Err(contrail_querier::Error::internal(
+            "not used by this benchmark",
+        ))
     }
-    async fn tag_names(&self, _: &BlockJob, _: &TagsRequest) -> contrail_querier::Result<SearchTagsV2Response> {
-        Err(contrail_querier::Error::internal("not used by this benchmark"))
+    async fn tag_names(
+        &self,
+        _: &BlockJob,
+        _: &TagsRequest,
+    ) -> contrail_querier::Result<SearchTagsV2Response> {
+        Err(contrail_querier::Error::internal(
+            "not used by this benchmark",
+        ))
     }
-    async fn tag_values(&self, _: &BlockJob, _: &TagValuesRequest) -> contrail_querier::Result<SearchTagValuesV2Response> {
-        Err(contrail_querier::Error::internal("not used by this benchmark"))
+    async fn tag_values(
+        &self,
+        _: &BlockJob,
+        _: &TagValuesRequest,
+    ) -> contrail_querier::Result<SearchTagValuesV2Response> {
+        Err(contrail_querier::Error::internal(
+            "not used by this benchmark",
+        ))
     }
 }
 
@@ -184,19 +253,26 @@ async fn s3_server(root: &std::path::Path) -> TraceStorageConfig {
     use s3s::service::S3ServiceBuilder;
     std::fs::create_dir(root.join("bench")).unwrap();
     let mut builder = S3ServiceBuilder::new(s3s_fs::FileSystem::new(root).unwrap());
-    builder.set_auth(s3s::auth::SimpleAuth::from_single("bench-access", "bench-secret-key"));
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(
+        "bench-access",
+        "bench-secret-key",
+    ));
     let service = builder.build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let service = service.clone();
             tokio::spawn(async move {
-                let handler = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let service = service.clone();
-                    async move { service.call(request.map(s3s::Body::from)).await }
-                });
+                let handler = hyper::service::service_fn(
+                    move |request: http::Request<hyper::body::Incoming>| {
+                        let service = service.clone();
+                        async move { service.call(request.map(s3s::Body::from)).await }
+                    },
+                );
                 let _closed = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), handler)
                     .await;
@@ -253,7 +329,10 @@ async fn run(backend: &str, settings: &Settings) {
         let mut writer = BlockWriter::new(raw.clone(), config).unwrap();
         for (trace_id, resource_spans) in split_by_trace(resource_spans).unwrap() {
             ids.push(trace_id);
-            let trace = BlockTrace { trace_id, resource_spans };
+            let trace = BlockTrace {
+                trace_id,
+                resource_spans,
+            };
             spans += trace.span_count();
             writer.push_trace(trace).await.unwrap();
         }
@@ -281,7 +360,9 @@ async fn run(backend: &str, settings: &Settings) {
         recent: Arc::new(NoIngesters),
         block_search: Arc::new(NoBlockSearch),
         remote_runner: None,
-        limits: Arc::new(StaticLimits { max_bytes_per_trace: 0 }),
+        limits: Arc::new(StaticLimits {
+            max_bytes_per_trace: 0,
+        }),
         clock: SystemClock::shared(),
         registry: &registry,
     })
@@ -351,7 +432,10 @@ async fn run(backend: &str, settings: &Settings) {
 
 fn main() {
     let settings = settings();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for backend in &settings.backends {
         runtime.block_on(run(backend, &settings));
     }

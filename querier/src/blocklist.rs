@@ -11,9 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use contrail_proto::{Clock, TenantId};
-use contrail_storage::block::{
-    BlockMeta, Uuid, list_blocks, list_tenants, read_tenant_index,
-};
+use contrail_storage::block::{BlockMeta, Uuid, list_blocks, list_tenants, read_tenant_index};
 use object_store::ObjectStore;
 use tokio_util::sync::CancellationToken;
 
@@ -106,23 +104,37 @@ impl Blocklist {
                 None
             }
             Err(error) => {
-                self.metrics.blocklist_polls.with_label_values(&["error"]).inc();
+                self.metrics
+                    .blocklist_polls
+                    .with_label_values(&["error"])
+                    .inc();
                 return Err(error.into());
             }
         };
         let (live, compacted): (Vec<BlockMeta>, HashSet<Uuid>) = match index {
             Some(index) => {
-                self.metrics.blocklist_polls.with_label_values(&["index"]).inc();
+                self.metrics
+                    .blocklist_polls
+                    .with_label_values(&["index"])
+                    .inc();
                 (
                     index.meta,
                     index.compacted.iter().map(|c| c.meta.block_id).collect(),
                 )
             }
             None => {
-                let listed = list_blocks(self.store.clone(), tenant).await.inspect_err(|_| {
-                    self.metrics.blocklist_polls.with_label_values(&["error"]).inc();
-                })?;
-                self.metrics.blocklist_polls.with_label_values(&["list"]).inc();
+                let listed = list_blocks(self.store.clone(), tenant)
+                    .await
+                    .inspect_err(|_| {
+                        self.metrics
+                            .blocklist_polls
+                            .with_label_values(&["error"])
+                            .inc();
+                    })?;
+                self.metrics
+                    .blocklist_polls
+                    .with_label_values(&["list"])
+                    .inc();
                 for corrupt in &listed.corrupt {
                     tracing::warn!(tenant = %tenant, block_id = %corrupt.block_id, reason = %corrupt.reason, "skipping block with a corrupt meta");
                 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use moka::sync::Cache;
 use object_store::path::Path;
 use object_store::{
@@ -45,7 +45,7 @@ impl Kind {
     }
 }
 
-fn weigh(key: &String, value: &Arc<Cached>) -> u32 {
+fn weigh(key: &str, value: &Cached) -> u32 {
     u32::try_from(key.len() + value.bytes.len() + 128).unwrap_or(u32::MAX)
 }
 
@@ -78,7 +78,7 @@ impl CachingStore {
         let build = |bytes: u64| {
             Cache::builder()
                 .max_capacity(bytes)
-                .weigher(weigh)
+                .weigher(|key: &String, value: &Arc<Cached>| weigh(key, value))
                 .build()
         };
         CachingStore {
@@ -108,9 +108,7 @@ impl CachingStore {
         }
         let name = location.filename()?;
         match (&options.range, name) {
-            (None, name) if name.starts_with("bloom-") => {
-                Some((Kind::Bloom, location.to_string()))
-            }
+            (None, name) if name.starts_with("bloom-") => Some((Kind::Bloom, location.to_string())),
             (Some(GetRange::Suffix(bytes)), contrail_storage::block::DATA_OBJECT) => {
                 Some((Kind::Footer, format!("{location}#-{bytes}")))
             }

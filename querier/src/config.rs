@@ -18,7 +18,8 @@ mod frontend;
 mod tests;
 
 pub use frontend::{
-    FrontendSearchConfig, FrontendTraceByIdConfig, GRPC_CLIENT_MAX_MESSAGE_BYTES, QueryFrontendConfig,
+    FrontendSearchConfig, FrontendTraceByIdConfig, GRPC_CLIENT_MAX_MESSAGE_BYTES,
+    QueryFrontendConfig,
 };
 
 /// The warnings for the Tempo keys in `keys` that are set, under `section`.

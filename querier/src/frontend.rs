@@ -77,8 +77,11 @@ pub trait BlockSearch: Send + Sync + 'static {
     ) -> Result<SearchResponse>;
 
     /// Attribute names in the job's data, by scope.
-    async fn tag_names(&self, job: &BlockJob, request: &TagsRequest)
-    -> Result<SearchTagsV2Response>;
+    async fn tag_names(
+        &self,
+        job: &BlockJob,
+        request: &TagsRequest,
+    ) -> Result<SearchTagsV2Response>;
 
     /// Values of one attribute in the job's data.
     async fn tag_values(

@@ -167,7 +167,11 @@ impl StreamingQuerier for StreamingQuerierApi {
         params::check_time_range(range).map_err(status)?;
         let limits = &self.settings.limits;
         let query = if request.query.trim().is_empty() && !request.tags.is_empty() {
-            params::tags_query(&request.tags, request.min_duration_ms, request.max_duration_ms)
+            params::tags_query(
+                &request.tags,
+                request.min_duration_ms,
+                request.max_duration_ms,
+            )
         } else {
             request.query.clone()
         };

@@ -12,11 +12,11 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use contrail_proto::TenantId;
 use contrail_proto::tempopb::{
     PartialStatus, SearchResponse, SearchTagValuesResponse, SearchTagsResponse,
     SearchTagsV2Response, TraceByIdMetrics, TraceByIdResponse, trace_to_v1_json,
 };
-use contrail_proto::TenantId;
 use futures::StreamExt;
 use http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
@@ -45,11 +45,22 @@ impl Default for BuildInfo {
     fn default() -> Self {
         BuildInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            revision: option_env!("CONTRAIL_REVISION").unwrap_or("unknown").to_owned(),
-            branch: option_env!("CONTRAIL_BRANCH").unwrap_or("unknown").to_owned(),
-            build_user: option_env!("CONTRAIL_BUILD_USER").unwrap_or("unknown").to_owned(),
-            build_date: option_env!("CONTRAIL_BUILD_DATE").unwrap_or("unknown").to_owned(),
-            go_version: format!("rust (edition 2024, msrv {})", env!("CARGO_PKG_RUST_VERSION")),
+            revision: option_env!("CONTRAIL_REVISION")
+                .unwrap_or("unknown")
+                .to_owned(),
+            branch: option_env!("CONTRAIL_BRANCH")
+                .unwrap_or("unknown")
+                .to_owned(),
+            build_user: option_env!("CONTRAIL_BUILD_USER")
+                .unwrap_or("unknown")
+                .to_owned(),
+            build_date: option_env!("CONTRAIL_BUILD_DATE")
+                .unwrap_or("unknown")
+                .to_owned(),
+            go_version: format!(
+                "rust (edition 2024, msrv {})",
+                env!("CARGO_PKG_RUST_VERSION")
+            ),
         }
     }
 }
@@ -83,10 +94,19 @@ pub fn router(service: Arc<dyn QueryService>, settings: HttpApiSettings) -> Rout
         .route("/api/search/tags", any(search_tags_v1))
         .route("/api/v2/search/tags", any(search_tags_v2))
         .route("/api/search/tag/{tag}/values", any(tag_values_v1))
-        .route("/api/v2/search/tag/{*scoped_tag_values}", any(tag_values_v2))
+        .route(
+            "/api/v2/search/tag/{*scoped_tag_values}",
+            any(tag_values_v2),
+        )
         .fallback(not_found)
         .with_state(state)
-        .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .no_br()
+                .no_deflate()
+                .no_zstd(),
+        )
 }
 
 async fn not_found() -> Response {
@@ -143,12 +163,8 @@ async fn trace_by_id_v1(
             match Format::from_headers(&headers) {
                 Format::Protobuf => message_response(Format::Protobuf, &result.trace),
                 Format::Json => match trace_to_v1_json(&result.trace) {
-                    Ok(body) => {
-                        ([(header::CONTENT_TYPE, encode::JSON)], body).into_response()
-                    }
-                    Err(error) => {
-                        error_response(&Error::internal(format!("encode json: {error}")))
-                    }
+                    Ok(body) => ([(header::CONTENT_TYPE, encode::JSON)], body).into_response(),
+                    Err(error) => error_response(&Error::internal(format!("encode json: {error}"))),
                 },
             }
         }
@@ -307,8 +323,11 @@ async fn tag_values_v1(
     };
     match answer.await {
         Ok(response) => {
-            let mut values: Vec<String> =
-                response.tag_values.into_iter().map(|tag| tag.value).collect();
+            let mut values: Vec<String> = response
+                .tag_values
+                .into_iter()
+                .map(|tag| tag.value)
+                .collect();
             values.sort();
             values.dedup();
             let response = SearchTagValuesResponse {

@@ -17,7 +17,10 @@ pub const ROOT_SPAN_NOT_YET_RECEIVED: &str = "<root span not yet received>";
 /// Combines the parts of one trace, deduplicating spans and stopping before the encoded trace
 /// would pass `max_bytes` (0: no limit). Returns the trace and whether spans were dropped for
 /// the limit.
-pub fn combine_trace_parts(parts: Vec<Vec<ResourceSpans>>, max_bytes: u64) -> (Vec<ResourceSpans>, bool) {
+pub fn combine_trace_parts(
+    parts: Vec<Vec<ResourceSpans>>,
+    max_bytes: u64,
+) -> (Vec<ResourceSpans>, bool) {
     let mut seen: HashSet<([u8; 8], i32)> = HashSet::new();
     let mut resources: Vec<ResourceSpans> = Vec::new();
     let mut resource_index: HashMap<Vec<u8>, usize> = HashMap::new();
@@ -31,7 +34,10 @@ pub fn combine_trace_parts(parts: Vec<Vec<ResourceSpans>>, max_bytes: u64) -> (V
             schema_url,
         } = resource_spans;
         let resource_key = {
-            let mut key = resource.as_ref().map(Message::encode_to_vec).unwrap_or_default();
+            let mut key = resource
+                .as_ref()
+                .map(Message::encode_to_vec)
+                .unwrap_or_default();
             key.extend_from_slice(schema_url.as_bytes());
             key
         };
@@ -41,7 +47,10 @@ pub fn combine_trace_parts(parts: Vec<Vec<ResourceSpans>>, max_bytes: u64) -> (V
                 spans,
                 schema_url: scope_schema_url,
             } = scope_spans;
-            let mut scope_key = scope.as_ref().map(Message::encode_to_vec).unwrap_or_default();
+            let mut scope_key = scope
+                .as_ref()
+                .map(Message::encode_to_vec)
+                .unwrap_or_default();
             scope_key.extend_from_slice(scope_schema_url.as_bytes());
             for span in spans {
                 if !seen.insert((span_key(&span), span.kind)) {
@@ -53,14 +62,17 @@ pub fn combine_trace_parts(parts: Vec<Vec<ResourceSpans>>, max_bytes: u64) -> (V
                     continue;
                 }
                 total_bytes += span_bytes;
-                let resource_position = *resource_index.entry(resource_key.clone()).or_insert_with(|| {
-                    resources.push(ResourceSpans {
-                        resource: resource.clone(),
-                        scope_spans: Vec::new(),
-                        schema_url: schema_url.clone(),
-                    });
-                    resources.len() - 1
-                });
+                let resource_position =
+                    *resource_index
+                        .entry(resource_key.clone())
+                        .or_insert_with(|| {
+                            resources.push(ResourceSpans {
+                                resource: resource.clone(),
+                                scope_spans: Vec::new(),
+                                schema_url: schema_url.clone(),
+                            });
+                            resources.len() - 1
+                        });
                 let scope_position = *scope_index
                     .entry((resource_position, scope_key.clone()))
                     .or_insert_with(|| {
@@ -100,7 +112,8 @@ pub fn merge_trace_metadata(
     let into_end = end_nanos(into);
     let other_end = end_nanos(&other);
     if into.start_time_unix_nano == 0
-        || (other.start_time_unix_nano != 0 && other.start_time_unix_nano < into.start_time_unix_nano)
+        || (other.start_time_unix_nano != 0
+            && other.start_time_unix_nano < into.start_time_unix_nano)
     {
         into.start_time_unix_nano = other.start_time_unix_nano;
     }

@@ -29,7 +29,10 @@ impl QuerierMetrics {
     /// Registers the metrics in `registry` (an error when they already are).
     pub fn new(registry: &Registry) -> Result<Self> {
         let requests = IntCounterVec::new(
-            Opts::new("contrail_querier_requests_total", "query API requests by method and status"),
+            Opts::new(
+                "contrail_querier_requests_total",
+                "query API requests by method and status",
+            ),
             &["method", "status"],
         )?;
         let request_duration = HistogramVec::new(
@@ -52,7 +55,10 @@ impl QuerierMetrics {
             &["method", "status"],
         )?;
         let cache_bytes = IntGaugeVec::new(
-            Opts::new("contrail_querier_cache_bytes", "bytes held by each read-path cache"),
+            Opts::new(
+                "contrail_querier_cache_bytes",
+                "bytes held by each read-path cache",
+            ),
             &["method"],
         )?;
         let blocklist_blocks = IntGaugeVec::new(

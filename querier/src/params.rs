@@ -120,7 +120,9 @@ pub fn parse_trace_by_id(path_id: &str, params: &QueryParams) -> Result<TraceByI
         "ingesters" => QueryMode::Ingesters,
         "blocks" => QueryMode::Blocks,
         other => {
-            return Err(Error::bad_request(format!("invalid value for mode {other}")));
+            return Err(Error::bad_request(format!(
+                "invalid value for mode {other}"
+            )));
         }
     };
     let block = |key: &str| -> Result<Option<Uuid>> {
@@ -229,8 +231,7 @@ pub fn parse_search(params: &QueryParams, limits: &SearchLimits) -> Result<Searc
         ));
     }
     let limit = positive(params, "limit")?.unwrap_or(limits.default_limit);
-    let spans_per_span_set =
-        positive(params, "spss")?.unwrap_or(limits.default_spans_per_span_set);
+    let spans_per_span_set = positive(params, "spss")?.unwrap_or(limits.default_spans_per_span_set);
     let query = match query_opt {
         Some(query) => query.to_owned(),
         None => tags::tags_to_traceql(&tags, min_duration_ms, max_duration_ms),
@@ -324,7 +325,11 @@ pub fn check_range_duration(range: TimeRange, max_duration_secs: u64) -> Result<
         && range.is_set()
         && u64::from(range.end_secs - range.start_secs) > max_duration_secs
     {
-        let max = format_go_duration(i64::try_from(max_duration_secs).unwrap_or(i64::MAX).saturating_mul(1_000_000_000));
+        let max = format_go_duration(
+            i64::try_from(max_duration_secs)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000_000),
+        );
         return Err(Error::bad_request(format!(
             "range specified by start and end exceeds {max}. received start={} end={}",
             range.start_secs, range.end_secs

@@ -31,8 +31,11 @@ pub trait RecentData: Send + Sync + 'static {
     /// The spans of `trace_id` each ingester holds.
     async fn find_trace_by_id(&self, tenant: &TenantId, trace_id: &TraceId) -> Result<Vec<Trace>>;
     /// A search of each ingester's recent traces.
-    async fn search(&self, tenant: &TenantId, request: &SearchRequest)
-    -> Result<Vec<SearchResponse>>;
+    async fn search(
+        &self,
+        tenant: &TenantId,
+        request: &SearchRequest,
+    ) -> Result<Vec<SearchResponse>>;
     /// Attribute names in each ingester's recent traces.
     async fn search_tags(
         &self,
@@ -153,7 +156,10 @@ impl RecentData for GrpcRecentData {
                 async move { client.find_trace_by_id(request).await }
             })
             .await?;
-        Ok(answers.into_iter().filter_map(|answer| answer.trace).collect())
+        Ok(answers
+            .into_iter()
+            .filter_map(|answer| answer.trace)
+            .collect())
     }
 
     async fn search(

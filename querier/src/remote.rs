@@ -15,8 +15,7 @@ use contrail_proto::internal::v1::querier_job_service_server::{
     QuerierJobService, QuerierJobServiceServer,
 };
 use contrail_proto::internal::v1::{
-    BlockJob as WireBlockJob, SearchBlockJobRequest, TagValuesBlockJobRequest,
-    TagsBlockJobRequest,
+    BlockJob as WireBlockJob, SearchBlockJobRequest, TagValuesBlockJobRequest, TagsBlockJobRequest,
 };
 use contrail_proto::tempopb::{
     SearchResponse, SearchTagValuesRequest, SearchTagValuesV2Response, SearchTagsRequest,
@@ -50,7 +49,9 @@ fn job_from_wire(wire: Option<WireBlockJob>) -> Result<BlockJob> {
     let meta: BlockMeta = serde_json::from_slice(&wire.block_meta_json)
         .map_err(|error| Error::bad_request(format!("invalid block meta in job: {error}")))?;
     let row_groups = wire.row_group_start as usize..wire.row_group_end as usize;
-    if row_groups.start > row_groups.end || row_groups.end > meta.row_groups.len().max(meta.total_records as usize) {
+    if row_groups.start > row_groups.end
+        || row_groups.end > meta.row_groups.len().max(meta.total_records as usize)
+    {
         return Err(Error::bad_request(format!(
             "row groups {row_groups:?} outside block {} with {} row groups",
             meta.block_id, meta.total_records
@@ -60,8 +61,16 @@ fn job_from_wire(wire: Option<WireBlockJob>) -> Result<BlockJob> {
     Ok(BlockJob {
         tenant,
         bytes: selected.iter().map(|row_group| row_group.size).sum(),
-        start_unix_nano: selected.iter().map(|r| r.start_time_unix_nano).min().unwrap_or(0),
-        end_unix_nano: selected.iter().map(|r| r.end_time_unix_nano).max().unwrap_or(u64::MAX),
+        start_unix_nano: selected
+            .iter()
+            .map(|r| r.start_time_unix_nano)
+            .min()
+            .unwrap_or(0),
+        end_unix_nano: selected
+            .iter()
+            .map(|r| r.end_time_unix_nano)
+            .max()
+            .unwrap_or(u64::MAX),
         meta: Arc::new(meta),
         row_groups,
     })
@@ -180,7 +189,11 @@ impl JobRunner for RemoteJobRunner {
         .await
     }
 
-    async fn tag_names(&self, job: BlockJob, request: Arc<TagsRequest>) -> Result<SearchTagsV2Response> {
+    async fn tag_names(
+        &self,
+        job: BlockJob,
+        request: Arc<TagsRequest>,
+    ) -> Result<SearchTagsV2Response> {
         let wire = TagsBlockJobRequest {
             job: Some(wire_job(&job)?),
             request: Some(tags_wire(&request)),

@@ -231,7 +231,10 @@ pub const STATIC_INTRINSICS: [&str; 25] = [
 pub fn intrinsic_scope() -> SearchTagsV2Scope {
     SearchTagsV2Scope {
         name: "intrinsic".to_owned(),
-        tags: STATIC_INTRINSICS.iter().map(|tag| (*tag).to_owned()).collect(),
+        tags: STATIC_INTRINSICS
+            .iter()
+            .map(|tag| (*tag).to_owned())
+            .collect(),
     }
 }
 

@@ -33,7 +33,10 @@ impl TenantResolver {
         self.checked(tenants_from_grpc_metadata(metadata))
     }
 
-    fn checked(&self, parsed: std::result::Result<Vec<TenantId>, IdError>) -> Result<Vec<TenantId>> {
+    fn checked(
+        &self,
+        parsed: std::result::Result<Vec<TenantId>, IdError>,
+    ) -> Result<Vec<TenantId>> {
         let tenants = parsed.map_err(Error::Tenant)?;
         if tenants.len() > 1 && !self.multi_tenant_queries_enabled {
             // Without cross-tenant queries `a|b` is one (invalid) tenant ID, as in Tempo.
@@ -95,6 +98,9 @@ mod tests {
             ..resolver
         };
         let error = single_only.from_http(&headers(Some("t1|t2"))).unwrap_err();
-        assert!(error.to_string().contains("unsupported character"), "{error}");
+        assert!(
+            error.to_string().contains("unsupported character"),
+            "{error}"
+        );
     }
 }

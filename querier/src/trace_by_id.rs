@@ -76,13 +76,17 @@ fn is_candidate(meta: &BlockMeta, request: &TraceByIdRequest) -> bool {
         return false;
     }
     if let Some((start, end)) = request.range.nanos() {
-        let block_start = u64::try_from(meta.start_time.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
-        let block_end = u64::try_from(meta.end_time.timestamp_nanos_opt().unwrap_or(i64::MAX)).unwrap_or(u64::MAX);
+        let block_start =
+            u64::try_from(meta.start_time.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
+        let block_end = u64::try_from(meta.end_time.timestamp_nanos_opt().unwrap_or(i64::MAX))
+            .unwrap_or(u64::MAX);
         if block_end < start || block_start > end {
             return false;
         }
     }
-    request.block_start.is_none_or(|first| meta.block_id >= first)
+    request
+        .block_start
+        .is_none_or(|first| meta.block_id >= first)
         && request.block_end.is_none_or(|last| meta.block_id <= last)
 }
 
@@ -97,7 +101,9 @@ impl TraceFinder {
         tenants: &[TenantId],
         request: &TraceByIdRequest,
     ) -> Result<TraceByIdResult> {
-        let lookups = tenants.iter().map(|tenant| self.find_in_tenant(tenant, request));
+        let lookups = tenants
+            .iter()
+            .map(|tenant| self.find_in_tenant(tenant, request));
         let work = futures::future::try_join_all(lookups);
         let answers = tokio::time::timeout(self.timeout, work)
             .await
@@ -138,8 +144,16 @@ impl TraceFinder {
             if request.mode == QueryMode::Blocks {
                 return Ok(Vec::new());
             }
-            let traces = self.recent.find_trace_by_id(tenant, &request.trace_id).await?;
-            Ok::<_, Error>(traces.into_iter().map(|trace| trace.resource_spans).collect())
+            let traces = self
+                .recent
+                .find_trace_by_id(tenant, &request.trace_id)
+                .await?;
+            Ok::<_, Error>(
+                traces
+                    .into_iter()
+                    .map(|trace| trace.resource_spans)
+                    .collect(),
+            )
         };
         let blocks = async {
             if request.mode == QueryMode::Ingesters {
@@ -216,7 +230,9 @@ impl TraceFinder {
                         let block_id = meta.block_id;
                         let reader = BlockReader::open(store, (*meta).clone())?;
                         match reader.find_trace(&trace_id).await {
-                            Ok(trace) => Ok((block_id, trace.map(|trace| trace.resource_spans), false)),
+                            Ok(trace) => {
+                                Ok((block_id, trace.map(|trace| trace.resource_spans), false))
+                            }
                             Err(error) if is_not_found(&error) => Ok((block_id, None, true)),
                             Err(error) => Err(Error::Storage(error)),
                         }

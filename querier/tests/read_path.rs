@@ -7,11 +7,11 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
+use contrail_proto::TenantId;
 use contrail_proto::tempopb::{
     self, PartialStatus, SearchResponse, SearchTagValuesV2Response, SearchTagsV2Response, Trace,
     TraceByIdResponse, TraceSearchMetadata,
 };
-use contrail_proto::TenantId;
 use contrail_storage::block::{
     COMPACTED_META_OBJECT, TenantIndex, mark_compacted, object_path, write_tenant_index,
 };
@@ -69,8 +69,18 @@ fn counter(server: &TestServer, name: &str, labels: &[(&str, &str)]) -> f64 {
 async fn a_trace_split_across_blocks_comes_back_whole() {
     let server = TestServer::start(ServerOptions::default()).await;
     let t0 = t0();
-    write_block(server.store.clone(), &tenant(), only_span(fixture(t0), 0x00)).await;
-    write_block(server.store.clone(), &tenant(), only_span(fixture(t0), 0x01)).await;
+    write_block(
+        server.store.clone(),
+        &tenant(),
+        only_span(fixture(t0), 0x00),
+    )
+    .await;
+    write_block(
+        server.store.clone(),
+        &tenant(),
+        only_span(fixture(t0), 0x01),
+    )
+    .await;
     assert_eq!(span_count(&server).await, 2);
     // Time hints that exclude both blocks find nothing.
     let old = reqwest::Client::new()
@@ -100,12 +110,22 @@ async fn a_block_compacted_under_a_lookup_does_not_fail_it() {
             .await
             .unwrap();
     }
-    assert!(server
-        .store
-        .head(&object_path(&tenant(), &written.meta.block_id, COMPACTED_META_OBJECT))
-        .await
-        .is_ok());
-    assert_eq!(span_count(&server).await, 2, "read from the replacement block");
+    assert!(
+        server
+            .store
+            .head(&object_path(
+                &tenant(),
+                &written.meta.block_id,
+                COMPACTED_META_OBJECT
+            ))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        span_count(&server).await,
+        2,
+        "read from the replacement block"
+    );
 
     // A live block whose objects vanish without compaction is an error, not a silent miss.
     let broken = write_block(server.store.clone(), &tenant(), fixture(t0)).await;
@@ -117,28 +137,61 @@ async fn a_block_compacted_under_a_lookup_does_not_fail_it() {
         .unwrap();
     let response = trace_by_id(&server, "application/json").await;
     assert_eq!(response.status(), 500);
-    assert!(response.text().await.unwrap().contains(&broken.meta.block_id.to_string()));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains(&broken.meta.block_id.to_string())
+    );
 }
 
 #[tokio::test]
 async fn new_blocks_are_visible_after_one_poll_from_the_index_or_a_listing() {
     let server = TestServer::start(ServerOptions::default()).await;
     let t0 = t0();
-    assert_eq!(span_count(&server).await, 0, "nothing yet (and the tenant is now known)");
-    let first = write_block(server.store.clone(), &tenant(), only_span(fixture(t0), 0x00)).await;
+    assert_eq!(
+        span_count(&server).await,
+        0,
+        "nothing yet (and the tenant is now known)"
+    );
+    let first = write_block(
+        server.store.clone(),
+        &tenant(),
+        only_span(fixture(t0), 0x00),
+    )
+    .await;
     assert_eq!(span_count(&server).await, 0, "not polled yet");
     server.querier.blocklist().poll_all().await.unwrap();
-    assert_eq!(span_count(&server).await, 1, "found by listing (no tenant index)");
-    assert_eq!(counter(&server, "contrail_querier_blocklist_polls_total", &[("status", "list")]), 2.0);
+    assert_eq!(
+        span_count(&server).await,
+        1,
+        "found by listing (no tenant index)"
+    );
+    assert_eq!(
+        counter(
+            &server,
+            "contrail_querier_blocklist_polls_total",
+            &[("status", "list")]
+        ),
+        2.0
+    );
 
     // With an index, the index is what the poll reads: a block it does not name stays unseen.
-    let second = write_block(server.store.clone(), &tenant(), only_span(fixture(t0), 0x01)).await;
+    let second = write_block(
+        server.store.clone(),
+        &tenant(),
+        only_span(fixture(t0), 0x01),
+    )
+    .await;
     let index = TenantIndex {
         created_at: Utc::now(),
         meta: vec![first.meta.clone()],
         compacted: Vec::new(),
     };
-    write_tenant_index(server.store.as_ref(), &tenant(), &index).await.unwrap();
+    write_tenant_index(server.store.as_ref(), &tenant(), &index)
+        .await
+        .unwrap();
     server.querier.blocklist().poll_all().await.unwrap();
     assert_eq!(span_count(&server).await, 1);
     let index = TenantIndex {
@@ -146,10 +199,18 @@ async fn new_blocks_are_visible_after_one_poll_from_the_index_or_a_listing() {
         meta: vec![first.meta, second.meta],
         compacted: Vec::new(),
     };
-    write_tenant_index(server.store.as_ref(), &tenant(), &index).await.unwrap();
+    write_tenant_index(server.store.as_ref(), &tenant(), &index)
+        .await
+        .unwrap();
     server.querier.blocklist().poll_all().await.unwrap();
     assert_eq!(span_count(&server).await, 2);
-    assert!(counter(&server, "contrail_querier_blocklist_polls_total", &[("status", "index")]) >= 2.0);
+    assert!(
+        counter(
+            &server,
+            "contrail_querier_blocklist_polls_total",
+            &[("status", "index")]
+        ) >= 2.0
+    );
 }
 
 #[tokio::test]
@@ -157,17 +218,35 @@ async fn bloom_shards_and_footers_are_cached() {
     let server = TestServer::start(ServerOptions::default()).await;
     write_block(server.store.clone(), &tenant(), fixture(t0())).await;
     assert_eq!(span_count(&server).await, 2);
-    let bloom_misses = counter(&server, "contrail_querier_cache_requests_total", &[("method", "bloom"), ("status", "miss")]);
-    let footer_misses = counter(&server, "contrail_querier_cache_requests_total", &[("method", "footer"), ("status", "miss")]);
+    let bloom_misses = counter(
+        &server,
+        "contrail_querier_cache_requests_total",
+        &[("method", "bloom"), ("status", "miss")],
+    );
+    let footer_misses = counter(
+        &server,
+        "contrail_querier_cache_requests_total",
+        &[("method", "footer"), ("status", "miss")],
+    );
     assert_eq!((bloom_misses, footer_misses), (1.0, 1.0));
     for _ in 0..3 {
         assert_eq!(span_count(&server).await, 2);
     }
-    let hits = |method| counter(&server, "contrail_querier_cache_requests_total", &[("method", method), ("status", "hit")]);
+    let hits = |method| {
+        counter(
+            &server,
+            "contrail_querier_cache_requests_total",
+            &[("method", method), ("status", "hit")],
+        )
+    };
     assert_eq!(hits("bloom"), 3.0);
     assert_eq!(hits("footer"), 3.0);
     assert_eq!(
-        counter(&server, "contrail_querier_cache_requests_total", &[("status", "miss")]),
+        counter(
+            &server,
+            "contrail_querier_cache_requests_total",
+            &[("status", "miss")]
+        ),
         2.0,
         "no more misses"
     );
@@ -181,9 +260,16 @@ async fn the_size_limit_gives_422_on_v1_and_partial_on_v2() {
     })
     .await;
     write_block(server.store.clone(), &tenant(), fixture(t0())).await;
-    let v1 = reqwest::get(server.url(&format!("/api/traces/{TRACE_HEX}"))).await.unwrap();
+    let v1 = reqwest::get(server.url(&format!("/api/traces/{TRACE_HEX}")))
+        .await
+        .unwrap();
     assert_eq!(v1.status(), 422);
-    assert!(v1.text().await.unwrap().contains("exceeds maximum size of 150 bytes"));
+    assert!(
+        v1.text()
+            .await
+            .unwrap()
+            .contains("exceeds maximum size of 150 bytes")
+    );
     let v2 = trace_by_id(&server, "application/protobuf").await;
     assert_eq!(v2.status(), 200);
     let response = TraceByIdResponse::decode(v2.bytes().await.unwrap()).unwrap();
@@ -213,7 +299,12 @@ fn many_traces(count: usize, t0: u64) -> SearchResponse {
 async fn a_search_of_100000_traces_is_answered() {
     let server = TestServer::start(ServerOptions::default()).await;
     let response = many_traces(100_000, t0());
-    server.recent.searches.lock().unwrap().insert("{}".into(), response);
+    server
+        .recent
+        .searches
+        .lock()
+        .unwrap()
+        .insert("{}".into(), response);
     let body: Value = reqwest::get(server.url("/api/search?q=%7B%7D&limit=100000"))
         .await
         .unwrap()
@@ -222,7 +313,11 @@ async fn a_search_of_100000_traces_is_answered() {
         .unwrap();
     let traces = body["traces"].as_array().unwrap();
     assert_eq!(traces.len(), 100_000);
-    assert_eq!(traces[0]["traceID"], format!("{:032x}", 100_000), "newest first");
+    assert_eq!(
+        traces[0]["traceID"],
+        format!("{:032x}", 100_000),
+        "newest first"
+    );
     let decoded: SearchResponse = serde_json::from_value(body).unwrap();
     assert_eq!(decoded.traces.len(), 100_000);
 
@@ -251,16 +346,28 @@ async fn over_the_memory_budget_and_past_the_timeout() {
     options.frontend.search.max_query_memory = bytesize::ByteSize::mib(1);
     options.frontend.api_timeout = Duration::from_millis(300);
     let server = TestServer::start(options).await;
-    server.recent.searches.lock().unwrap().insert("{}".into(), many_traces(20_000, t0()));
-    let over = reqwest::get(server.url("/api/search?q=%7B%7D&limit=20000")).await.unwrap();
+    server
+        .recent
+        .searches
+        .lock()
+        .unwrap()
+        .insert("{}".into(), many_traces(20_000, t0()));
+    let over = reqwest::get(server.url("/api/search?q=%7B%7D&limit=20000"))
+        .await
+        .unwrap();
     assert_eq!(over.status(), 400);
     let body = over.text().await.unwrap();
     assert!(body.contains("memory budget of 1048576 bytes"), "{body}");
 
     *server.recent.delay.lock().unwrap() = Duration::from_secs(5);
-    let slow = reqwest::get(server.url("/api/search?q=%7B%7D")).await.unwrap();
+    let slow = reqwest::get(server.url("/api/search?q=%7B%7D"))
+        .await
+        .unwrap();
     assert_eq!(slow.status(), 503);
-    assert_eq!(slow.text().await.unwrap(), "unable to process request in the configured timeout");
+    assert_eq!(
+        slow.text().await.unwrap(),
+        "unable to process request in the configured timeout"
+    );
 }
 
 #[tokio::test]
@@ -271,9 +378,17 @@ async fn too_many_outstanding_queries_per_tenant_is_429() {
     *server.recent.delay.lock().unwrap() = Duration::from_millis(500);
     let first = tokio::spawn(reqwest::get(server.url("/api/search?q=%7B%7D")));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = reqwest::get(server.url("/api/search?q=%7B%7D")).await.unwrap();
+    let second = reqwest::get(server.url("/api/search?q=%7B%7D"))
+        .await
+        .unwrap();
     assert_eq!(second.status(), 429);
-    assert!(second.text().await.unwrap().contains("too many outstanding requests"));
+    assert!(
+        second
+            .text()
+            .await
+            .unwrap()
+            .contains("too many outstanding requests")
+    );
     assert_eq!(first.await.unwrap().unwrap().status(), 200);
 }
 
@@ -284,7 +399,8 @@ async fn the_grafana_datasource_request_sequence() {
     let server = TestServer::start(ServerOptions::default()).await;
     let t0 = t0();
     write_block(server.store.clone(), &tenant(), fixture(t0)).await;
-    let query = "{resource.service.name=\"my.service\" && span.http.method=\"GET\" && duration>100ms}";
+    let query =
+        "{resource.service.name=\"my.service\" && span.http.method=\"GET\" && duration>100ms}";
     server
         .recent
         .searches
@@ -320,7 +436,11 @@ async fn the_grafana_datasource_request_sequence() {
     assert_eq!(search.traces.len(), 3);
     // 3. Trace view: v2 over protobuf with the dashboard range.
     let view = http
-        .get(server.url(&format!("/api/v2/traces/{TRACE_HEX}?start={}&end={}", now - 3600, now + 60)))
+        .get(server.url(&format!(
+            "/api/v2/traces/{TRACE_HEX}?start={}&end={}",
+            now - 3600,
+            now + 60
+        )))
         .header("Accept", "application/protobuf")
         .send()
         .await
@@ -356,7 +476,9 @@ async fn the_grafana_datasource_request_sequence() {
         end: now as u32,
         ..tempopb::SearchRequest::default()
     });
-    request.metadata_mut().insert("x-scope-orgid", "single-tenant".parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-scope-orgid", "single-tenant".parse().unwrap());
     let mut stream = client.search(request).await.unwrap().into_inner();
     let mut seen = std::collections::HashSet::new();
     while let Some(message) = stream.message().await.unwrap() {

@@ -12,7 +12,9 @@ use contrail_proto::tempopb::{
     TraceSearchMetadata,
 };
 use contrail_proto::{TenantId, TraceId};
-use contrail_querier::frontend::{BlockJob, BlockSearch, BlockSearchRequest, JobRunner, LocalJobRunner};
+use contrail_querier::frontend::{
+    BlockJob, BlockSearch, BlockSearchRequest, JobRunner, LocalJobRunner,
+};
 use contrail_querier::recent::StaticMembers;
 use contrail_querier::remote::{JobServiceApi, RemoteJobRunner};
 use contrail_querier::service::{TagScope, TagValuesRequest, TagsRequest, TimeRange};
@@ -33,10 +35,17 @@ impl BlockSearch for EchoJobs {
         budget: &MemoryBudget,
     ) -> contrail_querier::Result<SearchResponse> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(budget.limit_bytes(), 1 << 20, "the budget travels with the job");
+        assert_eq!(
+            budget.limit_bytes(),
+            1 << 20,
+            "the budget travels with the job"
+        );
         Ok(SearchResponse {
             traces: vec![TraceSearchMetadata {
-                trace_id: format!("{}-{:?}-{}", job.meta.block_id, job.row_groups, request.query),
+                trace_id: format!(
+                    "{}-{:?}-{}",
+                    job.meta.block_id, job.row_groups, request.query
+                ),
                 start_time_unix_nano: request.start_unix_nano,
                 ..TraceSearchMetadata::default()
             }],
@@ -128,7 +137,10 @@ async fn block_jobs_run_on_a_remote_querier_and_retry_past_a_dead_one() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_addr = dead.local_addr().unwrap();
     drop(dead);
-    let members = StaticMembers(vec![format!("http://{dead_addr}"), format!("http://{addr}")]);
+    let members = StaticMembers(vec![
+        format!("http://{dead_addr}"),
+        format!("http://{addr}"),
+    ]);
     let remote = RemoteJobRunner::new(Arc::new(members), Duration::from_secs(5), 2);
     let request = Arc::new(BlockSearchRequest {
         query: "{ status = error }".into(),

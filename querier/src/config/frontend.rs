@@ -88,7 +88,7 @@ impl QueryFrontendConfig {
         )?;
         let packet = self.max_grpc_streaming_packet_size.as_u64();
         require(
-            packet >= 64 * 1024 && packet < GRPC_CLIENT_MAX_MESSAGE_BYTES,
+            (64 * 1024..GRPC_CLIENT_MAX_MESSAGE_BYTES).contains(&packet),
             "query_frontend.max_grpc_streaming_packet_size",
             "must be at least 64KiB and below 4MiB (the largest message Grafana accepts)",
         )?;

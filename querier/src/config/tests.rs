@@ -13,7 +13,12 @@ fn frontend(yaml: &str) -> std::result::Result<QueryFrontendConfig, serde_yaml::
 #[test]
 fn defaults_validate_without_warnings() {
     assert!(QuerierConfig::default().validate().unwrap().is_empty());
-    assert!(QueryFrontendConfig::default().validate().unwrap().is_empty());
+    assert!(
+        QueryFrontendConfig::default()
+            .validate()
+            .unwrap()
+            .is_empty()
+    );
     let empty: QuerierConfig = querier("{}").unwrap();
     assert_eq!(empty, QuerierConfig::default());
     let empty: QueryFrontendConfig = frontend("{}").unwrap();
@@ -34,7 +39,10 @@ fn tempo_keys_are_honoured() {
     assert!(config.validate().unwrap().is_empty());
     assert_eq!(config.search.default_result_limit, 50);
     assert_eq!(config.search.max_duration, Duration::from_secs(24 * 3600));
-    assert_eq!(config.search.target_bytes_per_job.as_u64(), 10 * 1024 * 1024);
+    assert_eq!(
+        config.search.target_bytes_per_job.as_u64(),
+        10 * 1024 * 1024
+    );
     assert_eq!(config.api_timeout, Duration::from_secs(30));
     assert!(!config.multi_tenant_queries_enabled);
     let config = querier(
@@ -48,14 +56,30 @@ fn tempo_keys_are_honoured() {
 
 #[test]
 fn ignored_tempo_keys_are_named_in_warnings() {
-    let config = querier("frontend_worker:\n  frontend_address: query-frontend:9095\nsearch:\n  prefer_self: 10\n").unwrap();
-    let keys: Vec<String> = config.validate().unwrap().into_iter().map(|w| w.key).collect();
-    assert_eq!(keys, ["querier.frontend_worker", "querier.search.prefer_self"]);
+    let config = querier(
+        "frontend_worker:\n  frontend_address: query-frontend:9095\nsearch:\n  prefer_self: 10\n",
+    )
+    .unwrap();
+    let keys: Vec<String> = config
+        .validate()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.key)
+        .collect();
+    assert_eq!(
+        keys,
+        ["querier.frontend_worker", "querier.search.prefer_self"]
+    );
     let config = frontend(
         "search:\n  duration_slo: 5s\n  metadata_slo:\n    duration_slo: 5s\ntrace_by_id:\n  duration_slo: 100ms\nmcp_server:\n  enabled: true\n",
     )
     .unwrap();
-    let keys: Vec<String> = config.validate().unwrap().into_iter().map(|w| w.key).collect();
+    let keys: Vec<String> = config
+        .validate()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.key)
+        .collect();
     assert_eq!(
         keys,
         [
@@ -74,11 +98,18 @@ fn unknown_keys_and_bad_values_fail_naming_the_key() {
     let error = frontend("search:\n  limitt: 3\n").unwrap_err().to_string();
     assert!(error.contains("limitt"), "{error}");
     let error = frontend("api_timeout: soon\n").unwrap_err().to_string();
-    assert!(error.contains("api_timeout") || error.contains("soon"), "{error}");
+    assert!(
+        error.contains("api_timeout") || error.contains("soon"),
+        "{error}"
+    );
 
-    let gap = frontend("search:\n  query_backend_after: 1h\n  query_ingesters_until: 30m\n").unwrap();
+    let gap =
+        frontend("search:\n  query_backend_after: 1h\n  query_ingesters_until: 30m\n").unwrap();
     let error = gap.validate().unwrap_err().to_string();
-    assert!(error.contains("query_frontend.search.query_backend_after"), "{error}");
+    assert!(
+        error.contains("query_frontend.search.query_backend_after"),
+        "{error}"
+    );
     let packet = frontend("max_grpc_streaming_packet_size: 8MiB\n").unwrap();
     let error = packet.validate().unwrap_err().to_string();
     assert!(error.contains("max_grpc_streaming_packet_size"), "{error}");

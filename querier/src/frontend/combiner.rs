@@ -75,12 +75,18 @@ impl SearchCombiner {
     /// cumulative metrics). Fails when the held traces would pass the memory budget.
     pub fn add(&mut self, response: SearchResponse) -> Result<SearchResponse> {
         if let Some(metrics) = response.metrics {
-            self.metrics.inspected_traces =
-                self.metrics.inspected_traces.saturating_add(metrics.inspected_traces);
-            self.metrics.inspected_bytes =
-                self.metrics.inspected_bytes.saturating_add(metrics.inspected_bytes);
-            self.metrics.inspected_spans =
-                self.metrics.inspected_spans.saturating_add(metrics.inspected_spans);
+            self.metrics.inspected_traces = self
+                .metrics
+                .inspected_traces
+                .saturating_add(metrics.inspected_traces);
+            self.metrics.inspected_bytes = self
+                .metrics
+                .inspected_bytes
+                .saturating_add(metrics.inspected_bytes);
+            self.metrics.inspected_spans = self
+                .metrics
+                .inspected_spans
+                .saturating_add(metrics.inspected_spans);
         }
         let mut changed: Vec<String> = Vec::with_capacity(response.traces.len());
         for trace in response.traces {
@@ -179,11 +185,14 @@ impl SearchCombiner {
 
     /// The answer: the `limit` newest traces, newest first, and the metrics.
     pub fn finish(mut self) -> SearchResponse {
-        let mut traces: Vec<TraceSearchMetadata> =
-            self.held.drain().map(|(_, held)| {
+        let mut traces: Vec<TraceSearchMetadata> = self
+            .held
+            .drain()
+            .map(|(_, held)| {
                 self.budget.release(held.reserved_bytes);
                 held.trace
-            }).collect();
+            })
+            .collect();
         traces.sort_by(newest_first);
         traces.truncate(self.limit);
         SearchResponse {

@@ -12,8 +12,8 @@ use super::BlockJob;
 
 fn block_nanos(meta: &BlockMeta) -> (u64, u64) {
     let start = u64::try_from(meta.start_time.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
-    let end = u64::try_from(meta.end_time.timestamp_nanos_opt().unwrap_or(i64::MAX))
-        .unwrap_or(u64::MAX);
+    let end =
+        u64::try_from(meta.end_time.timestamp_nanos_opt().unwrap_or(i64::MAX)).unwrap_or(u64::MAX);
     (start, end)
 }
 

@@ -25,8 +25,11 @@ pub trait JobRunner: Send + Sync + 'static {
     ) -> Result<SearchResponse>;
 
     /// One tags job.
-    async fn tag_names(&self, job: BlockJob, request: Arc<TagsRequest>)
-    -> Result<SearchTagsV2Response>;
+    async fn tag_names(
+        &self,
+        job: BlockJob,
+        request: Arc<TagsRequest>,
+    ) -> Result<SearchTagsV2Response>;
 
     /// One tag-values job.
     async fn tag_values(

@@ -65,15 +65,22 @@ fn to_secs_ceil(nanos: u64) -> u32 {
 
 impl SearchDriver {
     /// Starts `request` over `tenants`; the stream owns the work.
-    pub(crate) fn search(self: &Arc<Self>, tenants: Vec<TenantId>, request: SearchRequest) -> SearchStream {
+    pub(crate) fn search(
+        self: &Arc<Self>,
+        tenants: Vec<TenantId>,
+        request: SearchRequest,
+    ) -> SearchStream {
         let (update_tx, update_rx) = mpsc::channel(UPDATES_IN_FLIGHT);
         let driver = self.clone();
         let task = tokio::spawn(async move {
             let timeout = driver.settings.query_timeout;
-            let result = match tokio::time::timeout(timeout, driver.run(&tenants, &request, &update_tx)).await {
-                Ok(result) => result,
-                Err(_) => Err(Error::Timeout),
-            };
+            let result =
+                match tokio::time::timeout(timeout, driver.run(&tenants, &request, &update_tx))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(Error::Timeout),
+                };
             let last = result.map(SearchUpdate::Final);
             let _ = update_tx.send(last).await;
         });
@@ -138,9 +145,17 @@ impl SearchDriver {
             let mut all = Vec::new();
             for tenant in tenants {
                 let blocks = self.blocklist.blocks(tenant).await?;
-                let tenant_jobs =
-                    block_jobs(tenant, &blocks.live, window, self.settings.target_bytes_per_job);
-                planned.extend(tenant_jobs.iter().map(|job| (tenant.clone(), job.meta.block_id)));
+                let tenant_jobs = block_jobs(
+                    tenant,
+                    &blocks.live,
+                    window,
+                    self.settings.target_bytes_per_job,
+                );
+                planned.extend(
+                    tenant_jobs
+                        .iter()
+                        .map(|job| (tenant.clone(), job.meta.block_id)),
+                );
                 all.extend(tenant_jobs);
             }
             sort_newest_first(&mut all);
@@ -211,7 +226,11 @@ impl SearchDriver {
             combiner.metrics_mut().completed_jobs = completed;
             for answer in answers {
                 let diff = combiner.add(answer)?;
-                if update_tx.send(Ok(SearchUpdate::Progress(diff))).await.is_err() {
+                if update_tx
+                    .send(Ok(SearchUpdate::Progress(diff)))
+                    .await
+                    .is_err()
+                {
                     return Err(Error::internal("search stream closed"));
                 }
             }
@@ -242,8 +261,17 @@ impl SearchDriver {
             .cloned()
             .collect();
         let window = (block_request.start_unix_nano, block_request.end_unix_nano);
-        let new_jobs = block_jobs(&job.tenant, &fresh, window, self.settings.target_bytes_per_job);
-        planned.extend(new_jobs.iter().map(|new_job| (job.tenant.clone(), new_job.meta.block_id)));
+        let new_jobs = block_jobs(
+            &job.tenant,
+            &fresh,
+            window,
+            self.settings.target_bytes_per_job,
+        );
+        planned.extend(
+            new_jobs
+                .iter()
+                .map(|new_job| (job.tenant.clone(), new_job.meta.block_id)),
+        );
         Ok(new_jobs)
     }
 }

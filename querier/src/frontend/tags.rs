@@ -29,21 +29,33 @@ pub(crate) struct TagsFrontend {
     pub(crate) query_timeout: Duration,
 }
 
-async fn within(timeout: Duration, work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+async fn within(
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
     tokio::time::timeout(timeout, work)
         .await
         .unwrap_or(Err(Error::Timeout))
 }
 
 impl TagsFrontend {
-    async fn jobs(&self, tenants: &[TenantId], range: crate::service::TimeRange) -> Result<Vec<BlockJob>> {
+    async fn jobs(
+        &self,
+        tenants: &[TenantId],
+        range: crate::service::TimeRange,
+    ) -> Result<Vec<BlockJob>> {
         let Some(window) = range.nanos() else {
             return Ok(Vec::new());
         };
         let mut jobs = Vec::new();
         for tenant in tenants {
             let blocks = self.blocklist.blocks(tenant).await?;
-            jobs.extend(block_jobs(tenant, &blocks.live, window, self.target_bytes_per_job));
+            jobs.extend(block_jobs(
+                tenant,
+                &blocks.live,
+                window,
+                self.target_bytes_per_job,
+            ));
         }
         Ok(jobs)
     }
@@ -158,7 +170,11 @@ impl TagsFrontend {
                 );
             };
             for tenant in tenants {
-                for answer in self.recent.search_tag_values(tenant, &recent_request).await? {
+                for answer in self
+                    .recent
+                    .search_tag_values(tenant, &recent_request)
+                    .await?
+                {
                     add(answer);
                 }
             }

@@ -79,7 +79,10 @@ fn windows_cover_the_range_without_a_gap() {
     assert_eq!(recent_end, 10_000 * SECOND + SECOND - 1);
     assert_eq!(recent_start, now - 1800 * SECOND);
     assert_eq!(blocks_end, now - 900 * SECOND);
-    assert!(recent_start <= blocks_end, "the windows overlap: no instant is left out");
+    assert!(
+        recent_start <= blocks_end,
+        "the windows overlap: no instant is left out"
+    );
 
     // Equal settings: one boundary, both sides include it; a trace across it is merged.
     let single = SplitSettings {
@@ -91,9 +94,15 @@ fn windows_cover_the_range_without_a_gap() {
     assert_eq!(windows.recent.unwrap().0, windows.blocks.unwrap().1);
 
     // Entirely old: blocks only. Entirely recent: ingesters only. No range: recent only.
-    let old = TimeRange { start_secs: 100, end_secs: 200 };
+    let old = TimeRange {
+        start_secs: 100,
+        end_secs: 200,
+    };
     assert_eq!(split_windows(old, now, settings).recent, None);
-    let fresh = TimeRange { start_secs: 9_990, end_secs: 10_000 };
+    let fresh = TimeRange {
+        start_secs: 9_990,
+        end_secs: 10_000,
+    };
     assert_eq!(split_windows(fresh, now, settings).blocks, None);
     let unset = split_windows(TimeRange::default(), now, settings);
     assert_eq!(unset.blocks, None);
@@ -104,19 +113,48 @@ fn windows_cover_the_range_without_a_gap() {
         query_end_cutoff: Duration::from_secs(30),
         ..settings
     };
-    let recent_hour = TimeRange { start_secs: 6_400, end_secs: 10_000 };
-    assert_eq!(split_windows(recent_hour, now, cut).recent.unwrap().1, now - 30 * SECOND);
-    assert_eq!(split_windows(fresh, now, cut).recent, None, "all of it inside the cutoff");
+    let recent_hour = TimeRange {
+        start_secs: 6_400,
+        end_secs: 10_000,
+    };
+    assert_eq!(
+        split_windows(recent_hour, now, cut).recent.unwrap().1,
+        now - 30 * SECOND
+    );
+    assert_eq!(
+        split_windows(fresh, now, cut).recent,
+        None,
+        "all of it inside the cutoff"
+    );
 }
 
 #[test]
 fn jobs_follow_row_groups_target_bytes_and_newest_first() {
-    let older = Arc::new(meta(1, &[(100, 110, 40), (110, 120, 40), (120, 130, 40), (130, 140, 40)]));
+    let older = Arc::new(meta(
+        1,
+        &[
+            (100, 110, 40),
+            (110, 120, 40),
+            (120, 130, 40),
+            (130, 140, 40),
+        ],
+    ));
     let newer = Arc::new(meta(2, &[(200, 210, 100), (210, 220, 10)]));
-    let jobs = block_jobs(&tenant(), &[older.clone(), newer.clone()], (0, u64::MAX), 80);
+    let jobs = block_jobs(
+        &tenant(),
+        &[older.clone(), newer.clone()],
+        (0, u64::MAX),
+        80,
+    );
     let shape: Vec<(u128, std::ops::Range<usize>, u64)> = jobs
         .iter()
-        .map(|job| (job.meta.block_id.as_u128(), job.row_groups.clone(), job.bytes))
+        .map(|job| {
+            (
+                job.meta.block_id.as_u128(),
+                job.row_groups.clone(),
+                job.bytes,
+            )
+        })
         .collect();
     assert_eq!(
         shape,
@@ -151,7 +189,10 @@ fn the_combiner_keeps_the_newest_within_the_budget() {
         })
         .unwrap();
     assert!(combiner.can_skip(5 * SECOND), "two held: the limit is met");
-    assert!(!combiner.can_skip(15 * SECOND), "a job ending after the 2nd newest start may matter");
+    assert!(
+        !combiner.can_skip(15 * SECOND),
+        "a job ending after the 2nd newest start may matter"
+    );
     let diff = combiner
         .add(SearchResponse {
             traces: vec![trace(3, 20), trace(2, 25)],
@@ -163,7 +204,11 @@ fn the_combiner_keeps_the_newest_within_the_budget() {
     assert!(!combiner.can_skip(21 * SECOND));
     let answer = combiner.finish();
     let ids: Vec<&str> = answer.traces.iter().map(|t| t.trace_id.as_str()).collect();
-    assert_eq!(ids, ["2", "3"], "trace 2 merged to start 25s, then 3 at 20s");
+    assert_eq!(
+        ids,
+        ["2", "3"],
+        "trace 2 merged to start 25s, then 3 at 20s"
+    );
     assert_eq!(budget.used_bytes(), 0, "everything released");
 
     let tiny = Arc::new(MemoryBudget::new(100));
@@ -195,7 +240,10 @@ impl BlockSearch for FakeBlocks {
         _budget: &MemoryBudget,
     ) -> crate::Result<SearchResponse> {
         let block = job.meta.block_id.as_u128();
-        self.calls.lock().unwrap().push((block, job.row_groups.clone()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((block, job.row_groups.clone()));
         if self.gone.lock().unwrap().contains(&block) {
             return Err(crate::Error::Job {
                 code: contrail_proto::ErrorCode::NotFound,
@@ -205,7 +253,12 @@ impl BlockSearch for FakeBlocks {
         let traces = job
             .row_groups
             .clone()
-            .flat_map(|row_group| self.traces.get(&(block, row_group)).cloned().unwrap_or_default())
+            .flat_map(|row_group| {
+                self.traces
+                    .get(&(block, row_group))
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .collect();
         Ok(SearchResponse {
             traces,
@@ -277,8 +330,9 @@ async fn fixture(fake: &mut FakeBlocks, store: &dyn ObjectStore) {
     let mut id = 0;
     for block in 0..10u128 {
         let base = 1_000 + block as u64 * 100;
-        let row_groups: Vec<(u64, u64, u64)> =
-            (0..3).map(|r| (base + r * 30, base + r * 30 + 20, 10)).collect();
+        let row_groups: Vec<(u64, u64, u64)> = (0..3)
+            .map(|r| (base + r * 30, base + r * 30 + 20, 10))
+            .collect();
         put_meta(store, &meta(block + 1, &row_groups)).await;
         for (index, row_group) in row_groups.iter().enumerate() {
             id += 1;
@@ -288,11 +342,20 @@ async fn fixture(fake: &mut FakeBlocks, store: &dyn ObjectStore) {
     }
 }
 
-fn driver(store: Arc<dyn ObjectStore>, fake: Arc<FakeBlocks>, concurrent_jobs: usize) -> Arc<SearchDriver> {
+fn driver(
+    store: Arc<dyn ObjectStore>,
+    fake: Arc<FakeBlocks>,
+    concurrent_jobs: usize,
+) -> Arc<SearchDriver> {
     let metrics = QuerierMetrics::new(&Registry::new()).unwrap();
     let clock = Arc::new(ManualClock::new(100_000 * SECOND));
     Arc::new(SearchDriver {
-        blocklist: Arc::new(Blocklist::new(store, clock.clone(), Duration::from_secs(30), metrics.clone())),
+        blocklist: Arc::new(Blocklist::new(
+            store,
+            clock.clone(),
+            Duration::from_secs(30),
+            metrics.clone(),
+        )),
         runner: Arc::new(LocalJobRunner::new(fake, 4)),
         recent: Arc::new(NoRecent),
         clock,
@@ -352,14 +415,27 @@ async fn search_stops_early_and_answers_like_a_full_run() {
         fake.calls.lock().unwrap().clear();
         let (limited, progress) = run(&driver(store.clone(), fake.clone(), concurrent), 4).await;
         let ids: Vec<&str> = limited.traces.iter().map(|t| t.trace_id.as_str()).collect();
-        let expected: Vec<&str> = full.traces[..4].iter().map(|t| t.trace_id.as_str()).collect();
-        assert_eq!(ids, expected, "same newest four with {concurrent} jobs in flight");
+        let expected: Vec<&str> = full.traces[..4]
+            .iter()
+            .map(|t| t.trace_id.as_str())
+            .collect();
+        assert_eq!(
+            ids, expected,
+            "same newest four with {concurrent} jobs in flight"
+        );
         let calls = fake.calls.lock().unwrap().clone();
-        assert!(calls.len() < 30, "stopped early: {} jobs with {concurrent} in flight", calls.len());
+        assert!(
+            calls.len() < 30,
+            "stopped early: {} jobs with {concurrent} in flight",
+            calls.len()
+        );
         assert_eq!(calls[0].0, 10, "the newest block first");
         assert!(progress >= 1);
         let metrics = limited.metrics.unwrap();
-        assert_eq!(metrics.total_jobs, 30, "30 block jobs; the range is too old for ingesters");
+        assert_eq!(
+            metrics.total_jobs, 30,
+            "30 block jobs; the range is too old for ingesters"
+        );
         assert_eq!(metrics.completed_jobs, 30, "skipped jobs count as done");
     }
 }
@@ -372,7 +448,8 @@ async fn a_block_compacted_under_the_search_is_replaced() {
     put_meta(store.as_ref(), &old).await;
     fake.traces.insert((1, 0), vec![trace(1, 1_001)]);
     // The compactor's output, not yet in the querier's blocklist.
-    fake.traces.insert((2, 0), vec![trace(1, 1_001), trace(2, 1_050)]);
+    fake.traces
+        .insert((2, 0), vec![trace(1, 1_001), trace(2, 1_050)]);
     let fake = Arc::new(fake);
     let driver = driver(store.clone(), fake.clone(), 2);
     driver.blocklist.blocks(&tenant()).await.unwrap();
@@ -390,7 +467,11 @@ async fn a_block_compacted_under_the_search_is_replaced() {
     // A block missing without being compacted is an error.
     fake.gone.lock().unwrap().push(2);
     store
-        .delete(&contrail_storage::block::object_path(&tenant(), &Uuid::from_u128(2), "meta.json"))
+        .delete(&contrail_storage::block::object_path(
+            &tenant(),
+            &Uuid::from_u128(2),
+            "meta.json",
+        ))
         .await
         .ok();
     put_meta(store.as_ref(), &meta(2, &[(1_000, 1_100, 10)])).await;

@@ -34,7 +34,8 @@ pub fn segment_search_response(response: SearchResponse, max_bytes: usize) -> Ve
     let mut current_bytes = 0usize;
     for trace in traces {
         // field tag + length prefix + body
-        let trace_bytes = trace.encoded_len() + 1 + prost::length_delimiter_len(trace.encoded_len());
+        let trace_bytes =
+            trace.encoded_len() + 1 + prost::length_delimiter_len(trace.encoded_len());
         if !current.is_empty() && current_bytes + trace_bytes > budget {
             segments.push(SearchResponse {
                 traces: std::mem::take(&mut current),
@@ -78,7 +79,11 @@ type StatusStream = Pin<Box<dyn Stream<Item = Result<SearchResponse, Status>> + 
 
 /// Forwards `updates` as gRPC messages: progress at most every 500 ms, then the final result,
 /// then the end of the stream; `timeout` (zero: none) ends it with the timeout status.
-pub(crate) fn throttled(updates: SearchStream, max_bytes: usize, timeout: Duration) -> StatusStream {
+pub(crate) fn throttled(
+    updates: SearchStream,
+    max_bytes: usize,
+    timeout: Duration,
+) -> StatusStream {
     let (message_tx, message_rx) = mpsc::channel(MESSAGES_IN_FLIGHT);
     let task = tokio::spawn(forward(updates, message_tx, max_bytes, timeout));
     Box::pin(TaskStream::new(message_rx, task))
@@ -171,11 +176,19 @@ mod tests {
         let segments = segment_search_response(response, 64 * 1024);
         assert!(segments.len() > 10);
         for segment in &segments {
-            assert!(segment.encoded_len() <= 64 * 1024, "{}", segment.encoded_len());
+            assert!(
+                segment.encoded_len() <= 64 * 1024,
+                "{}",
+                segment.encoded_len()
+            );
         }
         assert_eq!(segments.iter().map(|s| s.traces.len()).sum::<usize>(), 1000);
         assert!(segments.last().unwrap().metrics.is_some());
-        assert!(segments[..segments.len() - 1].iter().all(|s| s.metrics.is_none()));
+        assert!(
+            segments[..segments.len() - 1]
+                .iter()
+                .all(|s| s.metrics.is_none())
+        );
         let empty = segment_search_response(SearchResponse::default(), 1024);
         assert_eq!(empty.len(), 1);
     }
@@ -199,7 +212,11 @@ mod tests {
         }
         tokio::time::advance(SEARCH_PROGRESS_INTERVAL).await;
         let first = messages.next().await.unwrap().unwrap();
-        assert_eq!(first.traces.len(), 5, "the five diffs merged into one message");
+        assert_eq!(
+            first.traces.len(),
+            5,
+            "the five diffs merged into one message"
+        );
         assert_eq!(first.metrics.unwrap().completed_jobs, 5);
         update_tx
             .send(Ok(SearchUpdate::Final(SearchResponse {

@@ -98,9 +98,8 @@ pub fn search_response(format: Format, response: SearchResponse) -> Response {
         Format::Json => JSON,
         Format::Protobuf => PROTOBUF,
     };
-    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(
-        CHUNKS_IN_FLIGHT,
-    );
+    let (chunk_tx, chunk_rx) =
+        tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHUNKS_IN_FLIGHT);
     // The task ends when the body is dropped (the send fails) or the answer is written; the
     // response body owns it through the channel.
     let _encoder = tokio::task::spawn_blocking(move || match format {
@@ -199,7 +198,10 @@ mod tests {
         }
     }
 
-    fn collect(encode: fn(SearchResponse, &ChunkSender), response: SearchResponse) -> (Vec<u8>, usize) {
+    fn collect(
+        encode: fn(SearchResponse, &ChunkSender),
+        response: SearchResponse,
+    ) -> (Vec<u8>, usize) {
         let (chunk_tx, mut chunk_rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
         let encoder = std::thread::spawn(move || encode(response, &chunk_tx));
         let mut body = Vec::new();
@@ -233,11 +235,17 @@ mod tests {
     fn accept_picks_protobuf_by_substring_and_json_otherwise() {
         let mut headers = http::HeaderMap::new();
         assert_eq!(Format::from_headers(&headers), Format::Json);
-        headers.insert(header::ACCEPT, "application/json, text/plain, */*".parse().unwrap());
+        headers.insert(
+            header::ACCEPT,
+            "application/json, text/plain, */*".parse().unwrap(),
+        );
         assert_eq!(Format::from_headers(&headers), Format::Json);
         headers.insert(header::ACCEPT, "application/protobuf".parse().unwrap());
         assert_eq!(Format::from_headers(&headers), Format::Protobuf);
-        headers.insert(header::ACCEPT, "application/vnd.grafana.llm".parse().unwrap());
+        headers.insert(
+            header::ACCEPT,
+            "application/vnd.grafana.llm".parse().unwrap(),
+        );
         assert_eq!(Format::from_headers(&headers), Format::Json);
     }
 }

@@ -67,8 +67,15 @@ fn parts_merge_with_spans_deduplicated_by_id_and_kind() {
     );
     assert!(!truncated);
     assert_eq!(merged.len(), 2, "one ResourceSpans per distinct resource");
-    assert_eq!(merged[0].scope_spans.len(), 1, "one ScopeSpans per distinct scope");
-    assert_eq!(span_names(&merged), ["span-1", "span-1", "span-2", "span-3"]);
+    assert_eq!(
+        merged[0].scope_spans.len(),
+        1,
+        "one ScopeSpans per distinct scope"
+    );
+    assert_eq!(
+        span_names(&merged),
+        ["span-1", "span-1", "span-2", "span-3"]
+    );
 }
 
 #[test]
@@ -125,7 +132,10 @@ fn search_metadata_merges_times_roots_and_span_sets() {
     }]);
     merge_trace_metadata(&mut into, other, 3);
     assert_eq!(into.start_time_unix_nano, 1_000_000_000);
-    assert_eq!(into.duration_ms, 2000, "from the earliest start to the latest end");
+    assert_eq!(
+        into.duration_ms, 2000,
+        "from the earliest start to the latest end"
+    );
     assert_eq!(into.root_service_name, "frontend");
     assert_eq!(into.root_trace_name, "GET /");
     assert_eq!(into.span_sets.len(), 1);

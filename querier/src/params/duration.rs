@@ -38,7 +38,11 @@ pub(crate) fn parse_go_duration(input: &str) -> Result<Duration, String> {
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
             "" => return Err(format!("time: missing unit in duration {input:?}")),
-            other => return Err(format!("time: unknown unit {other:?} in duration {input:?}")),
+            other => {
+                return Err(format!(
+                    "time: unknown unit {other:?} in duration {input:?}"
+                ));
+            }
         };
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
         let whole: u128 = if whole.is_empty() {
@@ -90,7 +94,17 @@ mod tests {
 
     #[test]
     fn rejects_what_go_rejects() {
-        for text in ["", "5", "ms", "1d", "1..2s", "-1s", "1s2", "abc", "9999999999999h"] {
+        for text in [
+            "",
+            "5",
+            "ms",
+            "1d",
+            "1..2s",
+            "-1s",
+            "1s2",
+            "abc",
+            "9999999999999h",
+        ] {
             assert!(parse_go_duration(text).is_err(), "{text}");
         }
         assert_eq!(

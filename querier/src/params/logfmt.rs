@@ -23,7 +23,11 @@ pub(crate) fn parse_logfmt(input: &str) -> Result<Vec<(String, String)>, String>
             index += 1;
         }
         if index == key_start {
-            return Err(format!("unexpected '{}' at pos {}", chars[index], at(index)));
+            return Err(format!(
+                "unexpected '{}' at pos {}",
+                chars[index],
+                at(index)
+            ));
         }
         let key: String = chars[key_start..index].iter().collect();
         if index >= chars.len() || chars[index].is_whitespace() {
@@ -67,14 +71,22 @@ pub(crate) fn parse_logfmt(input: &str) -> Result<Vec<(String, String)>, String>
                 }
             }
             if index < chars.len() && !chars[index].is_whitespace() {
-                return Err(format!("unexpected '{}' at pos {}", chars[index], at(index)));
+                return Err(format!(
+                    "unexpected '{}' at pos {}",
+                    chars[index],
+                    at(index)
+                ));
             }
             pairs.push((key, value));
         } else {
             let value_start = index;
             while index < chars.len() && !chars[index].is_whitespace() {
                 if chars[index] == '"' || chars[index] == '=' {
-                    return Err(format!("unexpected '{}' at pos {}", chars[index], at(index)));
+                    return Err(format!(
+                        "unexpected '{}' at pos {}",
+                        chars[index],
+                        at(index)
+                    ));
                 }
                 index += 1;
             }
@@ -112,7 +124,10 @@ mod tests {
 
     #[test]
     fn reports_syntax_errors_with_positions() {
-        assert_eq!(parse_logfmt("a=\"b").unwrap_err(), "unterminated quoted value at pos 5");
+        assert_eq!(
+            parse_logfmt("a=\"b").unwrap_err(),
+            "unterminated quoted value at pos 5"
+        );
         assert!(parse_logfmt("=b").unwrap_err().contains("pos 1"));
         assert!(parse_logfmt("a=b=c").unwrap_err().contains("pos 4"));
         assert!(parse_logfmt("a=\"b\"c").is_err());

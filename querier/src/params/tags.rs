@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use contrail_traceql::ast::{
-    Attribute, Body, FieldExpr, FieldOp, SpansetExpr, Stage, Static,
-};
+use contrail_traceql::ast::{Attribute, Body, FieldExpr, FieldOp, SpansetExpr, Stage, Static};
 
 use crate::error::{Error, Result};
 
@@ -16,9 +14,8 @@ pub fn parse_tag_name(tag: &str) -> Result<Attribute> {
     if tag.is_empty() {
         return Err(Error::bad_request("please provide a non-empty tagName"));
     }
-    let invalid = |reason: &str| {
-        Error::bad_request(format!("please provide a valid tagName: {reason}"))
-    };
+    let invalid =
+        |reason: &str| Error::bad_request(format!("please provide a valid tagName: {reason}"));
     let root = contrail_traceql::parse(&format!("{{ {tag} != nil }}"))
         .map_err(|error| invalid(error.message()))?;
     let Body::Pipeline(pipeline) = root.body else {

@@ -9,7 +9,9 @@ fn limits() -> SearchLimits {
 }
 
 fn search_error(raw: &str) -> String {
-    parse_search(&params(raw), &limits()).unwrap_err().to_string()
+    parse_search(&params(raw), &limits())
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -37,8 +39,14 @@ fn search_defaults_and_values() {
 
 #[test]
 fn search_errors_use_tempo_messages() {
-    assert!(search_error("q=%7B+.foo+%3D+%7D").starts_with("invalid TraceQL query: parse error at line 1, col"));
-    assert_eq!(search_error("q=%7B%7D&limit=0"), "invalid limit: must be a positive number");
+    assert!(
+        search_error("q=%7B+.foo+%3D+%7D")
+            .starts_with("invalid TraceQL query: parse error at line 1, col")
+    );
+    assert_eq!(
+        search_error("q=%7B%7D&limit=0"),
+        "invalid limit: must be a positive number"
+    );
     assert_eq!(
         search_error("q=%7B%7D&tags=a%3Db"),
         "invalid request: can't specify tags and q in the same query"
@@ -47,13 +55,22 @@ fn search_errors_use_tempo_messages() {
         search_error("start=200&end=100"),
         "http parameter start must be before end. received start=200 end=100"
     );
-    assert_eq!(search_error("limit=300000"), "limit 300000 exceeds max limit 262144");
-    assert_eq!(search_error("spss=101"), "spans per span set exceeds 100. received 101");
+    assert_eq!(
+        search_error("limit=300000"),
+        "limit 300000 exceeds max limit 262144"
+    );
+    assert_eq!(
+        search_error("spss=101"),
+        "spans per span set exceeds 100. received 101"
+    );
     assert_eq!(
         search_error("start=1&end=1000000"),
         "range specified by start and end exceeds 168h0m0s. received start=1 end=1000000"
     );
-    assert_eq!(search_error("tags=a%3D1+a%3D2"), "invalid tags: tag a has been set twice");
+    assert_eq!(
+        search_error("tags=a%3D1+a%3D2"),
+        "invalid tags: tag a has been set twice"
+    );
     assert!(search_error("tags=a%3D%22b").starts_with("invalid tags: "));
     assert!(search_error("minDuration=fast").starts_with("invalid minDuration: "));
     assert_eq!(
@@ -68,7 +85,9 @@ fn search_errors_use_tempo_messages() {
 #[test]
 fn legacy_tags_become_a_traceql_filter() {
     let request = parse_search(
-        &params("tags=service.name%3Dcart+http.url%3D%22%2Fa+b%22&minDuration=100ms&maxDuration=2s"),
+        &params(
+            "tags=service.name%3Dcart+http.url%3D%22%2Fa+b%22&minDuration=100ms&maxDuration=2s",
+        ),
         &limits(),
     )
     .unwrap();
@@ -85,15 +104,26 @@ fn legacy_tags_become_a_traceql_filter() {
 #[test]
 fn trace_ids_and_modes() {
     let request = parse_trace_by_id("5B8EFFF798038103D269B633813FC700", &params("")).unwrap();
-    assert_eq!(request.trace_id.to_hex(), "5b8efff798038103d269b633813fc700");
+    assert_eq!(
+        request.trace_id.to_hex(),
+        "5b8efff798038103d269b633813fc700"
+    );
     let short = parse_trace_by_id("abc", &params("")).unwrap();
     assert_eq!(short.trace_id.to_hex(), "00000000000000000000000000000abc");
-    let bad = parse_trace_by_id("xyz", &params("")).unwrap_err().to_string();
-    assert!(bad.contains("trace IDs can only contain hex characters"), "{bad}");
+    let bad = parse_trace_by_id("xyz", &params(""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("trace IDs can only contain hex characters"),
+        "{bad}"
+    );
     let long = parse_trace_by_id(&"a".repeat(34), &params(""))
         .unwrap_err()
         .to_string();
-    assert!(long.contains("trace IDs can't be larger than 128 bits"), "{long}");
+    assert!(
+        long.contains("trace IDs can't be larger than 128 bits"),
+        "{long}"
+    );
     let range = parse_trace_by_id("ab", &params("start=200&end=100"))
         .unwrap_err()
         .to_string();
@@ -105,7 +135,9 @@ fn trace_ids_and_modes() {
         "invalid value for mode bogus"
     );
     assert_eq!(
-        parse_trace_by_id("ab", &params("mode=blocks")).unwrap().mode,
+        parse_trace_by_id("ab", &params("mode=blocks"))
+            .unwrap()
+            .mode,
         QueryMode::Blocks
     );
     assert!(parse_trace_by_id("ab", &params("blockStart=nope")).is_err());
@@ -114,21 +146,42 @@ fn trace_ids_and_modes() {
 #[test]
 fn tag_requests() {
     assert_eq!(
-        parse_tags(&params("scope=bogus"), 0).unwrap_err().to_string(),
+        parse_tags(&params("scope=bogus"), 0)
+            .unwrap_err()
+            .to_string(),
         "invalid scope: bogus"
     );
-    let tags = parse_tags(&params("scope=span&limit=5&maxStaleValues=2&start=1&end=2"), 0).unwrap();
+    let tags = parse_tags(
+        &params("scope=span&limit=5&maxStaleValues=2&start=1&end=2"),
+        0,
+    )
+    .unwrap();
     assert_eq!(tags.scope, TagScope::Span);
     assert_eq!((tags.limit, tags.max_stale_values), (5, 2));
     let values = parse_tag_values("resource.service.name", true, &params(""), 0).unwrap();
     assert_eq!(values.tag_name, "resource.service.name");
-    for good in ["span.http.status_code", ".http.method", "name", "status", "event.exception.type", "instrumentation:name", "span:kind"] {
+    for good in [
+        "span.http.status_code",
+        ".http.method",
+        "name",
+        "status",
+        "event.exception.type",
+        "instrumentation:name",
+        "span:kind",
+    ] {
         parse_tag_values(good, true, &params(""), 0).unwrap_or_else(|e| panic!("{good}: {e}"));
     }
-    let empty = parse_tag_values("", true, &params(""), 0).unwrap_err().to_string();
+    let empty = parse_tag_values("", true, &params(""), 0)
+        .unwrap_err()
+        .to_string();
     assert_eq!(empty, "please provide a non-empty tagName");
-    let invalid = parse_tag_values("{{", true, &params(""), 0).unwrap_err().to_string();
-    assert!(invalid.starts_with("please provide a valid tagName: "), "{invalid}");
+    let invalid = parse_tag_values("{{", true, &params(""), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        invalid.starts_with("please provide a valid tagName: "),
+        "{invalid}"
+    );
     let injected = parse_tag_values("a != nil } | { .b", true, &params(""), 0);
     assert!(injected.is_err());
 }

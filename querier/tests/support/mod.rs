@@ -34,7 +34,10 @@ use object_store::local::LocalFileSystem;
 pub const TRACE_HEX: &str = "5b8efff798038103d269b633813fc700";
 
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Fixture F of spec §9 as OTLP/JSON, with `T0 = (now − 60 s)`.
@@ -75,7 +78,8 @@ pub fn fixture(t0: u64) -> Vec<ResourceSpans> {
 pub fn only_span(mut resource_spans: Vec<ResourceSpans>, last_byte: u8) -> Vec<ResourceSpans> {
     for rs in &mut resource_spans {
         for ss in &mut rs.scope_spans {
-            ss.spans.retain(|span| span.span_id.last() == Some(&last_byte));
+            ss.spans
+                .retain(|span| span.span_id.last() == Some(&last_byte));
         }
     }
     resource_spans
@@ -183,7 +187,14 @@ impl RecentData for RecentDouble {
         request: &SearchTagValuesRequest,
     ) -> contrail_querier::Result<Vec<SearchTagValuesV2Response>> {
         let key = (request.tag_name.clone(), request.query.clone());
-        Ok(self.values.lock().unwrap().get(&key).cloned().into_iter().collect())
+        Ok(self
+            .values
+            .lock()
+            .unwrap()
+            .get(&key)
+            .cloned()
+            .into_iter()
+            .collect())
     }
 }
 
