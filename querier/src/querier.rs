@@ -214,11 +214,18 @@ impl Querier {
     fn observe<T>(&self, method: &str, started: Instant, result: &Result<T>) {
         let status = match result {
             Ok(_) => "ok",
-            Err(error) if error.code().http_status().is_client_error() => "client_error",
-            Err(_) => "error",
+            Err(error) => status_label(error),
         };
         self.metrics
             .observe_request(method, status, started.elapsed().as_secs_f64());
+    }
+}
+
+fn status_label(error: &Error) -> &'static str {
+    if error.code().http_status().is_client_error() {
+        "client_error"
+    } else {
+        "error"
     }
 }
 
@@ -240,14 +247,20 @@ impl QueryService for Querier {
     #[tracing::instrument(skip_all, fields(tenants = tenants.len(), query = %request.query))]
     async fn search(&self, tenants: &[TenantId], request: SearchRequest) -> Result<SearchStream> {
         let admitted = self.admit(tenants)?;
-        self.metrics
-            .requests
-            .with_label_values(&["search", "started"])
-            .inc();
+        let started = Instant::now();
+        let metrics = self.metrics.clone();
         let stream = self.search.search(tenants.to_vec(), request);
-        // The admission lasts as long as the stream.
+        // The admission lasts as long as the stream; the request is counted when it ends.
         Ok(Box::pin(futures::StreamExt::map(stream, move |update| {
             let _held = &admitted;
+            let seconds = started.elapsed().as_secs_f64();
+            match &update {
+                Ok(crate::service::SearchUpdate::Final(_)) => {
+                    metrics.observe_request("search", "ok", seconds);
+                }
+                Err(error) => metrics.observe_request("search", status_label(error), seconds),
+                Ok(crate::service::SearchUpdate::Progress(_)) => {}
+            }
             update
         })))
     }

@@ -2,6 +2,8 @@
 //! `BlockWriter`, and an in-process recent-data double standing in for the ingesters.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod golden;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
