@@ -268,10 +268,24 @@ impl BlockSearch for FakeBlocks {
 
     async fn tag_names(
         &self,
-        _job: &BlockJob,
+        job: &BlockJob,
         _request: &crate::service::TagsRequest,
     ) -> crate::Result<contrail_proto::tempopb::SearchTagsV2Response> {
-        Ok(Default::default())
+        let block = job.meta.block_id.as_u128();
+        let scope = |name: &str, tags: Vec<String>| contrail_proto::tempopb::SearchTagsV2Scope {
+            name: name.into(),
+            tags,
+        };
+        Ok(contrail_proto::tempopb::SearchTagsV2Response {
+            scopes: vec![
+                scope(
+                    "span",
+                    vec![format!("attr.{block:02}"), "http.method".into()],
+                ),
+                scope("resource", vec!["service.name".into()]),
+            ],
+            metrics: None,
+        })
     }
 
     async fn tag_values(
@@ -484,4 +498,56 @@ async fn a_block_compacted_under_the_search_is_replaced() {
         }
     }
     assert!(failed);
+}
+
+#[tokio::test]
+async fn tags_merge_blocks_by_scope_with_limits_and_the_static_intrinsics() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let mut fake = FakeBlocks::default();
+    fixture(&mut fake, store.as_ref()).await;
+    let fake = Arc::new(fake);
+    let driver = driver(store, fake, 4);
+    let tags = TagsFrontend {
+        blocklist: driver.blocklist.clone(),
+        runner: driver.runner.clone(),
+        recent: Arc::new(NoRecent),
+        target_bytes_per_job: 1_000,
+        concurrent_jobs: 3,
+        query_timeout: Duration::from_secs(5),
+    };
+    let request = |scope, limit| crate::service::TagsRequest {
+        scope,
+        filter: None,
+        range: TimeRange {
+            start_secs: 500,
+            end_secs: 5_000,
+        },
+        limit,
+        max_stale_values: 0,
+    };
+    let all = tags
+        .search_tags(&[tenant()], request(crate::service::TagScope::All, 0))
+        .await
+        .unwrap();
+    let names: Vec<&str> = all.scopes.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["resource", "span", "intrinsic"]);
+    assert_eq!(
+        all.scopes[1].tags.len(),
+        11,
+        "ten blocks' names and http.method, once each"
+    );
+    let metrics = all.metrics.unwrap();
+    assert_eq!((metrics.total_jobs, metrics.total_blocks), (10, 10));
+    let span = tags
+        .search_tags(&[tenant()], request(crate::service::TagScope::Span, 3))
+        .await
+        .unwrap();
+    assert_eq!(span.scopes.len(), 1);
+    assert_eq!(span.scopes[0].tags, ["attr.01", "attr.02", "attr.03"]);
+    // Without a range only recent data is read: no block jobs.
+    let mut recent_only = request(crate::service::TagScope::All, 0);
+    recent_only.range = TimeRange::default();
+    let answer = tags.search_tags(&[tenant()], recent_only).await.unwrap();
+    assert_eq!(answer.metrics.unwrap().total_jobs, 0);
+    assert_eq!(answer.scopes.len(), 1, "only the static intrinsics");
 }
