@@ -29,6 +29,8 @@ use crate::task_stream::TaskStream;
 
 /// Updates queued between the driver and the API adapter.
 const UPDATES_IN_FLIGHT: usize = 16;
+/// Answers with more traces than this are merged off the async threads.
+const OFF_RUNTIME_MERGE_TRACES: usize = 1_000;
 
 /// The driver's settings (`query_frontend.search`, `querier.search`).
 #[derive(Debug, Clone, Copy)]
@@ -225,7 +227,19 @@ impl SearchDriver {
             completed += 1;
             combiner.metrics_mut().completed_jobs = completed;
             for answer in answers {
-                let diff = combiner.add(answer)?;
+                let diff = if answer.traces.len() > OFF_RUNTIME_MERGE_TRACES {
+                    // A big answer (thousands of traces) merges on the blocking pool.
+                    let (returned, diff) = tokio::task::spawn_blocking(move || {
+                        let diff = combiner.add(answer);
+                        (combiner, diff)
+                    })
+                    .await
+                    .map_err(|error| Error::internal(format!("merging search results: {error}")))?;
+                    combiner = returned;
+                    diff?
+                } else {
+                    combiner.add(answer)?
+                };
                 if update_tx
                     .send(Ok(SearchUpdate::Progress(diff)))
                     .await
