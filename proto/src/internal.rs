@@ -1,6 +1,7 @@
 //! Contrail's internal gRPC services (`contrail.internal.v1`), generated from
-//! `proto/contrail/internal/v1/ingester.proto`: the distributor → ingester push and the
-//! querier → ingester reads of recent data. See `docs/adr/002-internal-grpc.md`.
+//! `proto/contrail/internal/v1/{ingester,querier}.proto`: the distributor → ingester push, the
+//! querier → ingester reads of recent data, and the frontend → querier block jobs. See
+//! `docs/adr/002-internal-grpc.md` and `docs/adr/009-read-path.md`.
 
 /// Package `contrail.internal.v1`.
 #[allow(

@@ -19,6 +19,9 @@ pub struct BatchOutcome {
     pub deferred: Vec<(TraceId, u64)>,
     /// Some trace was skipped because it could not enter the answer.
     pub skipped: bool,
+    /// Portions that were skipped or did not match, with their start: if the collector holds
+    /// the same trace from another portion, its true start is at most this one.
+    pub others: Vec<(TraceId, u64)>,
 }
 
 /// Evaluates `batch`. `worst`: the worst key the answer holds when full (nothing worse can
@@ -49,10 +52,13 @@ pub fn evaluate_batch(
         let full_locally = outcome.settled.len() >= limit;
         if full_locally || worst.is_some_and(|worst| key > worst) {
             outcome.skipped = true;
+            outcome.others.push((info.trace_id, info.start_unix_nano));
             continue;
         }
         let spansets = eval_trace(program, &view, &cache, index)?;
-        if !spansets.is_empty() {
+        if spansets.is_empty() {
+            outcome.others.push((info.trace_id, info.start_unix_nano));
+        } else {
             outcome
                 .settled
                 .push(trace_result(program, &view, info, spansets, source));

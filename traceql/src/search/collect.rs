@@ -8,7 +8,7 @@
 //! if one of those then fails to match after traces were evicted, the evicted ones may have
 //! belonged in the answer, and the driver runs the search again without evicting.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use contrail_proto::TraceId;
 
@@ -22,10 +22,15 @@ pub struct Collector {
     keys: HashMap<TraceId, OrderKey>,
     /// Deferred trace → earliest start seen.
     pub deferred: HashMap<TraceId, u64>,
-    /// Traces that were settled, then deferred.
-    pub demoted: HashSet<TraceId>,
+    /// Traces that were settled (held, or ranked in their batch), then deferred, with the best
+    /// key they were ranked by.
+    pub demoted: HashMap<TraceId, OrderKey>,
     /// Some trace was dropped (or skipped) because `limit` better ones were held.
     pub evicted: bool,
+    /// A held trace turned out to start earlier than the key it was ranked by (another
+    /// portion of it, in a later unit or batch, starts earlier): with `evicted`, a trace that
+    /// was dropped may belong in the answer instead, so the search runs again without evicting.
+    pub worsened: bool,
 }
 
 impl Collector {
@@ -37,8 +42,9 @@ impl Collector {
             settled: BTreeMap::new(),
             keys: HashMap::new(),
             deferred: HashMap::new(),
-            demoted: HashSet::new(),
+            demoted: HashMap::new(),
             evicted: false,
+            worsened: false,
         }
     }
 
@@ -58,11 +64,17 @@ impl Collector {
     /// Adds a settled result (merging with an earlier portion of the same trace).
     pub fn add_settled(&mut self, result: TraceResult) {
         if self.deferred.contains_key(&result.trace_id) {
+            // the portion may have taken a place in its batch that another trace lacked
+            let key = result.order_key();
+            let held = self.demoted.entry(result.trace_id).or_insert(key);
+            *held = (*held).min(key);
             return;
         }
+        let mut held_key = None;
         let result = match self.keys.remove(&result.trace_id) {
             Some(key) => match self.settled.remove(&key) {
                 Some(mut known) => {
+                    held_key = Some(key);
                     known.merge(result);
                     known
                 }
@@ -71,6 +83,9 @@ impl Collector {
             None => result,
         };
         let key = result.order_key();
+        if held_key.is_some_and(|held| key > held) {
+            self.worsened = true;
+        }
         if self.worst().is_some_and(|worst| key > worst) {
             self.evicted = true;
             return;
@@ -85,13 +100,22 @@ impl Collector {
         }
     }
 
+    /// Notes a portion of `trace_id` that was not settled (skipped or not matching).
+    pub fn note_portion(&mut self, trace_id: &TraceId, start_unix_nano: u64) {
+        if let Some(key) = self.keys.get(trace_id)
+            && start_unix_nano < key.0.0
+        {
+            self.worsened = true;
+        }
+    }
+
     /// Defers a trace seen with orphans in a portion starting at `start_unix_nano`.
     pub fn add_deferred(&mut self, trace_id: TraceId, start_unix_nano: u64) {
         let entry = self.deferred.entry(trace_id).or_insert(start_unix_nano);
         *entry = (*entry).min(start_unix_nano);
         if let Some(key) = self.keys.remove(&trace_id) {
             self.settled.remove(&key);
-            self.demoted.insert(trace_id);
+            self.demoted.insert(trace_id, key);
         }
     }
 

@@ -141,6 +141,9 @@ fn add_stats(total: &mut FetchStats, more: FetchStats) {
 impl Run<'_> {
     fn merge(collector: &mut Collector, outcome: BatchOutcome) {
         collector.evicted |= outcome.skipped;
+        for (trace_id, start) in &outcome.others {
+            collector.note_portion(trace_id, *start);
+        }
         for (trace_id, start) in outcome.deferred {
             collector.add_deferred(trace_id, start);
         }
@@ -157,6 +160,8 @@ impl Run<'_> {
         };
         let limit = plan.options.limit.max(1);
         let mut collector = Collector::new(limit, unbounded);
+        // the exact re-run evaluates every trace of a batch
+        let batch_limit = if unbounded { usize::MAX } else { limit };
         let mut held = Reservation::new(self.budget);
         let mut order: Vec<usize> = (0..self.sources.len()).collect();
         order.sort_by_key(|index| {
@@ -185,7 +190,7 @@ impl Run<'_> {
                 let plan = Arc::clone(plan);
                 let worst = collector.worst();
                 let outcome = run_cpu(self.runner, move || {
-                    evaluate_batch(&plan.program, &batch, index, limit, worst, true)
+                    evaluate_batch(&plan.program, &batch, index, batch_limit, worst, true)
                 })
                 .await?
                 .map_err(|error| Error::Query {
@@ -200,7 +205,13 @@ impl Run<'_> {
             let demoted = std::mem::take(&mut collector.demoted);
             let finals = self.evaluate_deferred(&collector).await?;
             let matched: HashSet<_> = finals.iter().map(|result| result.trace_id).collect();
-            let failed_demoted = demoted.iter().any(|trace_id| !matched.contains(trace_id));
+            let failed_demoted = demoted.keys().any(|trace_id| !matched.contains(trace_id));
+            // a demoted trace ranked by one portion may start earlier over all of them
+            collector.worsened |= finals.iter().any(|result| {
+                demoted
+                    .get(&result.trace_id)
+                    .is_some_and(|held| result.order_key() > *held)
+            });
             collector.deferred.clear();
             for result in finals {
                 collector.add_final(result);
@@ -209,6 +220,9 @@ impl Run<'_> {
             if failed_demoted && collector.evicted && !unbounded {
                 return Ok(None);
             }
+        }
+        if collector.worsened && collector.evicted && !unbounded {
+            return Ok(None);
         }
         Ok(Some(collector.into_results(plan.options.limit)))
     }
