@@ -4,6 +4,7 @@
 pub mod convert;
 mod reader;
 pub mod schema;
+pub mod search;
 mod writer;
 
 pub use reader::{BlockReader, Footer, Projection, ReaderOptions};

@@ -1,0 +1,687 @@
+//! The first pass over one row group, in stages that each fetch first (asynchronously) and
+//! then decode on the pool:
+//! 1. prune without data: row-group time and ID ranges from `meta.json`, chunk statistics, then
+//!    dictionaries (one small GET of the dictionary pages of the chunks still in question);
+//! 2. candidate rows from the page index; decode only the condition columns of those rows and
+//!    evaluate them → matched rows;
+//! 3. the structure columns of the whole row group (trace boundaries, nested sets, roots);
+//! 4. the result columns of the matched rows only (their pages), → one `SpanBatch`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
+use arrow::buffer::BooleanBuffer;
+use contrail_proto::{SpanId, TraceId};
+use contrail_traceql::fetch::{Combine, SpanBatch, SpanColumns, TraceInfo};
+
+use super::condition::Prune;
+use super::eval::{evaluate, trace_in_set, trace_in_time};
+use super::leaves::Leaves;
+use super::output::{RowContext, nested_values, span_values};
+use super::plan::{Outputs, ScanPlan, sorted_unique, span_leaves, structure_leaves};
+use super::structure::{Parent, Structure};
+use crate::block::v1::reader::{BlockReader, Footer, read_error};
+use crate::block::v1::schema;
+use crate::error::{Result, corrupt};
+use crate::parquet_query::dictionary::{dictionary_range, is_fully_dictionary_encoded};
+use crate::parquet_query::predicate::{ColumnPredicate, CompareOp, Literal};
+use crate::parquet_query::prune::{intersect_ranges, union_ranges};
+use crate::parquet_query::{
+    LeafRead, SparseFile, chunk_may_match, decode, pages_may_match, read_dictionary,
+};
+
+/// What pruning and scanning did (cumulative per source; for tests and diagnostics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    pub row_groups: u64,
+    pub row_groups_pruned_by_meta: u64,
+    pub row_groups_pruned_by_stats: u64,
+    pub row_groups_pruned_by_dictionary: u64,
+    pub row_groups_pruned_by_page_index: u64,
+    pub row_groups_without_match: u64,
+    /// Dictionary pages read to decide on a chunk.
+    pub dictionaries_read: u64,
+    /// Rows whose condition columns were decoded.
+    pub rows_decoded: u64,
+    /// Rows returned.
+    pub rows_returned: u64,
+    pub bytes_fetched: u64,
+}
+
+/// What one row group gave.
+#[derive(Debug, Default)]
+pub(crate) struct RowGroupOutput {
+    pub(crate) batch: Option<SpanBatch>,
+    pub(crate) stats: ScanStats,
+    pub(crate) inspected_traces: u64,
+    pub(crate) inspected_spans: u64,
+    /// Bytes decoded and held while scanning (for the memory budget).
+    pub(crate) held_bytes: usize,
+}
+
+/// The shared state of one scan.
+pub(crate) struct Scan<'a> {
+    pub(crate) reader: &'a BlockReader,
+    pub(crate) footer: &'a Arc<Footer>,
+    pub(crate) leaves: &'a Arc<Leaves>,
+    pub(crate) plan: &'a Arc<ScanPlan>,
+}
+
+fn ranges_of(rows: &[u32]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for row in rows {
+        let row = *row as usize;
+        match out.last_mut() {
+            Some(last) if last.end == row => last.end = row + 1,
+            _ => out.push(row..row + 1),
+        }
+    }
+    out
+}
+
+fn is_dictionary_checkable(predicate: &ColumnPredicate) -> bool {
+    matches!(
+        predicate,
+        ColumnPredicate::IntIn(_)
+            | ColumnPredicate::Compare {
+                op: CompareOp::Eq,
+                literal: Literal::Bytes(_) | Literal::Int(_)
+            }
+    )
+}
+
+impl Scan<'_> {
+    fn path(&self) -> &object_store::path::Path {
+        self.reader.data_path()
+    }
+
+    /// Scans row group `row_group`.
+    pub(crate) async fn row_group(&self, row_group: usize) -> Result<RowGroupOutput> {
+        let mut out = RowGroupOutput::default();
+        out.stats.row_groups = 1;
+        let plan = self.plan.as_ref();
+        let meta = self.reader.meta();
+        let Some(group_meta) = meta.row_groups.get(row_group) else {
+            return Err(corrupt(
+                self.path(),
+                format!("row group {row_group} not in meta.json"),
+            ));
+        };
+        let overlaps_time = group_meta.start_time_unix_nano <= plan.end_unix_nano
+            && group_meta.end_time_unix_nano >= plan.start_unix_nano;
+        let holds_ids = plan.trace_ids.as_ref().is_none_or(|ids| {
+            ids.iter()
+                .any(|id| group_meta.min_id.as_bytes() <= id && id <= group_meta.max_id.as_bytes())
+        });
+        if !overlaps_time || !holds_ids {
+            out.stats.row_groups_pruned_by_meta = 1;
+            return Ok(out);
+        }
+        let metadata = &self.footer.metadata;
+        let chunks = metadata.row_group(row_group);
+        let row_count = chunks.num_rows().max(0) as usize;
+
+        // 1. statistics, then dictionaries
+        let mut alternatives: Vec<Vec<(usize, ColumnPredicate, bool)>> = Vec::new();
+        let mut possible = Vec::with_capacity(plan.prunes.len());
+        for prune in &plan.prunes {
+            let list: Vec<(usize, ColumnPredicate, bool)> = match prune {
+                Prune::Never => Vec::new(),
+                Prune::Maybe => Vec::new(),
+                Prune::Check(list) => list
+                    .iter()
+                    .map(|(leaf, predicate)| {
+                        let ok = chunk_may_match(chunks.column(*leaf), predicate);
+                        (*leaf, predicate.clone(), ok)
+                    })
+                    .collect(),
+            };
+            possible.push(match prune {
+                Prune::Never => false,
+                Prune::Maybe => true,
+                Prune::Check(_) => list.iter().any(|(_, _, ok)| *ok),
+            });
+            alternatives.push(list);
+        }
+        if !plan.may_select(&possible) {
+            out.stats.row_groups_pruned_by_stats = 1;
+            return Ok(out);
+        }
+        let mut file = SparseFile::new(meta.size);
+        let dictionary_checks: Vec<(usize, usize)> = alternatives
+            .iter()
+            .enumerate()
+            .flat_map(|(condition, list)| {
+                list.iter()
+                    .enumerate()
+                    .filter_map(move |(index, (leaf, predicate, ok))| {
+                        (*ok && is_dictionary_checkable(predicate)
+                            && is_fully_dictionary_encoded(chunks.column(*leaf)))
+                        .then_some((condition, index))
+                    })
+            })
+            .collect();
+        if !dictionary_checks.is_empty() {
+            let ranges: Vec<Range<u64>> = dictionary_checks
+                .iter()
+                .filter_map(|(condition, index)| {
+                    dictionary_range(chunks.column(alternatives[*condition][*index].0))
+                })
+                .collect();
+            out.stats.bytes_fetched += self.reader.fetch_more(&ranges, &mut file).await?;
+            out.stats.dictionaries_read += dictionary_checks.len() as u64;
+            let checks: Vec<(usize, ColumnPredicate)> = dictionary_checks
+                .iter()
+                .map(|(condition, index)| {
+                    let (leaf, predicate, _) = &alternatives[*condition][*index];
+                    (*leaf, predicate.clone())
+                })
+                .collect();
+            let footer = self.footer.clone();
+            let dictionary_file = file.clone();
+            let path = self.path().clone();
+            let verdicts = self
+                .reader
+                .pool()
+                .run(self.path().as_ref(), move || {
+                    let chunks = footer.metadata.row_group(row_group);
+                    checks
+                        .iter()
+                        .map(|(leaf, predicate)| {
+                            let chunk = chunks.column(*leaf);
+                            let unsigned = matches!(
+                                chunk.column_descr().converted_type(),
+                                parquet::basic::ConvertedType::UINT_32
+                                    | parquet::basic::ConvertedType::UINT_64
+                            );
+                            match read_dictionary(&dictionary_file, chunk, unsigned) {
+                                Ok(Some(dictionary)) => Ok(dictionary.any_matches(predicate)),
+                                Ok(None) => Ok(true),
+                                Err(error) => Err(read_error(&path, error)),
+                            }
+                        })
+                        .collect::<Result<Vec<bool>>>()
+                })
+                .await?;
+            for ((condition, index), verdict) in dictionary_checks.iter().zip(verdicts) {
+                alternatives[*condition][*index].2 = verdict;
+            }
+            for (condition, prune) in plan.prunes.iter().enumerate() {
+                if let Prune::Check(_) = prune {
+                    possible[condition] = alternatives[condition].iter().any(|(_, _, ok)| *ok);
+                }
+            }
+            if !plan.may_select(&possible) {
+                out.stats.row_groups_pruned_by_dictionary = 1;
+                return Ok(out);
+            }
+        }
+
+        // 2. candidate rows by page index, condition columns, evaluation
+        let mut candidates = self.candidate_rows(row_group, &alternatives, &possible, row_count);
+        if let Some(ids) = &plan.trace_ids {
+            let leaf = self
+                .leaves
+                .get(schema::TRACE_ID)
+                .map_err(|e| corrupt(self.path(), e))?;
+            let mut id_rows: Option<Vec<Range<usize>>> = Some(Vec::new());
+            for id in ids {
+                let predicate = ColumnPredicate::Compare {
+                    op: CompareOp::Eq,
+                    literal: Literal::Bytes(Arc::from(id.as_slice())),
+                };
+                id_rows = match (
+                    id_rows,
+                    pages_may_match(metadata, row_group, leaf, &predicate),
+                ) {
+                    (Some(acc), Some(pages)) => Some(union_ranges(&acc, &pages)),
+                    _ => None,
+                };
+            }
+            candidates = intersect_optional(candidates, id_rows);
+        }
+        if candidates.as_ref().is_some_and(Vec::is_empty) {
+            out.stats.row_groups_pruned_by_page_index = 1;
+            return Ok(out);
+        }
+        out.inspected_traces = group_meta.traces;
+        out.inspected_spans = group_meta.spans;
+        let time_filter = !(plan.start_unix_nano <= group_meta.start_time_unix_nano
+            && group_meta.end_time_unix_nano <= plan.end_unix_nano);
+        let mut filter_leaves = plan.eval_leaves.clone();
+        if time_filter {
+            filter_leaves.push(self.leaf(schema::TRACE_START)?);
+            filter_leaves.push(self.leaf(schema::TRACE_DURATION)?);
+        }
+        if plan.trace_ids.is_some() {
+            filter_leaves.push(self.leaf(schema::TRACE_ID)?);
+        }
+        let filter_leaves = sorted_unique(filter_leaves);
+        let matched: Vec<u32> = if filter_leaves.is_empty() {
+            (0..row_count as u32).collect()
+        } else {
+            let read = LeafRead {
+                row_group,
+                leaves: filter_leaves,
+                rows: candidates.clone(),
+            };
+            out.stats.bytes_fetched += self
+                .reader
+                .fetch_more(&read.byte_ranges(&self.footer.arrow), &mut file)
+                .await?;
+            let decoded_rows = read.row_count(&self.footer.arrow);
+            out.stats.rows_decoded += decoded_rows as u64;
+            let arrow_meta = self.footer.arrow.clone();
+            let plan = self.plan.clone();
+            let path = self.path().clone();
+            let task_file = file.clone();
+            let (matched, held) = self
+                .reader
+                .pool()
+                .run(self.path().as_ref(), move || {
+                    let Some(batch) =
+                        decode(task_file, &arrow_meta, &read).map_err(|e| read_error(&path, e))?
+                    else {
+                        return Ok((Vec::new(), 0));
+                    };
+                    let held = batch.get_array_memory_size();
+                    let mask =
+                        filter_mask(&plan, &batch, time_filter).map_err(|e| corrupt(&path, e))?;
+                    let rows = selected_rows(read.rows.as_deref(), row_count);
+                    let matched: Vec<u32> = mask.set_indices().map(|index| rows[index]).collect();
+                    Ok((matched, held))
+                })
+                .await?;
+            out.held_bytes += held;
+            matched
+        };
+        if matched.is_empty() {
+            out.stats.row_groups_without_match = 1;
+            return Ok(out);
+        }
+
+        // 3. structure of the row group
+        let structure_read = LeafRead {
+            row_group,
+            leaves: structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?,
+            rows: None,
+        };
+        out.stats.bytes_fetched += self
+            .reader
+            .fetch_more(&structure_read.byte_ranges(&self.footer.arrow), &mut file)
+            .await?;
+        let arrow_meta = self.footer.arrow.clone();
+        let path = self.path().clone();
+        let task_file = file.clone();
+        let structure = self
+            .reader
+            .pool()
+            .run(self.path().as_ref(), move || {
+                let batch = decode(task_file, &arrow_meta, &structure_read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
+                Structure::new(&batch).map_err(|e| corrupt(&path, e))
+            })
+            .await?;
+
+        // 4. result columns of the returned rows
+        let returned = if plan.has_conditions() {
+            matched
+        } else {
+            whole_traces(&structure, &matched)
+        };
+        out.stats.rows_returned += returned.len() as u64;
+        let batch = self
+            .materialise(
+                row_group,
+                &structure,
+                returned,
+                &plan.outputs,
+                &mut file,
+                &mut out,
+            )
+            .await?;
+        out.batch = Some(batch);
+        Ok(out)
+    }
+
+    fn leaf(&self, name: &str) -> Result<usize> {
+        self.leaves
+            .get(name)
+            .map_err(|error| corrupt(self.path(), error))
+    }
+
+    /// Rows that may match by the page index (`None`: all).
+    fn candidate_rows(
+        &self,
+        row_group: usize,
+        alternatives: &[Vec<(usize, ColumnPredicate, bool)>],
+        possible: &[bool],
+        row_count: usize,
+    ) -> Option<Vec<Range<usize>>> {
+        let plan = self.plan.as_ref();
+        let mut per_condition: Vec<Option<Vec<Range<usize>>>> = Vec::new();
+        for (condition, prune) in plan.prunes.iter().enumerate() {
+            let rows = match prune {
+                Prune::Never => Some(Vec::new()),
+                Prune::Maybe => None,
+                Prune::Check(_) if !possible[condition] => Some(Vec::new()),
+                Prune::Check(_) => {
+                    let mut acc: Option<Vec<Range<usize>>> = Some(Vec::new());
+                    for (leaf, predicate, ok) in &alternatives[condition] {
+                        if !ok {
+                            continue;
+                        }
+                        let pages =
+                            pages_may_match(&self.footer.metadata, row_group, *leaf, predicate);
+                        acc = match (acc, pages) {
+                            (Some(acc), Some(pages)) => Some(union_ranges(&acc, &pages)),
+                            _ => None,
+                        };
+                    }
+                    acc
+                }
+            };
+            per_condition.push(rows);
+        }
+        if per_condition.is_empty() {
+            return None;
+        }
+        match plan.combine {
+            Combine::All => per_condition.into_iter().fold(None, intersect_optional),
+            Combine::Any => {
+                let mut acc: Vec<Range<usize>> = Vec::new();
+                for rows in per_condition {
+                    match rows {
+                        Some(rows) => acc = union_ranges(&acc, &rows),
+                        None => return None,
+                    }
+                }
+                let covers_all = acc.len() == 1 && acc[0] == (0..row_count);
+                if covers_all { None } else { Some(acc) }
+            }
+        }
+    }
+
+    /// Reads the result columns of `rows` and builds their batch.
+    pub(crate) async fn materialise(
+        &self,
+        row_group: usize,
+        structure: &Structure,
+        rows: Vec<u32>,
+        outputs: &Outputs,
+        file: &mut SparseFile,
+        out: &mut RowGroupOutput,
+    ) -> Result<SpanBatch> {
+        let plan = self.plan.as_ref();
+        let parent_ids = outputs.needs_parent_ids();
+        let mut read_rows = rows.clone();
+        if parent_ids {
+            read_rows.extend(rows.iter().filter_map(|row| match structure.parent(*row) {
+                Parent::Row(parent) => Some(parent),
+                _ => None,
+            }));
+            read_rows.sort_unstable();
+            read_rows.dedup();
+        }
+        let mut leaves = span_leaves(self.leaves, plan.need_span_ids || parent_ids)
+            .map_err(|e| corrupt(self.path(), e))?;
+        leaves.extend(
+            outputs
+                .leaves(self.leaves)
+                .map_err(|e| corrupt(self.path(), e))?,
+        );
+        let read = LeafRead {
+            row_group,
+            leaves: sorted_unique(leaves),
+            rows: Some(ranges_of(&read_rows)),
+        };
+        out.stats.bytes_fetched += self
+            .reader
+            .fetch_more(&read.byte_ranges(&self.footer.arrow), file)
+            .await?;
+        let arrow_meta = self.footer.arrow.clone();
+        let tables = self.footer.tables.clone();
+        let path = self.path().clone();
+        let task_file = file.clone();
+        let structure = structure.clone();
+        let outputs = outputs.clone();
+        let need = (plan.need_span_ids, plan.need_structure);
+        let (batch, held) = self
+            .reader
+            .pool()
+            .run(self.path().as_ref(), move || {
+                let decoded = decode(task_file, &arrow_meta, &read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "selected rows decoded to nothing"))?;
+                let held = decoded.get_array_memory_size();
+                let batch = build_batch(BuildArgs {
+                    row_group,
+                    rows: &rows,
+                    batch_rows: &read_rows,
+                    decoded: &decoded,
+                    structure: &structure,
+                    outputs: &outputs,
+                    tables: &tables,
+                    need_span_ids: need.0,
+                    need_structure: need.1,
+                })
+                .map_err(|e| corrupt(&path, e))?;
+                Ok((batch, held))
+            })
+            .await?;
+        out.held_bytes += held;
+        Ok(batch)
+    }
+}
+
+fn intersect_optional(
+    left: Option<Vec<Range<usize>>>,
+    right: Option<Vec<Range<usize>>>,
+) -> Option<Vec<Range<usize>>> {
+    match (left, right) {
+        (None, other) | (other, None) => other,
+        (Some(left), Some(right)) => Some(intersect_ranges(&left, &right)),
+    }
+}
+
+/// The row-group row of each decoded row.
+fn selected_rows(ranges: Option<&[Range<usize>]>, row_count: usize) -> Vec<u32> {
+    match ranges {
+        None => (0..row_count as u32).collect(),
+        Some(ranges) => ranges
+            .iter()
+            .flat_map(|range| range.start as u32..range.end as u32)
+            .collect(),
+    }
+}
+
+/// The conditions (combined) and the trace filters over the decoded rows.
+fn filter_mask(
+    plan: &ScanPlan,
+    batch: &RecordBatch,
+    time_filter: bool,
+) -> std::result::Result<BooleanBuffer, String> {
+    let rows = batch.num_rows();
+    let mut mask = if plan.conditions.is_empty() {
+        BooleanBuffer::new_set(rows)
+    } else {
+        let mut combined: Option<BooleanBuffer> = None;
+        for condition in &plan.conditions {
+            let holds = evaluate(condition, batch)?;
+            combined = Some(match (combined, plan.combine) {
+                (None, _) => holds,
+                (Some(acc), Combine::All) => &acc & &holds,
+                (Some(acc), Combine::Any) => &acc | &holds,
+            });
+        }
+        combined.unwrap_or_else(|| BooleanBuffer::new_set(rows))
+    };
+    if time_filter {
+        mask = &mask & &trace_in_time(batch, plan.start_unix_nano, plan.end_unix_nano)?;
+    }
+    if let Some(ids) = &plan.trace_ids {
+        mask = &mask & &trace_in_set(batch, ids)?;
+    }
+    Ok(mask)
+}
+
+/// Every row of the traces that hold one of `rows`.
+fn whole_traces(structure: &Structure, rows: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut last_trace = usize::MAX;
+    for row in rows {
+        let trace = structure.trace_of(*row);
+        if trace != last_trace {
+            out.extend(structure.rows_of(trace));
+            last_trace = trace;
+        }
+    }
+    out
+}
+
+/// Inputs of [`build_batch`].
+pub(crate) struct BuildArgs<'a> {
+    pub(crate) row_group: usize,
+    /// Returned rows (row-group rows, ascending).
+    pub(crate) rows: &'a [u32],
+    /// Rows of `decoded` (a superset of `rows`, ascending).
+    pub(crate) batch_rows: &'a [u32],
+    pub(crate) decoded: &'a RecordBatch,
+    pub(crate) structure: &'a Structure,
+    pub(crate) outputs: &'a Outputs,
+    pub(crate) tables: &'a crate::block::v1::convert::RefTables,
+    pub(crate) need_span_ids: bool,
+    pub(crate) need_structure: bool,
+}
+
+fn typed<'a, T: Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> std::result::Result<&'a T, String> {
+    batch
+        .column_by_name(name)
+        .and_then(|column| column.as_any().downcast_ref::<T>())
+        .ok_or_else(|| format!("column {name} missing or mistyped"))
+}
+
+/// The row reference of a row-group row.
+pub(crate) fn row_ref(row_group: usize, row: u32) -> u64 {
+    ((row_group as u64) << 32) | u64::from(row)
+}
+
+/// Builds the batch of the returned rows.
+pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch, String> {
+    let BuildArgs {
+        row_group,
+        rows,
+        batch_rows,
+        decoded,
+        structure,
+        outputs,
+        tables,
+        need_span_ids,
+        need_structure,
+    } = args;
+    let index_of: Vec<usize> = rows
+        .iter()
+        .map(|row| {
+            batch_rows
+                .binary_search(row)
+                .map_err(|_| format!("row {row} not decoded"))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let trace_ids: &FixedSizeBinaryArray = typed(decoded, schema::TRACE_ID)?;
+    let trace_start: &UInt64Array = typed(decoded, schema::TRACE_START)?;
+    let trace_duration: &UInt64Array = typed(decoded, schema::TRACE_DURATION)?;
+    let root_service: &StringArray = typed(decoded, schema::ROOT_SERVICE_NAME)?;
+    let root_name: &StringArray = typed(decoded, schema::ROOT_SPAN_NAME)?;
+    let start_offset: &Int64Array = typed(decoded, schema::START_OFFSET)?;
+    let duration: &Int64Array = typed(decoded, schema::DURATION)?;
+    let span_id_column: Option<&FixedSizeBinaryArray> =
+        if need_span_ids || outputs.needs_parent_ids() {
+            Some(typed(decoded, schema::SPAN_ID)?)
+        } else {
+            None
+        };
+
+    let mut spans = SpanColumns::default();
+    let mut traces: Vec<TraceInfo> = Vec::new();
+    let mut current_trace = usize::MAX;
+    for (position, (row, index)) in rows.iter().zip(&index_of).enumerate() {
+        let trace = structure.trace_of(*row);
+        if trace != current_trace {
+            current_trace = trace;
+            let id = TraceId::from_bytes(trace_ids.value(*index)).map_err(|e| e.to_string())?;
+            let start = trace_start.value(*index);
+            let has_root = structure.has_root(trace);
+            let service = root_service.value(*index);
+            traces.push(TraceInfo {
+                trace_id: id,
+                start_unix_nano: start,
+                end_unix_nano: start.saturating_add(trace_duration.value(*index)),
+                root_service_name: (has_root && !service.is_empty()).then(|| Arc::from(service)),
+                root_span_name: has_root.then(|| Arc::from(root_name.value(*index))),
+                rows: position..position,
+                has_orphans: structure.has_orphans(trace),
+                span_count: structure.rows_of(trace).len() as u32,
+            });
+        }
+        if let Some(last) = traces.last_mut() {
+            last.rows.end = position + 1;
+        }
+        let start = trace_start
+            .value(*index)
+            .wrapping_add(start_offset.value(*index) as u64);
+        spans.start_unix_nano.push(start);
+        spans.duration_nano.push(duration.value(*index) as u64);
+        if need_span_ids && let Some(ids) = span_id_column {
+            spans
+                .span_id
+                .push(SpanId::from_bytes(ids.value(*index)).map_err(|e| e.to_string())?);
+        }
+        if need_structure {
+            let (left, right, parent) = structure.nested_set(*row);
+            spans.nested_set_left.push(left);
+            spans.nested_set_right.push(right);
+            spans.nested_set_parent.push(parent);
+        }
+        spans.row_ref.push(row_ref(row_group, *row));
+    }
+    let span_ids: Option<HashMap<u32, [u8; 8]>> = match span_id_column {
+        Some(ids) if outputs.needs_parent_ids() => Some(
+            batch_rows
+                .iter()
+                .enumerate()
+                .filter_map(|(index, row)| {
+                    let bytes: [u8; 8] = ids.value(index).try_into().ok()?;
+                    Some((*row, bytes))
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let context = RowContext {
+        tables,
+        structure,
+        batch_rows,
+        span_ids: span_ids.as_ref(),
+    };
+    let mut span_values_out = Vec::new();
+    for (attribute, source) in &outputs.span {
+        if let Some(column) = span_values(source, decoded, &index_of, &context)? {
+            span_values_out.push((attribute.clone(), column));
+        }
+    }
+    Ok(SpanBatch {
+        traces,
+        spans,
+        span_values: span_values_out,
+        events: nested_values(schema::EVENTS, &outputs.events, decoded, &index_of)?,
+        links: nested_values(schema::LINKS, &outputs.links, decoded, &index_of)?,
+    })
+}
