@@ -34,5 +34,6 @@ pub use paths::{
 };
 pub use uuid::Uuid;
 pub use v1::{
-    BlockReader, BlockWriter, BlockWriterConfig, ParquetOptions, Projection, WrittenBlock,
+    BlockReader, BlockWriter, BlockWriterConfig, Footer, ParquetOptions, Projection, ReaderOptions,
+    WrittenBlock,
 };

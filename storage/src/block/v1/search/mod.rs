@@ -8,6 +8,7 @@
 //! (`eval`), then the structure (`structure`) and the result columns of the matched rows only
 //! (`output`). The second pass reuses the last step for the rows the engine kept.
 
+mod batch;
 mod condition;
 mod eval;
 mod leaves;
