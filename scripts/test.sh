@@ -1,5 +1,31 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need, then runs them.
+#
+# What it installs (idempotent, skipped when already present):
+# - the Rust toolchain pinned in rust-toolchain.toml, through rustup, with rustfmt and clippy;
+# - the Python packages of scripts/test-requirements.txt (Helm as a library, Kubernetes schema
+#   validation, DuckDB), with pip.
+# Then it runs `cargo test --workspace`. Tests that need ../shared (the conformance files) say so
+# in one line and count as skipped when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "test.sh: cargo not found; install rustup (https://rustup.rs) first" >&2
+    exit 1
+fi
+# rustup reads rust-toolchain.toml and installs the pinned toolchain and components if missing.
+rustup show active-toolchain >/dev/null
+for component in rustfmt clippy; do
+    rustup component list --installed | grep -q "^${component}" || rustup component add "$component"
+done
+
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "test.sh: python3 not found; the Helm chart and DuckDB checks need it" >&2
+    exit 1
+fi
+if ! python3 -c 'import helm_python, kubernetes_validate, yaml, duckdb' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
+fi
+
 cargo test --workspace

@@ -5,7 +5,7 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use crate::ast::*;
-use crate::ident::is_attribute_terminator;
+use crate::parse::ident::is_attribute_terminator;
 
 /// Precedence of atoms (never parenthesised).
 const ATOM: u8 = 10;

@@ -19,22 +19,14 @@ pub mod structure;
 mod validate;
 pub mod value;
 
-mod aggregate;
-mod expr;
-mod hints;
-mod ident;
-mod internal;
-mod lexer;
-mod literal;
-mod metrics;
-mod pipeline;
-mod spanset;
+mod lower;
+mod parse;
 
 pub use ast::RootExpr;
 pub use error::{Error, ErrorKind, Result};
 pub use validate::validate;
 
-use internal::{Ctx, ParseError, sp};
+use parse::internal::{Ctx, ParseError, sp};
 
 fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
     let ctx = Ctx::default();
@@ -42,8 +34,8 @@ fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
         nom::Err::Error(error) | nom::Err::Failure(error) => error,
         nom::Err::Incomplete(_) => ParseError::at_remaining("unexpected end of query", 0),
     };
-    let (rest, (node, _depth)) = spanset::outer_expr(&ctx, query, 0).map_err(unwrap)?;
-    let (rest, hints) = hints::hints(rest).map_err(unwrap)?;
+    let (rest, (node, _depth)) = parse::outer::outer_expr(&ctx, query, 0).map_err(unwrap)?;
+    let (rest, hints) = parse::hints::hints(rest).map_err(unwrap)?;
     let (rest, ()) = sp(rest).map_err(unwrap)?;
     if !rest.is_empty() {
         return Err(ParseError::new(
@@ -51,7 +43,7 @@ fn parse_root(query: &str) -> Result<RootExpr, ParseError> {
             rest,
         ));
     }
-    let body = pipeline::convert_body(node)?;
+    let body = lower::body::convert_body(node)?;
     Ok(RootExpr { body, hints })
 }
 

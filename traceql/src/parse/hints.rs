@@ -4,9 +4,9 @@ use nom::Parser;
 use nom::multi::separated_list1;
 
 use crate::ast::Hint;
-use crate::internal::{Res, expect, fail, punct, sp};
-use crate::lexer::{ident, keyword, peek_keyword};
-use crate::literal::hint_static;
+use crate::parse::internal::{Res, expect, fail, punct, sp};
+use crate::parse::lexer::{ident, keyword, peek_keyword};
+use crate::parse::literal::hint_static;
 
 fn hint(input: &str) -> Res<'_, Hint> {
     let (rest, name) = match ident(input) {

@@ -5,10 +5,10 @@
 use nom::Parser;
 
 use crate::ast::{FieldExpr, FieldOp, Static, UnaryOp};
-use crate::ident::{IdentAtom, ident_atom, unscoped_attribute};
-use crate::internal::{Ctx, Res, check_tree_depth, expect, fail, punct, sp};
-use crate::lexer::{field_op, peek_keyword, raw_ident};
-use crate::literal::{number, starts_number, string};
+use crate::parse::ident::{IdentAtom, ident_atom, unscoped_attribute};
+use crate::parse::internal::{Ctx, Res, check_tree_depth, expect, fail, punct, sp};
+use crate::parse::lexer::{field_op, peek_keyword, raw_ident};
+use crate::parse::literal::{number, starts_number, string};
 
 /// Operand of prefix `-`: everything binding tighter than binary `+`/`-`.
 const NEG_OPERAND_PRECEDENCE: u8 = 5;

@@ -8,7 +8,7 @@ use nom::combinator::{opt, recognize};
 use nom::sequence::pair;
 
 use crate::ast::{SpanKind, Static, Status};
-use crate::internal::{Res, backtrack, fail};
+use crate::parse::internal::{Res, backtrack, fail};
 
 const NANOS_PER_MICRO: i64 = 1_000;
 const NANOS_PER_MILLI: i64 = 1_000_000;
@@ -303,7 +303,7 @@ pub(crate) fn hint_static(input: &str) -> Res<'_, Static> {
     if starts_number(input) {
         return number(input);
     }
-    match crate::lexer::raw_ident(input) {
+    match crate::parse::lexer::raw_ident(input) {
         Ok((rest, name)) => match keyword_static(name) {
             Some(value) => Ok((rest, value)),
             None => fail("expected a literal value", input),

@@ -8,7 +8,7 @@ use nom::combinator::recognize;
 use nom::sequence::pair;
 
 use crate::ast::FieldOp;
-use crate::internal::{Res, backtrack, sp};
+use crate::parse::internal::{Res, backtrack, sp};
 
 fn is_ident_start(c: char) -> bool {
     c.is_alphabetic() || c == '_'

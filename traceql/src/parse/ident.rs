@@ -2,9 +2,9 @@
 //! scoped intrinsics (`span:duration`, `trace:id`), bare intrinsics and keyword literals.
 
 use crate::ast::{Attribute, AttributeScope, Intrinsic, Static};
-use crate::internal::{Res, backtrack, fail, sp};
-use crate::lexer::raw_ident;
-use crate::literal::keyword_static;
+use crate::parse::internal::{Res, backtrack, fail, sp};
+use crate::parse::lexer::raw_ident;
+use crate::parse::literal::keyword_static;
 
 /// What an identifier in a field expression turned out to be.
 pub(crate) enum IdentAtom {
