@@ -28,3 +28,8 @@ fn storage_modules_form_a_dag() {
 fn proto_modules_form_a_dag() {
     assert_acyclic("proto");
 }
+
+#[test]
+fn traceql_modules_form_a_dag() {
+    assert_acyclic("traceql");
+}
