@@ -358,6 +358,18 @@ async fn ids_compare_normalised() {
         &[],
     )
     .await;
+    // a literal that is no hex: `=` matches nothing, `!=` every span
+    expect(
+        &block,
+        vec![cmp(
+            intrinsic(Intrinsic::TraceId),
+            CompareOp::Ne,
+            string("not hex"),
+        )],
+        all,
+        &["a1", "a2", "a3", "b1", "b2", "c1"],
+    )
+    .await;
     expect(
         &block,
         vec![cmp(
@@ -653,6 +665,8 @@ async fn resource_scope_event_link_and_unscoped() {
 async fn trace_level_intrinsics_select_whole_traces() {
     let block = blocks().await;
     let all = Combine::All;
+    // B has an orphan (its portion may be part of a split trace): trace-level conditions hold
+    // on all its spans, the engine decides on the whole trace
     expect(
         &block,
         vec![cmp(
@@ -661,7 +675,18 @@ async fn trace_level_intrinsics_select_whole_traces() {
             string("frontend"),
         )],
         all,
-        &["a1", "a2", "a3", "c1"],
+        &["a1", "a2", "a3", "b1", "b2", "c1"],
+    )
+    .await;
+    expect(
+        &block,
+        vec![cmp(
+            intrinsic(Intrinsic::TraceRootService),
+            CompareOp::Eq,
+            string("nobody"),
+        )],
+        all,
+        &["b1", "b2"],
     )
     .await;
     expect(
@@ -695,9 +720,67 @@ async fn trace_level_intrinsics_select_whole_traces() {
             Static::Duration(610 * MS as i64),
         )],
         all,
-        &["a1", "a2", "a3"],
+        &["a1", "a2", "a3", "b1", "b2"],
     )
     .await;
+}
+
+#[tokio::test]
+async fn portions_with_orphans_always_come_back() {
+    let block = blocks().await;
+    let request = request(
+        vec![cmp(
+            intrinsic(Intrinsic::Status),
+            CompareOp::Eq,
+            Static::Status(Status::Error),
+        )],
+        Combine::All,
+    );
+    for units in [&block.one, &block.many] {
+        let mut traces = Vec::new();
+        for unit in units.iter() {
+            let output = unit
+                .fetch(&request, &MemoryBudget::unlimited())
+                .await
+                .unwrap();
+            for batch in &output.batches {
+                check_batch_shape(batch);
+                traces.extend(batch.traces.iter().map(|trace| {
+                    (
+                        trace.trace_id,
+                        trace.rows.len(),
+                        trace.has_orphans,
+                        trace.span_count,
+                    )
+                }));
+            }
+        }
+        // A with its error span; B without any selected span, for its orphan; not C
+        assert_eq!(
+            traces,
+            vec![
+                (TraceId::from_array(trace_a()), 1, false, 3),
+                (TraceId::from_array(trace_b()), 0, true, 2),
+            ]
+        );
+    }
+    // outside the time range B does not come back
+    let mut early = request.clone();
+    early.end_unix_nano = T + 500 * MS;
+    let output = block.one[0]
+        .fetch(&early, &MemoryBudget::unlimited())
+        .await
+        .unwrap();
+    let ids: Vec<TraceId> = output
+        .batches
+        .iter()
+        .flat_map(|b| b.traces.iter().map(|t| t.trace_id))
+        .collect();
+    assert_eq!(ids, vec![TraceId::from_array(trace_a())]);
+    assert_eq!(
+        block.one[0].latest_start_unix_nano(),
+        Some(T + 3_600_002 * MS)
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,9 @@ pub(crate) enum Op {
 pub(crate) struct Resolved {
     pub(crate) op: Op,
     pub(crate) sources: Vec<ResolvedSource>,
+    /// On `trace:duration`, `trace:rootName` or `trace:rootService`: holds on every span of a
+    /// portion with orphans (the engine decides on the whole trace).
+    pub(crate) trace_level: bool,
 }
 
 /// A source of a condition; table sources carry the references whose entry satisfies it.
@@ -98,6 +101,7 @@ pub(crate) fn resolve(condition: &Condition, tables: &RefTables) -> Option<Resol
                 return Some(Resolved {
                     op: Op::Missing,
                     sources: vec![ResolvedSource::Column(Source::Unsupported)],
+                    trace_level: false,
                 });
             }
         },
@@ -127,7 +131,19 @@ pub(crate) fn resolve(condition: &Condition, tables: &RefTables) -> Option<Resol
             other => ResolvedSource::Column(other),
         })
         .collect();
-    Some(Resolved { op, sources })
+    let trace_level = matches!(
+        condition.attribute,
+        contrail_traceql::ast::Attribute::Intrinsic(
+            contrail_traceql::ast::Intrinsic::TraceDuration
+                | contrail_traceql::ast::Intrinsic::TraceRootName
+                | contrail_traceql::ast::Intrinsic::TraceRootService
+        )
+    );
+    Some(Resolved {
+        op,
+        sources,
+        trace_level,
+    })
 }
 
 /// The value of a scope-table field for scope `index`.
@@ -192,7 +208,7 @@ pub(crate) fn kind_code(kind: contrail_traceql::ast::SpanKind) -> i64 {
 }
 
 /// An ID literal as the bytes of an `width`-byte ID (leading zeros restored), or `None` when it
-/// is no valid hex; `Some(None)` when it is valid but longer than any such ID.
+/// is no valid hex (`=` matches nothing, `!=` everything); `Some(None)` when it is valid but longer than any such ID.
 pub(crate) fn id_literal(text: &str, width: usize) -> Option<Option<Vec<u8>>> {
     let normalized = normalize_hex_id(text);
     if !normalized.bytes().all(|byte| byte.is_ascii_hexdigit()) {
@@ -239,7 +255,8 @@ pub(crate) fn flat_test(kind: FlatKind, op: CompareOp, literal: &Static, width: 
         FlatKind::Id => match (literal, op) {
             (Static::String(text), CompareOp::Eq | CompareOp::Ne) => {
                 match id_literal(text, width) {
-                    None => Nothing,
+                    None if op == CompareOp::Eq => Nothing,
+                    None => Everything,
                     Some(None) if op == CompareOp::Eq => Nothing,
                     Some(None) => Everything,
                     Some(Some(bytes)) => compare(Literal::Bytes(Arc::from(bytes))),

@@ -14,7 +14,7 @@ use arrow::array::RecordBatch;
 use arrow::buffer::BooleanBuffer;
 use contrail_traceql::fetch::{Combine, SpanBatch};
 
-use super::batch::{BuildArgs, build_batch};
+use super::batch::{BuildArgs, TraceFilters, build_batch};
 use super::condition::Prune;
 use super::eval::{evaluate, trace_in_set, trace_in_time};
 use super::leaves::Leaves;
@@ -46,6 +46,16 @@ pub struct ScanStats {
     /// Rows returned.
     pub rows_returned: u64,
     pub bytes_fetched: u64,
+}
+
+/// The rows a batch is built from.
+pub(crate) struct Rows {
+    pub(crate) row_group: usize,
+    /// Rows returned (ascending).
+    pub(crate) returned: Vec<u32>,
+    /// First rows of portions with orphans that have no returned row: reported with their
+    /// trace info only, when they pass the trace filters.
+    pub(crate) orphaned: Vec<u32>,
 }
 
 /// What one row group gave.
@@ -117,14 +127,124 @@ impl Scan<'_> {
             out.stats.row_groups_pruned_by_meta = 1;
             return Ok(out);
         }
+        let orphans = self.may_have_orphans(row_group)?;
+        let prunes: Vec<Prune> = plan
+            .prunes
+            .iter()
+            .zip(&plan.conditions)
+            .map(|(prune, condition)| {
+                if orphans && condition.trace_level {
+                    Prune::Maybe
+                } else {
+                    prune.clone()
+                }
+            })
+            .collect();
+        let mut file = SparseFile::new(meta.size);
+        let matched = self
+            .matched_rows(row_group, &prunes, orphans, &mut file, &mut out)
+            .await?;
+        if matched.is_empty() && !orphans {
+            return Ok(out);
+        }
+
+        // 3. structure of the row group
+        let structure_read = LeafRead {
+            row_group,
+            leaves: structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?,
+            rows: None,
+        };
+        out.stats.bytes_fetched += self
+            .reader
+            .fetch_more(&structure_read.byte_ranges(&self.footer.arrow), &mut file)
+            .await?;
+        let arrow_meta = self.footer.arrow.clone();
+        let path = self.path().clone();
+        let task_file = file.clone();
+        let structure = self
+            .reader
+            .pool()
+            .run(self.path().as_ref(), move || {
+                let batch = decode(task_file, &arrow_meta, &structure_read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
+                Structure::new(&batch).map_err(|e| corrupt(&path, e))
+            })
+            .await?;
+
+        // 4. result columns of the returned rows; portions with orphans always come back
+        let returned = if plan.has_conditions() {
+            matched
+        } else {
+            whole_traces(&structure, &matched)
+        };
+        let orphaned: Vec<u32> = if orphans {
+            (0..structure.trace_count())
+                .filter(|trace| structure.has_orphans(*trace))
+                .map(|trace| structure.rows_of(trace).start)
+                .filter(|first| {
+                    let trace = structure.trace_of(*first);
+                    !returned
+                        .binary_search_by(|row| structure.trace_of(*row).cmp(&trace))
+                        .is_ok()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if returned.is_empty() && orphaned.is_empty() {
+            return Ok(out);
+        }
+        out.stats.rows_returned += returned.len() as u64;
+        let batch = self
+            .materialise(
+                Rows {
+                    row_group,
+                    returned,
+                    orphaned,
+                },
+                &structure,
+                &plan.outputs,
+                &mut file,
+                &mut out,
+            )
+            .await?;
+        if batch.traces.is_empty() {
+            return Ok(out);
+        }
+        out.batch = Some(batch);
+        Ok(out)
+    }
+
+    /// Whether the row group may hold spans whose parent is missing (`parent_span_id` is
+    /// stored only for those; its statistics say when it is all null).
+    fn may_have_orphans(&self, row_group: usize) -> Result<bool> {
+        let leaf = self.leaf(schema::PARENT_SPAN_ID)?;
+        let chunk = self.footer.metadata.row_group(row_group).column(leaf);
+        Ok(chunk_may_match(chunk, &ColumnPredicate::NotNull))
+    }
+
+    /// Stages 1 and 2: the rows of `row_group` that satisfy the conditions and the trace
+    /// filters (empty when pruned).
+    async fn matched_rows(
+        &self,
+        row_group: usize,
+        prunes: &[Prune],
+        orphans: bool,
+        file: &mut SparseFile,
+        out: &mut RowGroupOutput,
+    ) -> Result<Vec<u32>> {
+        let plan = self.plan.as_ref();
+        let meta = self.reader.meta();
+        let group_meta = &meta.row_groups[row_group];
         let metadata = &self.footer.metadata;
         let chunks = metadata.row_group(row_group);
         let row_count = chunks.num_rows().max(0) as usize;
 
         // 1. statistics, then dictionaries
         let mut alternatives: Vec<Vec<(usize, ColumnPredicate, bool)>> = Vec::new();
-        let mut possible = Vec::with_capacity(plan.prunes.len());
-        for prune in &plan.prunes {
+        let mut possible = Vec::with_capacity(prunes.len());
+        for prune in prunes {
             let list: Vec<(usize, ColumnPredicate, bool)> = match prune {
                 Prune::Never => Vec::new(),
                 Prune::Maybe => Vec::new(),
@@ -145,9 +265,8 @@ impl Scan<'_> {
         }
         if !plan.may_select(&possible) {
             out.stats.row_groups_pruned_by_stats = 1;
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        let mut file = SparseFile::new(meta.size);
         let dictionary_checks: Vec<(usize, usize)> = alternatives
             .iter()
             .enumerate()
@@ -168,7 +287,7 @@ impl Scan<'_> {
                     dictionary_range(chunks.column(alternatives[*condition][*index].0))
                 })
                 .collect();
-            out.stats.bytes_fetched += self.reader.fetch_more(&ranges, &mut file).await?;
+            out.stats.bytes_fetched += self.reader.fetch_more(&ranges, file).await?;
             out.stats.dictionaries_read += dictionary_checks.len() as u64;
             let checks: Vec<(usize, ColumnPredicate)> = dictionary_checks
                 .iter()
@@ -206,19 +325,20 @@ impl Scan<'_> {
             for ((condition, index), verdict) in dictionary_checks.iter().zip(verdicts) {
                 alternatives[*condition][*index].2 = verdict;
             }
-            for (condition, prune) in plan.prunes.iter().enumerate() {
+            for (condition, prune) in prunes.iter().enumerate() {
                 if let Prune::Check(_) = prune {
                     possible[condition] = alternatives[condition].iter().any(|(_, _, ok)| *ok);
                 }
             }
             if !plan.may_select(&possible) {
                 out.stats.row_groups_pruned_by_dictionary = 1;
-                return Ok(out);
+                return Ok(Vec::new());
             }
         }
 
         // 2. candidate rows by page index, condition columns, evaluation
-        let mut candidates = self.candidate_rows(row_group, &alternatives, &possible, row_count);
+        let mut candidates =
+            self.candidate_rows(row_group, prunes, &alternatives, &possible, row_count);
         if let Some(ids) = &plan.trace_ids {
             let leaf = self
                 .leaves
@@ -242,7 +362,7 @@ impl Scan<'_> {
         }
         if candidates.as_ref().is_some_and(Vec::is_empty) {
             out.stats.row_groups_pruned_by_page_index = 1;
-            return Ok(out);
+            return Ok(Vec::new());
         }
         out.inspected_traces = group_meta.traces;
         out.inspected_spans = group_meta.spans;
@@ -256,6 +376,14 @@ impl Scan<'_> {
         if plan.trace_ids.is_some() {
             filter_leaves.push(self.leaf(schema::TRACE_ID)?);
         }
+        // Trace-level conditions hold on every span of a portion with orphans: decide that on
+        // the whole row group, with its structure.
+        let with_orphans = orphans && plan.conditions.iter().any(|c| c.trace_level);
+        if with_orphans {
+            filter_leaves
+                .extend(structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?);
+            candidates = None;
+        }
         let filter_leaves = sorted_unique(filter_leaves);
         let matched: Vec<u32> = if filter_leaves.is_empty() {
             (0..row_count as u32).collect()
@@ -267,7 +395,7 @@ impl Scan<'_> {
             };
             out.stats.bytes_fetched += self
                 .reader
-                .fetch_more(&read.byte_ranges(&self.footer.arrow), &mut file)
+                .fetch_more(&read.byte_ranges(&self.footer.arrow), file)
                 .await?;
             let decoded_rows = read.row_count(&self.footer.arrow);
             out.stats.rows_decoded += decoded_rows as u64;
@@ -285,8 +413,8 @@ impl Scan<'_> {
                         return Ok((Vec::new(), 0));
                     };
                     let held = batch.get_array_memory_size();
-                    let mask =
-                        filter_mask(&plan, &batch, time_filter).map_err(|e| corrupt(&path, e))?;
+                    let mask = filter_mask(&plan, &batch, time_filter, with_orphans)
+                        .map_err(|e| corrupt(&path, e))?;
                     let rows = selected_rows(read.rows.as_deref(), row_count);
                     let matched: Vec<u32> = mask.set_indices().map(|index| rows[index]).collect();
                     Ok((matched, held))
@@ -297,52 +425,8 @@ impl Scan<'_> {
         };
         if matched.is_empty() {
             out.stats.row_groups_without_match = 1;
-            return Ok(out);
         }
-
-        // 3. structure of the row group
-        let structure_read = LeafRead {
-            row_group,
-            leaves: structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?,
-            rows: None,
-        };
-        out.stats.bytes_fetched += self
-            .reader
-            .fetch_more(&structure_read.byte_ranges(&self.footer.arrow), &mut file)
-            .await?;
-        let arrow_meta = self.footer.arrow.clone();
-        let path = self.path().clone();
-        let task_file = file.clone();
-        let structure = self
-            .reader
-            .pool()
-            .run(self.path().as_ref(), move || {
-                let batch = decode(task_file, &arrow_meta, &structure_read)
-                    .map_err(|e| read_error(&path, e))?
-                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
-                Structure::new(&batch).map_err(|e| corrupt(&path, e))
-            })
-            .await?;
-
-        // 4. result columns of the returned rows
-        let returned = if plan.has_conditions() {
-            matched
-        } else {
-            whole_traces(&structure, &matched)
-        };
-        out.stats.rows_returned += returned.len() as u64;
-        let batch = self
-            .materialise(
-                row_group,
-                &structure,
-                returned,
-                &plan.outputs,
-                &mut file,
-                &mut out,
-            )
-            .await?;
-        out.batch = Some(batch);
-        Ok(out)
+        Ok(matched)
     }
 
     fn leaf(&self, name: &str) -> Result<usize> {
@@ -355,13 +439,14 @@ impl Scan<'_> {
     fn candidate_rows(
         &self,
         row_group: usize,
+        prunes: &[Prune],
         alternatives: &[Vec<(usize, ColumnPredicate, bool)>],
         possible: &[bool],
         row_count: usize,
     ) -> Option<Vec<Range<usize>>> {
         let plan = self.plan.as_ref();
         let mut per_condition: Vec<Option<Vec<Range<usize>>>> = Vec::new();
-        for (condition, prune) in plan.prunes.iter().enumerate() {
+        for (condition, prune) in prunes.iter().enumerate() {
             let rows = match prune {
                 Prune::Never => Some(Vec::new()),
                 Prune::Maybe => None,
@@ -406,9 +491,12 @@ impl Scan<'_> {
     /// Reads the result columns of `rows` and builds their batch.
     pub(crate) async fn materialise(
         &self,
-        row_group: usize,
+        Rows {
+            row_group,
+            returned: rows,
+            orphaned,
+        }: Rows,
         structure: &Structure,
-        rows: Vec<u32>,
         outputs: &Outputs,
         file: &mut SparseFile,
         out: &mut RowGroupOutput,
@@ -416,6 +504,8 @@ impl Scan<'_> {
         let plan = self.plan.as_ref();
         let parent_ids = outputs.needs_parent_ids();
         let mut read_rows = rows.clone();
+        read_rows.extend_from_slice(&orphaned);
+        read_rows.sort_unstable();
         if parent_ids {
             read_rows.extend(rows.iter().filter_map(|row| match structure.parent(*row) {
                 Parent::Row(parent) => Some(parent),
@@ -447,6 +537,11 @@ impl Scan<'_> {
         let structure = structure.clone();
         let outputs = outputs.clone();
         let need = (plan.need_span_ids, plan.need_structure);
+        let filters = TraceFilters {
+            start_unix_nano: plan.start_unix_nano,
+            end_unix_nano: plan.end_unix_nano,
+            trace_ids: plan.trace_ids.clone(),
+        };
         let (batch, held) = self
             .reader
             .pool()
@@ -458,6 +553,8 @@ impl Scan<'_> {
                 let batch = build_batch(BuildArgs {
                     row_group,
                     rows: &rows,
+                    orphaned: &orphaned,
+                    filters: &filters,
                     batch_rows: &read_rows,
                     decoded: &decoded,
                     structure: &structure,
@@ -501,14 +598,31 @@ fn filter_mask(
     plan: &ScanPlan,
     batch: &RecordBatch,
     time_filter: bool,
+    with_orphans: bool,
 ) -> std::result::Result<BooleanBuffer, String> {
     let rows = batch.num_rows();
+    // rows of portions with orphans (the batch then holds every row and the structure)
+    let orphan_rows = if with_orphans {
+        let structure = Structure::new(batch)?;
+        let mut bits = arrow::array::BooleanBufferBuilder::new(rows);
+        for row in 0..rows as u32 {
+            bits.append(structure.has_orphans(structure.trace_of(row)));
+        }
+        Some(bits.finish())
+    } else {
+        None
+    };
     let mut mask = if plan.conditions.is_empty() {
         BooleanBuffer::new_set(rows)
     } else {
         let mut combined: Option<BooleanBuffer> = None;
         for condition in &plan.conditions {
-            let holds = evaluate(condition, batch)?;
+            let mut holds = evaluate(condition, batch)?;
+            if condition.trace_level
+                && let Some(orphans) = &orphan_rows
+            {
+                holds = &holds | orphans;
+            }
             combined = Some(match (combined, plan.combine) {
                 (None, _) => holds,
                 (Some(acc), Combine::All) => &acc & &holds,

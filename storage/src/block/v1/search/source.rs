@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use super::leaves::Leaves;
 use super::plan::{Outputs, ScanPlan, sorted_unique, structure_leaves};
-use super::scan::{RowGroupOutput, Scan, ScanStats};
+use super::scan::{RowGroupOutput, Rows, Scan, ScanStats};
 use super::structure::Structure;
 use crate::block::v1::reader::{BlockReader, Footer, read_error};
 use crate::block::v1::schema;
@@ -182,6 +182,13 @@ impl SpanSource for BlockSpanSource {
         Ok(output)
     }
 
+    fn latest_start_unix_nano(&self) -> Option<u64> {
+        self.reader.meta().row_groups[self.row_groups.clone()]
+            .iter()
+            .map(|group| group.end_time_unix_nano)
+            .max()
+    }
+
     async fn fetch_second_pass(
         &self,
         request: &SecondPassRequest,
@@ -235,9 +242,12 @@ impl SpanSource for BlockSpanSource {
             let mut scratch = RowGroupOutput::default();
             let batch = scan
                 .materialise(
-                    row_group,
+                    Rows {
+                        row_group,
+                        returned: rows,
+                        orphaned: Vec::new(),
+                    },
                     &structure,
-                    rows,
                     &outputs,
                     &mut file,
                     &mut scratch,

@@ -91,6 +91,11 @@ impl Structure {
         })
     }
 
+    /// Number of traces.
+    pub(crate) fn trace_count(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
     /// The trace holding `row`.
     pub(crate) fn trace_of(&self, row: u32) -> usize {
         self.bounds.partition_point(|start| *start <= row) - 1
