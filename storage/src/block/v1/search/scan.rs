@@ -184,9 +184,9 @@ impl Scan<'_> {
                 .map(|trace| structure.rows_of(trace).start)
                 .filter(|first| {
                     let trace = structure.trace_of(*first);
-                    !returned
+                    returned
                         .binary_search_by(|row| structure.trace_of(*row).cmp(&trace))
-                        .is_ok()
+                        .is_err()
                 })
                 .collect()
         } else {
