@@ -21,7 +21,7 @@ use contrail_traceql::ast::{Attribute, AttributeScope, Intrinsic, SpanKind, Stat
 use contrail_traceql::fetch::{
     Combine, Condition, ConditionOp, FetchRequest, MemoryBudget, SpanSource,
 };
-use contrail_traceql::otlp_value::attribute_value;
+use contrail_traceql::memory::otlp::lookup as attribute_value;
 use contrail_traceql::value::{CompareOp, Value, compare, compile_regex, matches_regex};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;

@@ -2,7 +2,7 @@
 //! errors. Messages are returned to API users unchanged (HTTP 400).
 
 /// What went wrong with a query.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The query does not parse. `line` and `col` are 1-based; `col` counts characters.
     #[error("parse error at line {line}, col {col}: {message}")]
@@ -17,6 +17,13 @@ pub enum Error {
     /// The query parses but uses something Contrail (like Tempo) cannot execute.
     #[error("unsupported: {message}")]
     Unsupported { message: String },
+    /// The query failed while it ran (integer division by zero, `!` on a missing attribute,
+    /// spanset operators over several spansets, ...).
+    #[error("query failed: {message}")]
+    Query { message: String },
+    /// A data source could not answer, or the query ran past its memory budget.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
 }
 
 /// The class of an [`Error`], for callers that report it (`contrail-cli traceql check`).
@@ -25,6 +32,8 @@ pub enum ErrorKind {
     Parse,
     Validate,
     Unsupported,
+    /// Run-time failures: the query itself, a source, the budget.
+    Execution,
 }
 
 impl ErrorKind {
@@ -34,6 +43,7 @@ impl ErrorKind {
             ErrorKind::Parse => "parse",
             ErrorKind::Validate => "validate",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Execution => "execution",
         }
     }
 }
@@ -51,6 +61,7 @@ impl Error {
             Error::Parse { .. } => ErrorKind::Parse,
             Error::Validate { .. } => ErrorKind::Validate,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Query { .. } | Error::Fetch(_) => ErrorKind::Execution,
         }
     }
 
@@ -60,15 +71,19 @@ impl Error {
         match self {
             Error::Parse { .. } | Error::Validate { .. } => contrail_proto::ErrorCode::BadRequest,
             Error::Unsupported { .. } => contrail_proto::ErrorCode::Unsupported,
+            Error::Query { .. } => contrail_proto::ErrorCode::BadRequest,
+            Error::Fetch(error) => error.code(),
         }
     }
 
     /// The message without the position prefix.
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> String {
         match self {
             Error::Parse { message, .. }
             | Error::Validate { message }
-            | Error::Unsupported { message } => message,
+            | Error::Unsupported { message }
+            | Error::Query { message } => message.clone(),
+            Error::Fetch(error) => error.to_string(),
         }
     }
 

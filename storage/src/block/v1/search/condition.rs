@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use contrail_traceql::ast::Static;
 use contrail_traceql::fetch::{Condition, ConditionOp};
-use contrail_traceql::otlp_value::{attribute_value, from_any_value};
+use contrail_traceql::memory::otlp::{any_to_value as from_any_value, lookup as attribute_value};
 use contrail_traceql::value::{Value, compare, compile_regex, matches_regex, normalize_hex_id};
 use regex::Regex;
 
@@ -320,7 +320,11 @@ fn key_prune(leaves: &Leaves, prefix: &str, key: &str, op: &Op) -> Prune {
 fn item_flat(field: &ItemField, nested: &str) -> Option<(String, Flat)> {
     let (leaf, column, kind) = match field {
         ItemField::Name => ("name", "events.name", FlatKind::String),
-        ItemField::TimeSinceStart => ("time_offset_nano", "events.time", FlatKind::Duration),
+        ItemField::TimeSinceStart => (
+            "time_offset_nano",
+            "events.time_offset_nano",
+            FlatKind::Duration,
+        ),
         ItemField::TraceId => ("trace_id", "links.trace_id", FlatKind::Id),
         ItemField::SpanId => ("span_id", "links.span_id", FlatKind::Id),
         ItemField::Attr(_) => return None,

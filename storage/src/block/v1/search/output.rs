@@ -9,7 +9,7 @@ use arrow::array::{
 };
 use contrail_traceql::ast::{Attribute, Intrinsic, SpanKind, Status};
 use contrail_traceql::fetch::{NestedValues, ValueColumn};
-use contrail_traceql::otlp_value::attribute_value;
+use contrail_traceql::memory::otlp::lookup as attribute_value;
 use contrail_traceql::value::Value;
 
 use super::condition::{decode_any_value, scope_value};

@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, FixedSizeBinaryArray, Int32Array, UInt32Array};
 use async_trait::async_trait;
+use futures::StreamExt;
 use contrail_proto::{ErrorCode, TraceId};
 use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, NestedValues, SecondPassBatch,
     SecondPassRequest, ServiceStats, SpanSource, ValueColumn,
 };
-use contrail_traceql::otlp_value::attribute_value;
+use contrail_traceql::memory::otlp::lookup as attribute_value;
 use contrail_traceql::value::Value;
 use tokio::sync::OnceCell;
 
@@ -159,14 +160,20 @@ impl SpanSource for BlockSpanSource {
         };
         let mut reservation = Reservation { budget, bytes: 0 };
         let mut output = FetchOutput::default();
-        for row_group in self.row_groups.clone() {
+        // Row groups overlap: while some decode on the pool, the next ones fetch. In order, so
+        // batches come out in trace-ID order.
+        let in_flight = self.reader.pool().threads() + 1;
+        let mut scans = futures::stream::iter(self.row_groups.clone())
+            .map(|row_group| scan.row_group(row_group))
+            .buffered(in_flight);
+        while let Some(scanned) = scans.next().await {
             let RowGroupOutput {
                 batch,
                 stats,
                 inspected_traces,
                 inspected_spans,
                 held_bytes,
-            } = scan.row_group(row_group).await.map_err(source_error)?;
+            } = scanned.map_err(source_error)?;
             self.add_stats(&stats);
             output.stats.inspected_traces += inspected_traces;
             output.stats.inspected_spans += inspected_spans;
