@@ -41,11 +41,19 @@ fn queries() -> Vec<(&'static str, Vec<Condition>)> {
     vec![
         (
             "Q1 { span.http.status_code = 418 }",
-            vec![cmp(attr(Span, "http.status_code"), CompareOp::Eq, Static::Int(418))],
+            vec![cmp(
+                attr(Span, "http.status_code"),
+                CompareOp::Eq,
+                Static::Int(418),
+            )],
         ),
         (
             "Q2 { span.http.status_code >= 500 }",
-            vec![cmp(attr(Span, "http.status_code"), CompareOp::Ge, Static::Int(500))],
+            vec![cmp(
+                attr(Span, "http.status_code"),
+                CompareOp::Ge,
+                Static::Int(500),
+            )],
         ),
         (
             "Q3 { resource.service.name = \"payment-service\" }",
@@ -94,7 +102,9 @@ fn queries() -> Vec<(&'static str, Vec<Condition>)> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().ok_or("usage: search_scan DIR [--tenant T] [--runs N]")?;
+    let dir = args
+        .next()
+        .ok_or("usage: search_scan DIR [--tenant T] [--runs N]")?;
     let mut tenant = TenantId::SINGLE_TENANT.to_owned();
     let mut runs = 3usize;
     let mut concurrency = 4usize;

@@ -120,6 +120,25 @@ impl DecodePool {
     }
 }
 
+/// The engine's evaluation runs on the same pool as decoding, so all of a query's CPU work in a
+/// process is bounded together.
+#[async_trait::async_trait]
+impl contrail_traceql::CpuRunner for DecodePool {
+    async fn run(
+        &self,
+        job: Box<dyn FnOnce() + Send + 'static>,
+    ) -> std::result::Result<(), contrail_traceql::CpuRunError> {
+        DecodePool::run(self, "traceql evaluation", move || {
+            job();
+            Ok(())
+        })
+        .await
+        .map_err(|error| contrail_traceql::CpuRunError {
+            message: error.to_string(),
+        })
+    }
+}
+
 /// Runs CPU-heavy `work` on tokio's blocking threads outside any pool; a panic inside becomes
 /// an error naming `object`. (The block writer's encode path; reads use [`DecodePool`].)
 pub(crate) async fn run_blocking<T, F>(object: &object_store::path::Path, work: F) -> Result<T>

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, FixedSizeBinaryArray, Int32Array, UInt32Array};
 use async_trait::async_trait;
-use futures::StreamExt;
 use contrail_proto::{ErrorCode, TraceId};
 use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, NestedValues, SecondPassBatch,
@@ -15,6 +14,7 @@ use contrail_traceql::fetch::{
 };
 use contrail_traceql::memory::otlp::lookup as attribute_value;
 use contrail_traceql::value::Value;
+use futures::StreamExt;
 use tokio::sync::OnceCell;
 
 use super::leaves::Leaves;
