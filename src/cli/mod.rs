@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod block;
+pub mod query;
 pub mod traceql;
 
 #[derive(Debug, Parser)]
@@ -24,6 +25,9 @@ enum Command {
     /// Write, list and inspect vc1 blocks, and look traces up in them.
     #[command(subcommand)]
     Block(block::BlockCommand),
+    /// Search vc1 blocks with TraceQL and print the `/api/search` response JSON.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
     /// Check TraceQL queries: parse, validate and print their canonical form.
     #[command(subcommand)]
     Traceql(traceql::TraceqlCommand),
@@ -34,6 +38,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Block(command) => block::run(command),
+        Command::Query(command) => query::run(command),
         Command::Traceql(command) => traceql::run(command),
     };
     match result {

@@ -17,18 +17,19 @@ use crate::error::{Error, Result};
 
 mod azure;
 mod gcs;
+mod keys;
 mod s3;
+mod secret;
 mod sections;
 #[cfg(test)]
 mod tests;
 
 pub use azure::AzureConfig;
 pub use gcs::GcsConfig;
+pub(crate) use keys::{SECTION, ignored};
 pub use s3::{S3_MIN_PART_SIZE, S3Config};
+pub use secret::Secret;
 pub use sections::{BLOCK_FORMAT, BlockConfig, FsyncPolicy, WalConfig};
-
-/// YAML path of this section, used to name keys in warnings and errors.
-pub(crate) const SECTION: &str = "storage.trace";
 
 /// Where the blocks live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -67,38 +68,6 @@ impl fmt::Display for Backend {
 }
 
 pub use contrail_proto::ConfigWarning;
-
-/// A credential read from the config: deserializes from a plain string, never printed.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself; pass it straight to the client that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// True when no value was configured.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str("Secret(\"\")")
-        } else {
-            f.write_str("Secret(<redacted>)")
-        }
-    }
-}
 
 /// `storage.trace`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -378,12 +347,4 @@ pub(crate) fn validate_prefix(key: &str, prefix: &str) -> Result<()> {
     object_store::path::Path::parse(trimmed)
         .map(|_| ())
         .map_err(|err| Error::invalid_config(key, format!("not a valid object path: {err}")))
-}
-
-/// `Some(..)` means the user wrote the key; used for Tempo keys that are accepted and ignored.
-pub(crate) fn ignored(section: &str, keys: &[(&str, bool)]) -> Vec<ConfigWarning> {
-    keys.iter()
-        .filter(|(_, present)| *present)
-        .map(|(key, _)| ConfigWarning::tempo_key_ignored(format!("{SECTION}.{section}.{key}")))
-        .collect()
 }

@@ -195,6 +195,19 @@ fn store_error_code(source: &object_store::Error) -> ErrorCode {
     }
 }
 
+/// A [`Error::CorruptBlock`] for `object` (a full object path).
+pub(crate) fn corrupt_object(object: &str, message: impl std::fmt::Display) -> Error {
+    Error::CorruptBlock {
+        object: object.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+/// A [`Error::CorruptBlock`] for `object`.
+pub(crate) fn corrupt(object: &object_store::path::Path, message: impl std::fmt::Display) -> Error {
+    corrupt_object(object.as_ref(), message)
+}
+
 /// The first error of type `T` in `error`'s source chain, `error` included.
 pub(crate) fn find_in_chain<'a, T: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),

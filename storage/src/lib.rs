@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod block;
 pub mod config;
+pub mod decode_pool;
 pub mod error;
 pub mod metrics;
 pub mod parquet_query;
@@ -16,6 +17,7 @@ mod transient;
 pub use backend::build_object_store;
 pub use block::v1::convert;
 pub use config::{Backend, ConfigWarning, TraceStorageConfig};
+pub use decode_pool::DecodePool;
 pub use error::{Error, Result};
 pub use metrics::StorageMetrics;
 pub use transient::RequestTimeout;

@@ -2,3 +2,5 @@
 //! workspace's own rules (such as the crate dependency table).
 //!
 //! Nothing depends on this crate; it may depend on `contrail` (as spawned binaries) and `proto`.
+
+pub mod module_graph;

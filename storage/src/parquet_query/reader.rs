@@ -12,7 +12,7 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
-use super::coalesce_ranges;
+use super::ranges::coalesce_ranges;
 
 /// How an [`ObjectStoreFileReader`] fetches.
 #[derive(Debug, Clone)]
@@ -129,6 +129,29 @@ pub struct FetchedMetadata {
     pub requests: usize,
 }
 
+/// The last `footer_size_hint` bytes of `path` (at least 8) and the object's size, with one
+/// suffix GET (IO only; parse them with [`parse_footer`] on a CPU pool).
+pub async fn fetch_footer_suffix(
+    store: &dyn ObjectStore,
+    path: &Path,
+    footer_size_hint: u64,
+) -> std::result::Result<(Bytes, u64), object_store::Error> {
+    let hint = footer_size_hint.max(8);
+    let options = GetOptions::default().with_range(Some(GetRange::Suffix(hint)));
+    let result = store.get_opts(path, options).await?;
+    let object_size = result.meta.size;
+    let suffix = result.bytes().await?;
+    Ok((suffix, object_size))
+}
+
+/// Parses the footer and page indexes from the object's last bytes (CPU only). A suffix that is
+/// too short gives `ParquetError::NeedMoreData(total bytes needed)`.
+pub fn parse_footer(suffix: &Bytes, object_size: u64) -> Result<ParquetMetaData> {
+    let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
+    reader.try_parse_sized(suffix, object_size)?;
+    reader.finish()
+}
+
 /// Reads the footer and page indexes of `path` with ONE suffix GET of `footer_size_hint` bytes
 /// (the footer, and the page indexes that precede it). Falls back to a second GET when the hint
 /// is too small. The object's real size comes back with the first response, so a truncated
@@ -138,18 +161,12 @@ pub async fn fetch_metadata(
     path: &Path,
     footer_size_hint: u64,
 ) -> std::result::Result<FetchedMetadata, MetadataError> {
-    let hint = footer_size_hint.max(8);
-    let options = GetOptions::default().with_range(Some(GetRange::Suffix(hint)));
-    let result = store
-        .get_opts(path, options)
+    let (suffix, object_size) = fetch_footer_suffix(store, path, footer_size_hint)
         .await
         .map_err(MetadataError::Store)?;
-    let object_size = result.meta.size;
-    let suffix = result.bytes().await.map_err(MetadataError::Store)?;
-    let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
-    match reader.try_parse_sized(&suffix, object_size) {
-        Ok(()) => Ok(FetchedMetadata {
-            metadata: reader.finish().map_err(MetadataError::Parquet)?,
+    match parse_footer(&suffix, object_size) {
+        Ok(metadata) => Ok(FetchedMetadata {
+            metadata,
             object_size,
             requests: 1,
         }),
@@ -160,13 +177,8 @@ pub async fn fetch_metadata(
                 .get_range(path, range)
                 .await
                 .map_err(MetadataError::Store)?;
-            let mut reader =
-                ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
-            reader
-                .try_parse_sized(&suffix, object_size)
-                .map_err(MetadataError::Parquet)?;
             Ok(FetchedMetadata {
-                metadata: reader.finish().map_err(MetadataError::Parquet)?,
+                metadata: parse_footer(&suffix, object_size).map_err(MetadataError::Parquet)?,
                 object_size,
                 requests: 2,
             })

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Display, Formatter, Write};
 
-use super::{ATOM, CONSTANT_NEG, write_binary, write_duration, write_float, write_operand};
+use super::format::{ATOM, CONSTANT_NEG, write_binary, write_duration, write_float, write_operand};
 use crate::ast::*;
 
 fn spanset_op_precedence(op: SpansetOp) -> u8 {

@@ -15,6 +15,8 @@ use contrail_traceql::{
     InlineRunner, MemorySource, MemoryTrace, SearchOptions, parse, plan_search, search,
 };
 
+pub mod grammar;
+
 pub const MS: u64 = 1_000_000;
 
 /// An attribute value.

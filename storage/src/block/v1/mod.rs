@@ -4,13 +4,11 @@
 pub mod convert;
 mod reader;
 pub mod schema;
+pub mod search;
 mod writer;
 
-/// The `format` value of `vc1` blocks.
-pub const FORMAT: &str = "vc1";
-
-pub use reader::{BlockReader, Projection};
+pub use reader::{BlockReader, Footer, Projection, ReaderOptions};
 pub use schema::{
-    DEDICATED_COLUMNS, DedicatedColumn, DedicatedScope, DedicatedType, ParquetOptions,
+    DEDICATED_COLUMNS, DedicatedColumn, DedicatedScope, DedicatedType, FORMAT, ParquetOptions,
 };
 pub use writer::{BlockWriter, BlockWriterConfig, WrittenBlock};

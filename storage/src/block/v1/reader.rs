@@ -1,38 +1,39 @@
 //! The `vc1` block reader.
 //!
+//! IO and CPU apart: every read first plans the byte ranges it needs (whole column chunks, or
+//! only the pages of the selected rows), fetches them asynchronously and coalesced through
+//! `object_store`, then decodes on the [`DecodePool`]. No thread is ever blocked on IO.
+//!
 //! Trace by ID: meta ID range → one bloom shard GET → row groups whose trace-ID range (from
 //! `meta.json`, no footer needed) includes the ID → footer and page indexes in one ranged GET
 //! (cached per reader) → trace-ID pages whose min/max include the ID → only those pages of the
-//! other columns. Decoding runs on the blocking pool; a panic in a decoder becomes an error.
+//! other columns.
 
 use std::sync::Arc;
 
 use arrow::array::{FixedSizeBinaryArray, RecordBatch, Scalar};
 use contrail_proto::{TenantId, TraceId};
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
-};
-use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::schema::TRACE_ID;
+use super::schema::{FORMAT, TRACE_ID};
 use crate::block::bloom::{BloomShard, shard_for};
 use crate::block::list::read_block_meta;
 use crate::block::meta::BlockMeta;
+use crate::block::paths::{DATA_OBJECT, META_OBJECT, bloom_object, object_path};
 use crate::block::v1::convert::tables::{RESOURCES_KEY, SCOPES_KEY};
 use crate::block::v1::convert::{RefTables, Trace, batch_to_traces};
-use crate::block::{DATA_OBJECT, Encoding, bloom_object, corrupt, object_path, run_blocking};
-use crate::error::{Error, Result};
+use crate::decode_pool::DecodePool;
+use crate::error::{Error, Result, corrupt};
+use crate::parquet_query::predicate::{ColumnPredicate, CompareOp, Literal};
 use crate::parquet_query::{
-    FileReaderOptions, MetadataError, ObjectStoreFileReader, fetch_metadata, leaf_index,
-    pages_containing,
+    FetchOptions, LeafRead, SparseFile, decode, fetch_footer_suffix, fetch_into, leaf_index,
+    pages_may_match, parse_footer,
 };
 
 /// Which columns to read.
@@ -44,10 +45,31 @@ pub enum Projection {
     Columns(Vec<String>),
 }
 
-struct Footer {
-    metadata: Arc<ParquetMetaData>,
-    arrow: ArrowReaderMetadata,
-    tables: Arc<RefTables>,
+/// The decoded footer of a block: Parquet metadata with page indexes, and the resource and
+/// scope tables.
+#[derive(Debug)]
+pub struct Footer {
+    pub metadata: Arc<ParquetMetaData>,
+    pub arrow: ArrowReaderMetadata,
+    pub tables: Arc<RefTables>,
+}
+
+/// How a reader does its IO and CPU work.
+#[derive(Debug, Clone)]
+pub struct ReaderOptions {
+    /// Where decoding runs.
+    pub pool: DecodePool,
+    /// How byte ranges are fetched.
+    pub fetch: FetchOptions,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        ReaderOptions {
+            pool: DecodePool::shared(),
+            fetch: FetchOptions::default(),
+        }
+    }
 }
 
 /// Reads one `vc1` block.
@@ -55,6 +77,7 @@ pub struct BlockReader {
     store: Arc<dyn ObjectStore>,
     meta: BlockMeta,
     data_path: Path,
+    options: ReaderOptions,
     footer: OnceCell<Arc<Footer>>,
 }
 
@@ -67,13 +90,21 @@ impl std::fmt::Debug for BlockReader {
 }
 
 impl BlockReader {
-    /// A reader for the block described by `meta` (no IO yet).
+    /// A reader for the block described by `meta` (no IO yet), decoding on the shared pool.
     pub fn open(store: Arc<dyn ObjectStore>, meta: BlockMeta) -> Result<Self> {
+        Self::open_with(store, meta, ReaderOptions::default())
+    }
+
+    /// A reader with explicit IO and CPU options.
+    pub fn open_with(
+        store: Arc<dyn ObjectStore>,
+        meta: BlockMeta,
+        options: ReaderOptions,
+    ) -> Result<Self> {
         let data_path = object_path(&meta.tenant_id, &meta.block_id, DATA_OBJECT);
-        if Encoding::from_version(&meta.format) != Some(Encoding::V1) {
+        if meta.format != FORMAT {
             return Err(Error::UnknownBlockFormat {
-                object: object_path(&meta.tenant_id, &meta.block_id, crate::block::META_OBJECT)
-                    .to_string(),
+                object: object_path(&meta.tenant_id, &meta.block_id, META_OBJECT).to_string(),
                 format: meta.format.clone(),
             });
         }
@@ -81,6 +112,7 @@ impl BlockReader {
             store,
             meta,
             data_path,
+            options,
             footer: OnceCell::new(),
         })
     }
@@ -100,6 +132,16 @@ impl BlockReader {
         &self.meta
     }
 
+    /// The path of `data.parquet`.
+    pub fn data_path(&self) -> &Path {
+        &self.data_path
+    }
+
+    /// The pool this reader decodes on.
+    pub fn pool(&self) -> &DecodePool {
+        &self.options.pool
+    }
+
     /// Whether the block may hold `trace_id`: ID range, then one bloom shard.
     pub async fn may_contain(&self, trace_id: &TraceId) -> Result<bool> {
         if !self.meta.may_contain(trace_id) {
@@ -107,10 +149,7 @@ impl BlockReader {
         }
         let shards = self.meta.bloom_shards;
         if shards == 0 {
-            return Err(corrupt(
-                &self.block_object(crate::block::META_OBJECT),
-                "bloomShards is 0",
-            ));
+            return Err(corrupt(&self.block_object(META_OBJECT), "bloomShards is 0"));
         }
         let path = self.block_object(&bloom_object(shard_for(trace_id, shards)));
         let bytes = self
@@ -142,6 +181,10 @@ impl BlockReader {
         let schema = footer.metadata.file_metadata().schema_descr_ptr();
         let leaf = leaf_index(&schema, TRACE_ID)
             .ok_or_else(|| corrupt(&self.data_path, "no trace_id column"))?;
+        let predicate = ColumnPredicate::Compare {
+            op: CompareOp::Eq,
+            literal: Literal::Bytes(Arc::from(trace_id.as_bytes().as_slice())),
+        };
         for row_group in row_groups {
             if row_group >= footer.metadata.num_row_groups() {
                 return Err(corrupt(
@@ -149,46 +192,40 @@ impl BlockReader {
                     format!("row group {row_group} missing"),
                 ));
             }
-            let mut builder = self
-                .stream_builder(&footer)
-                .with_row_groups(vec![row_group]);
-            if let Some(selection) =
-                pages_containing(&footer.metadata, row_group, leaf, trace_id.as_bytes())
-            {
-                if !selection.selects_any() {
-                    continue;
-                }
-                builder = builder.with_row_selection(selection);
-            }
-            let needle = FixedSizeBinaryArray::try_from_iter(std::iter::once(trace_id.as_bytes()))
-                .map_err(|error| corrupt(&self.data_path, error))?;
-            let predicate = ArrowPredicateFn::new(
-                ProjectionMask::leaves(&schema, [leaf]),
-                move |batch: RecordBatch| {
-                    arrow::compute::kernels::cmp::eq(batch.column(0), &Scalar::new(&needle))
-                },
-            );
-            let builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
-            let batches = self.collect(builder).await?;
-            let Some(schema) = batches
-                .iter()
-                .find(|batch| batch.num_rows() > 0)
-                .map(RecordBatch::schema)
-            else {
-                // No row matched: the bloom filter's false positive.
+            let rows = pages_may_match(&footer.metadata, row_group, leaf, &predicate);
+            if rows.as_ref().is_some_and(Vec::is_empty) {
                 continue;
+            }
+            let read = LeafRead {
+                row_group,
+                leaves: (0..schema.num_columns()).collect(),
+                rows,
             };
+            let file = self.fetch(&footer, &read).await?;
             let tables = footer.tables.clone();
+            let arrow_meta = footer.arrow.clone();
             let path = self.data_path.clone();
-            let traces = run_blocking(&self.data_path, move || {
-                let batch = arrow::compute::concat_batches(&schema, &batches)
-                    .map_err(|error| corrupt(&path, error))?;
-                batch_to_traces(&batch, &tables).map_err(|error| corrupt(&path, error))
-            })
-            .await?;
+            let needle = *trace_id;
+            let traces = self
+                .options
+                .pool
+                .run(self.data_path.as_ref(), move || {
+                    let Some(batch) =
+                        decode(file, &arrow_meta, &read).map_err(|e| read_error(&path, e))?
+                    else {
+                        return Ok(Vec::new());
+                    };
+                    let batch = rows_of_trace(&batch, &needle).map_err(|e| corrupt(&path, e))?;
+                    if batch.num_rows() == 0 {
+                        return Ok(Vec::new());
+                    }
+                    batch_to_traces(&batch, &tables).map_err(|error| corrupt(&path, error))
+                })
+                .await?;
             if let Some(trace) = traces.into_iter().find(|trace| trace.trace_id == *trace_id) {
                 return Ok(Some(trace));
             }
+            // No row matched: the bloom filter's false positive.
         }
         Ok(None)
     }
@@ -210,121 +247,153 @@ impl BlockReader {
         projection: &Projection,
     ) -> Result<Vec<RecordBatch>> {
         let footer = self.footer().await?;
+        let read = self.row_group_read(&footer, row_group, projection)?;
+        let file = self.fetch(&footer, &read).await?;
+        let arrow_meta = footer.arrow.clone();
+        let path = self.data_path.clone();
+        self.options
+            .pool
+            .run(self.data_path.as_ref(), move || {
+                decode(file, &arrow_meta, &read)
+                    .map(|batch| batch.into_iter().collect())
+                    .map_err(|error| read_error(&path, error))
+            })
+            .await
+    }
+
+    /// Every trace of one row group, as OTLP.
+    pub async fn read_row_group_traces(&self, row_group: usize) -> Result<Vec<Trace>> {
+        let footer = self.footer().await?;
+        let read = self.row_group_read(&footer, row_group, &Projection::All)?;
+        let file = self.fetch(&footer, &read).await?;
+        let arrow_meta = footer.arrow.clone();
+        let tables = footer.tables.clone();
+        let path = self.data_path.clone();
+        self.options
+            .pool
+            .run(self.data_path.as_ref(), move || {
+                match decode(file, &arrow_meta, &read).map_err(|e| read_error(&path, e))? {
+                    Some(batch) => {
+                        batch_to_traces(&batch, &tables).map_err(|error| corrupt(&path, error))
+                    }
+                    None => Ok(Vec::new()),
+                }
+            })
+            .await
+    }
+
+    fn row_group_read(
+        &self,
+        footer: &Footer,
+        row_group: usize,
+        projection: &Projection,
+    ) -> Result<LeafRead> {
         if row_group >= footer.metadata.num_row_groups() {
             return Err(corrupt(
                 &self.data_path,
                 format!("row group {row_group} does not exist"),
             ));
         }
-        let mut builder = self
-            .stream_builder(&footer)
-            .with_row_groups(vec![row_group]);
-        if let Projection::Columns(columns) = projection {
-            let mask = ProjectionMask::columns(
-                footer.metadata.file_metadata().schema_descr(),
-                columns.iter().map(String::as_str),
-            );
-            builder = builder.with_projection(mask);
-        }
-        self.collect(builder).await
-    }
-
-    /// Every trace of one row group, as OTLP.
-    pub async fn read_row_group_traces(&self, row_group: usize) -> Result<Vec<Trace>> {
-        let batches = self.read_row_group(row_group, &Projection::All).await?;
-        let tables = self.tables().await?;
-        let path = self.data_path.clone();
-        run_blocking(&self.data_path, move || {
-            let Some(schema) = batches.first().map(RecordBatch::schema) else {
-                return Ok(Vec::new());
-            };
-            let batch = arrow::compute::concat_batches(&schema, &batches)
-                .map_err(|error| corrupt(&path, error))?;
-            batch_to_traces(&batch, &tables).map_err(|error| corrupt(&path, error))
-        })
-        .await
-    }
-
-    fn stream_builder(
-        &self,
-        footer: &Footer,
-    ) -> ParquetRecordBatchStreamBuilder<ObjectStoreFileReader> {
-        let reader = ObjectStoreFileReader::new(
-            self.store.clone(),
-            self.data_path.clone(),
-            footer.metadata.clone(),
-            FileReaderOptions::default(),
-        );
-        ParquetRecordBatchStreamBuilder::new_with_metadata(reader, footer.arrow.clone())
-    }
-
-    async fn collect(
-        &self,
-        builder: ParquetRecordBatchStreamBuilder<ObjectStoreFileReader>,
-    ) -> Result<Vec<RecordBatch>> {
-        let handle = tokio::runtime::Handle::current();
-        let path = self.data_path.clone();
-        run_blocking(&self.data_path, move || {
-            handle.block_on(async move {
-                let stream = builder.build().map_err(|error| read_error(&path, error))?;
-                stream
-                    .try_collect::<Vec<_>>()
-                    .await
-                    .map_err(|error| read_error(&path, error))
-            })
-        })
-        .await
-    }
-
-    async fn footer(&self) -> Result<Arc<Footer>> {
-        self.footer
-            .get_or_try_init(|| async {
-                let store = self.store.clone();
-                let path = self.data_path.clone();
-                let expected_size = self.meta.size;
-                let footer_size = u64::from(self.meta.footer_size);
-                let row_groups = self.meta.row_groups.len();
-                let handle = tokio::runtime::Handle::current();
-                run_blocking(&self.data_path, move || {
-                    handle.block_on(load_footer(
-                        store.as_ref(),
-                        &path,
-                        expected_size,
-                        footer_size,
-                        row_groups,
-                    ))
+        let schema = footer.metadata.file_metadata().schema_descr();
+        let leaves = match projection {
+            Projection::All => (0..schema.num_columns()).collect(),
+            Projection::Columns(columns) => (0..schema.num_columns())
+                .filter(|leaf| {
+                    let path = schema.column(*leaf).path().parts().to_vec();
+                    path.first().is_some_and(|top| columns.contains(top))
                 })
-                .await
-                .map(Arc::new)
-            })
+                .collect(),
+        };
+        Ok(LeafRead {
+            row_group,
+            leaves,
+            rows: None,
+        })
+    }
+
+    /// Fetches the byte ranges `read` needs (asynchronously, coalesced).
+    pub(crate) async fn fetch(&self, footer: &Footer, read: &LeafRead) -> Result<SparseFile> {
+        let mut file = SparseFile::new(self.meta.size);
+        self.fetch_more(&read.byte_ranges(&footer.arrow), &mut file)
+            .await?;
+        Ok(file)
+    }
+
+    /// Adds `ranges` to `file`, fetching only what it does not hold yet; returns bytes fetched.
+    pub(crate) async fn fetch_more(
+        &self,
+        ranges: &[std::ops::Range<u64>],
+        file: &mut SparseFile,
+    ) -> Result<u64> {
+        fetch_into(
+            &self.store,
+            &self.data_path,
+            ranges,
+            &self.options.fetch,
+            file,
+        )
+        .await
+        .map_err(|source| Error::from_store("get", &self.data_path, source))
+    }
+
+    /// The footer: one suffix GET of `footerSize` bytes (asynchronous), parsed on the pool,
+    /// then cached for the reader's lifetime.
+    pub async fn footer(&self) -> Result<Arc<Footer>> {
+        self.footer
+            .get_or_try_init(|| async { self.load_footer().await.map(Arc::new) })
             .await
             .cloned()
     }
+
+    async fn load_footer(&self) -> Result<Footer> {
+        let path = &self.data_path;
+        let store_error = |source| Error::from_store("get", path, source);
+        let hint = u64::from(self.meta.footer_size);
+        let (mut suffix, object_size) = fetch_footer_suffix(self.store.as_ref(), path, hint)
+            .await
+            .map_err(store_error)?;
+        if object_size != self.meta.size {
+            return Err(corrupt(
+                path,
+                format!(
+                    "object is {object_size} bytes, meta.json says {}",
+                    self.meta.size
+                ),
+            ));
+        }
+        let row_groups = self.meta.row_groups.len();
+        for attempt in 0..2 {
+            let bytes = suffix.clone();
+            let task_path = path.clone();
+            let parsed = self
+                .options
+                .pool
+                .run(self.data_path.as_ref(), move || {
+                    Ok(match parse_footer(&bytes, object_size) {
+                        Ok(metadata) => Ok(build_footer(&task_path, metadata, row_groups)?),
+                        Err(error) => Err(error),
+                    })
+                })
+                .await?;
+            match parsed {
+                Ok(footer) => return Ok(footer),
+                Err(ParquetError::NeedMoreData(needed)) if attempt == 0 => {
+                    let needed = u64::try_from(needed).unwrap_or(u64::MAX).min(object_size);
+                    suffix = self
+                        .store
+                        .get_range(path, object_size - needed..object_size)
+                        .await
+                        .map_err(store_error)?;
+                }
+                Err(error) => return Err(corrupt(path, format!("footer: {error}"))),
+            }
+        }
+        Err(corrupt(path, "footer: size hint too small twice"))
+    }
 }
 
-async fn load_footer(
-    store: &dyn ObjectStore,
-    path: &Path,
-    expected_size: u64,
-    footer_size: u64,
-    row_groups: usize,
-) -> Result<Footer> {
-    let fetched = fetch_metadata(store, path, footer_size)
-        .await
-        .map_err(|error| match error {
-            MetadataError::Store(source) => Error::from_store("get", path, source),
-            MetadataError::Parquet(source) => corrupt(path, source),
-        })?;
-    if fetched.object_size != expected_size {
-        return Err(corrupt(
-            path,
-            format!(
-                "object is {} bytes, meta.json says {expected_size}",
-                fetched.object_size
-            ),
-        ));
-    }
-    let metadata = Arc::new(fetched.metadata);
+fn build_footer(path: &Path, metadata: ParquetMetaData, row_groups: usize) -> Result<Footer> {
+    let metadata = Arc::new(metadata);
     if metadata.num_row_groups() != row_groups {
         return Err(corrupt(
             path,
@@ -354,13 +423,23 @@ async fn load_footer(
     })
 }
 
-/// Store failures keep their kind (not found, unavailable); anything else is corrupt data.
-fn read_error(path: &Path, error: ParquetError) -> Error {
-    match error {
-        ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
-            Ok(source) => Error::from_store("get", path, *source),
-            Err(other) => corrupt(path, other),
-        },
-        other => corrupt(path, other),
+/// The rows of `batch` whose `trace_id` is `trace_id`.
+fn rows_of_trace(batch: &RecordBatch, trace_id: &TraceId) -> Result<RecordBatch, String> {
+    let column = batch
+        .column_by_name(TRACE_ID)
+        .ok_or_else(|| "no trace_id column".to_owned())?;
+    let needle = FixedSizeBinaryArray::try_from_iter(std::iter::once(trace_id.as_bytes()))
+        .map_err(|error| error.to_string())?;
+    let mask = arrow::compute::kernels::cmp::eq(column, &Scalar::new(&needle))
+        .map_err(|error| error.to_string())?;
+    if mask.true_count() == 0 {
+        return Ok(batch.slice(0, 0));
     }
+    arrow::compute::filter_record_batch(batch, &mask).map_err(|error| error.to_string())
+}
+
+/// Decoding errors: a read outside the fetched ranges or undecodable bytes. Both mean the
+/// block's bytes disagree with its footer: corrupt data.
+pub(crate) fn read_error(path: &Path, error: ParquetError) -> Error {
+    corrupt(path, error)
 }

@@ -14,6 +14,9 @@ use parquet::schema::types::ColumnPath;
 
 use crate::block::meta::DedicatedColumnMeta;
 
+/// The `format` value of `vc1` blocks.
+pub const FORMAT: &str = "vc1";
+
 // Trace-level columns (the same value on every row of a trace).
 pub(crate) const TRACE_ID: &str = "trace_id";
 pub(crate) const TRACE_START: &str = "trace_start_unix_nano";

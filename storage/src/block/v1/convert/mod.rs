@@ -10,66 +10,25 @@
 //! including `None` versus empty messages, duplicate keys and every `AnyValue` type, is kept.
 
 pub(crate) mod attrs;
+mod columns;
+mod error;
 pub(crate) mod from_rows;
 mod lists;
 pub(crate) mod tables;
 pub(crate) mod to_rows;
+mod trace;
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, RecordBatch, StructArray};
+use arrow::array::RecordBatch;
 use contrail_proto::TraceId;
 use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans};
 
+pub(crate) use columns::{column, downcast, struct_column};
+pub use error::RowsError;
 pub use from_rows::batch_to_traces;
 pub use tables::RefTables;
-
-/// The spans of one trace, as OTLP.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trace {
-    /// The trace ID shared by every span.
-    pub trace_id: TraceId,
-    /// The spans, grouped by resource and scope.
-    pub resource_spans: Vec<ResourceSpans>,
-}
-
-impl Trace {
-    /// Number of spans in the trace.
-    pub fn span_count(&self) -> usize {
-        span_count(&self.resource_spans)
-    }
-}
-
-/// Number of spans in `resource_spans`.
-pub fn span_count(resource_spans: &[ResourceSpans]) -> usize {
-    resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len())
-        .sum()
-}
-
-/// A conversion failure: invalid input on the write path, undecodable rows on the read path.
-/// The block layer wraps it with the block and object it came from.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct RowsError {
-    message: String,
-}
-
-impl RowsError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        RowsError {
-            message: message.into(),
-        }
-    }
-}
-
-impl From<arrow::error::ArrowError> for RowsError {
-    fn from(error: arrow::error::ArrowError) -> Self {
-        RowsError::new(error.to_string())
-    }
-}
+pub use trace::{Trace, span_count};
 
 /// Encodes whole traces, sorted by trace ID, as one batch of the `vc1` schema, interning their
 /// resources and scopes into `tables` (what the block writer does per batch).
@@ -131,38 +90,4 @@ pub fn split_by_trace(
         }
     }
     Ok(traces)
-}
-
-/// The column `name` of `batch`, downcast to `T`.
-pub(crate) fn column<'a, T: Array + 'static>(
-    batch: &'a RecordBatch,
-    name: &str,
-) -> Result<&'a T, RowsError> {
-    let array = batch
-        .column_by_name(name)
-        .ok_or_else(|| RowsError::new(format!("column {name} is missing")))?;
-    downcast(array.as_ref(), name)
-}
-
-pub(crate) fn downcast<'a, T: Array + 'static>(
-    array: &'a dyn Array,
-    name: &str,
-) -> Result<&'a T, RowsError> {
-    array.as_any().downcast_ref::<T>().ok_or_else(|| {
-        RowsError::new(format!(
-            "column {name} has unexpected type {}",
-            array.data_type()
-        ))
-    })
-}
-
-pub(crate) fn struct_column<'a, T: Array + 'static>(
-    array: &'a StructArray,
-    field: &str,
-    name: &str,
-) -> Result<&'a T, RowsError> {
-    let child = array
-        .column_by_name(field)
-        .ok_or_else(|| RowsError::new(format!("column {name}.{field} is missing")))?;
-    downcast(child.as_ref(), &format!("{name}.{field}"))
 }

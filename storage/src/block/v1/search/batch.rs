@@ -1,0 +1,214 @@
+//! One `SpanBatch` from the decoded result columns of the returned rows of a row group:
+//! trace info per trace, span columns, span-level values and the event / link tables.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
+use contrail_proto::{SpanId, TraceId};
+use contrail_traceql::fetch::{SpanBatch, SpanColumns, TraceInfo};
+
+use super::output::{RowContext, nested_values, span_values};
+use super::plan::Outputs;
+use super::structure::Structure;
+use crate::block::v1::convert::RefTables;
+use crate::block::v1::schema;
+
+/// The trace-level filters of a request, for portions reported without spans.
+#[derive(Debug, Clone)]
+pub(crate) struct TraceFilters {
+    pub(crate) start_unix_nano: u64,
+    pub(crate) end_unix_nano: u64,
+    pub(crate) trace_ids: Option<Vec<[u8; 16]>>,
+}
+
+/// Inputs of [`build_batch`].
+pub(crate) struct BuildArgs<'a> {
+    pub(crate) row_group: usize,
+    /// Returned rows (row-group rows, ascending).
+    pub(crate) rows: &'a [u32],
+    /// First rows of portions with orphans to report without spans (ascending).
+    pub(crate) orphaned: &'a [u32],
+    pub(crate) filters: &'a TraceFilters,
+    /// Rows of `decoded` (a superset of `rows`, ascending).
+    pub(crate) batch_rows: &'a [u32],
+    pub(crate) decoded: &'a RecordBatch,
+    pub(crate) structure: &'a Structure,
+    pub(crate) outputs: &'a Outputs,
+    pub(crate) tables: &'a RefTables,
+    pub(crate) need_span_ids: bool,
+    pub(crate) need_structure: bool,
+}
+
+fn typed<'a, T: Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> std::result::Result<&'a T, String> {
+    batch
+        .column_by_name(name)
+        .and_then(|column| column.as_any().downcast_ref::<T>())
+        .ok_or_else(|| format!("column {name} missing or mistyped"))
+}
+
+/// The row reference of a row-group row.
+pub(crate) fn row_ref(row_group: usize, row: u32) -> u64 {
+    ((row_group as u64) << 32) | u64::from(row)
+}
+
+/// Builds the batch of the returned rows.
+pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch, String> {
+    let BuildArgs {
+        row_group,
+        rows,
+        orphaned,
+        filters,
+        batch_rows,
+        decoded,
+        structure,
+        outputs,
+        tables,
+        need_span_ids,
+        need_structure,
+    } = args;
+    let index_of: Vec<usize> = rows
+        .iter()
+        .map(|row| {
+            batch_rows
+                .binary_search(row)
+                .map_err(|_| format!("row {row} not decoded"))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    debug_assert!(orphaned.windows(2).all(|pair| pair[0] < pair[1]));
+    let trace_ids: &FixedSizeBinaryArray = typed(decoded, schema::TRACE_ID)?;
+    let trace_start: &UInt64Array = typed(decoded, schema::TRACE_START)?;
+    let trace_duration: &UInt64Array = typed(decoded, schema::TRACE_DURATION)?;
+    let root_service: &StringArray = typed(decoded, schema::ROOT_SERVICE_NAME)?;
+    let root_name: &StringArray = typed(decoded, schema::ROOT_SPAN_NAME)?;
+    let start_offset: &Int64Array = typed(decoded, schema::START_OFFSET)?;
+    let duration: &Int64Array = typed(decoded, schema::DURATION)?;
+    let span_id_column: Option<&FixedSizeBinaryArray> =
+        if need_span_ids || outputs.needs_parent_ids() {
+            Some(typed(decoded, schema::SPAN_ID)?)
+        } else {
+            None
+        };
+
+    let position_of = |row: u32| {
+        batch_rows
+            .binary_search(&row)
+            .map_err(|_| format!("row {row} not decoded"))
+    };
+    let trace_info = |trace: usize, index: usize, position: usize| {
+        let id = TraceId::from_bytes(trace_ids.value(index)).map_err(|e| e.to_string())?;
+        let start = trace_start.value(index);
+        let has_root = structure.has_root(trace);
+        let service = root_service.value(index);
+        Ok::<TraceInfo, String>(TraceInfo {
+            trace_id: id,
+            start_unix_nano: start,
+            end_unix_nano: start.saturating_add(trace_duration.value(index)),
+            root_service_name: (has_root && !service.is_empty()).then(|| Arc::from(service)),
+            root_span_name: has_root.then(|| Arc::from(root_name.value(index))),
+            rows: position..position,
+            has_orphans: structure.has_orphans(trace),
+            span_count: structure.rows_of(trace).len() as u32,
+        })
+    };
+    // Portions reported without spans, when they pass the trace filters.
+    let mut markers: Vec<(u32, usize)> = Vec::new();
+    for first in orphaned {
+        let index = position_of(*first)?;
+        let start = trace_start.value(index);
+        let end = start.saturating_add(trace_duration.value(index));
+        let in_time = start <= filters.end_unix_nano && end >= filters.start_unix_nano;
+        let in_set = filters.trace_ids.as_ref().is_none_or(|ids| {
+            ids.binary_search_by(|id| id.as_slice().cmp(trace_ids.value(index)))
+                .is_ok()
+        });
+        if in_time && in_set {
+            markers.push((*first, index));
+        }
+    }
+    let mut markers = markers.into_iter().peekable();
+
+    let mut spans = SpanColumns::default();
+    let mut traces: Vec<TraceInfo> = Vec::new();
+    let mut current_trace = usize::MAX;
+    for (position, (row, index)) in rows.iter().zip(&index_of).enumerate() {
+        while let Some((first, marker_index)) = markers.next_if(|(first, _)| first < row) {
+            traces.push(trace_info(
+                structure.trace_of(first),
+                marker_index,
+                position,
+            )?);
+        }
+        let trace = structure.trace_of(*row);
+        if trace != current_trace {
+            current_trace = trace;
+            traces.push(trace_info(trace, *index, position)?);
+        }
+        if let Some(last) = traces.last_mut() {
+            last.rows.end = position + 1;
+        }
+        let start = trace_start
+            .value(*index)
+            .wrapping_add(start_offset.value(*index) as u64);
+        spans.start_unix_nano.push(start);
+        spans
+            .duration_nano
+            .push(duration.value(*index).max(0) as u64);
+        if need_span_ids && let Some(ids) = span_id_column {
+            spans
+                .span_id
+                .push(SpanId::from_bytes(ids.value(*index)).map_err(|e| e.to_string())?);
+        }
+        if need_structure {
+            let (left, right, parent) = structure.nested_set(*row);
+            spans.nested_set_left.push(left);
+            spans.nested_set_right.push(right);
+            spans.nested_set_parent.push(parent);
+        }
+        spans.row_ref.push(row_ref(row_group, *row));
+    }
+    for (first, marker_index) in markers {
+        traces.push(trace_info(
+            structure.trace_of(first),
+            marker_index,
+            rows.len(),
+        )?);
+    }
+    let span_ids: Option<HashMap<u32, [u8; 8]>> = match span_id_column {
+        Some(ids) if outputs.needs_parent_ids() => Some(
+            batch_rows
+                .iter()
+                .enumerate()
+                .filter_map(|(index, row)| {
+                    let bytes: [u8; 8] = ids.value(index).try_into().ok()?;
+                    Some((*row, bytes))
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let context = RowContext {
+        tables,
+        structure,
+        batch_rows,
+        span_ids: span_ids.as_ref(),
+    };
+    let mut span_values_out = Vec::new();
+    for (attribute, source) in &outputs.span {
+        if let Some(column) = span_values(source, decoded, &index_of, &context)? {
+            span_values_out.push((attribute.clone(), column));
+        }
+    }
+    Ok(SpanBatch {
+        traces,
+        spans,
+        span_values: span_values_out,
+        events: nested_values(schema::EVENTS, &outputs.events, decoded, &index_of)?,
+        links: nested_values(schema::LINKS, &outputs.links, decoded, &index_of)?,
+    })
+}

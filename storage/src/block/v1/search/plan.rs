@@ -1,0 +1,162 @@
+//! A first-pass request against one block: the resolved conditions, how each can be pruned,
+//! the leaves the first pass decodes, and the attributes the batches report.
+
+use contrail_traceql::ast::{Attribute, Intrinsic};
+use contrail_traceql::fetch::{Combine, FetchRequest};
+
+use super::condition::{Prune, Resolved, resolve};
+use super::leaves::Leaves;
+use super::sources::{Source, sources_of, value_leaves};
+use crate::block::v1::convert::RefTables;
+use crate::block::v1::schema;
+
+/// Everything the scan of one row group needs to know about the request.
+#[derive(Debug, Clone)]
+pub(crate) struct ScanPlan {
+    pub(crate) start_unix_nano: u64,
+    pub(crate) end_unix_nano: u64,
+    pub(crate) combine: Combine,
+    pub(crate) conditions: Vec<Resolved>,
+    pub(crate) prunes: Vec<Prune>,
+    /// Sorted trace IDs of a targeted fetch.
+    pub(crate) trace_ids: Option<Vec<[u8; 16]>>,
+    pub(crate) outputs: Outputs,
+    /// Leaves decoded to evaluate the conditions (sorted, unique).
+    pub(crate) eval_leaves: Vec<usize>,
+    pub(crate) need_span_ids: bool,
+    pub(crate) need_structure: bool,
+}
+
+/// The attributes a batch reports, by where they go.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outputs {
+    pub(crate) span: Vec<(Attribute, Source)>,
+    pub(crate) events: Vec<(Attribute, Source)>,
+    pub(crate) links: Vec<(Attribute, Source)>,
+}
+
+impl Outputs {
+    /// The sources of `attributes`, without duplicates, split by destination.
+    pub(crate) fn of<'a>(attributes: impl IntoIterator<Item = &'a Attribute>) -> Outputs {
+        let mut outputs = Outputs::default();
+        for attribute in attributes {
+            for (key, source) in sources_of(attribute) {
+                let list = match source {
+                    Source::Event(_) => &mut outputs.events,
+                    Source::Link(_) => &mut outputs.links,
+                    _ => &mut outputs.span,
+                };
+                if !list.iter().any(|(existing, _)| *existing == key) {
+                    list.push((key, source));
+                }
+            }
+        }
+        outputs
+    }
+
+    /// The leaves needed to produce these values.
+    pub(crate) fn leaves(&self, leaves: &Leaves) -> Result<Vec<usize>, String> {
+        let mut out = Vec::new();
+        for (_, source) in self.span.iter().chain(&self.events).chain(&self.links) {
+            out.extend(value_leaves(leaves, source)?);
+        }
+        Ok(out)
+    }
+
+    /// Whether `span:parentID` is among them (it needs the span IDs of parent rows).
+    pub(crate) fn needs_parent_ids(&self) -> bool {
+        self.span
+            .iter()
+            .any(|(_, source)| matches!(source, Source::Structural(Intrinsic::SpanParentId)))
+    }
+}
+
+/// Sorted, unique.
+pub(crate) fn sorted_unique(mut leaves: Vec<usize>) -> Vec<usize> {
+    leaves.sort_unstable();
+    leaves.dedup();
+    leaves
+}
+
+impl ScanPlan {
+    pub(crate) fn new(
+        request: &FetchRequest,
+        tables: &RefTables,
+        leaves: &Leaves,
+    ) -> Result<ScanPlan, String> {
+        let conditions: Vec<Resolved> = request
+            .conditions
+            .iter()
+            .filter_map(|condition| resolve(condition, tables))
+            .collect();
+        let prunes = conditions.iter().map(|c| c.prune(leaves)).collect();
+        let mut eval_leaves = Vec::new();
+        for condition in &conditions {
+            eval_leaves.extend(condition.eval_leaves(leaves)?);
+        }
+        let trace_ids = request.trace_ids.as_ref().map(|ids| {
+            let mut ids: Vec<[u8; 16]> = ids.iter().map(|id| id.to_array()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        });
+        Ok(ScanPlan {
+            start_unix_nano: request.start_unix_nano,
+            end_unix_nano: request.end_unix_nano,
+            combine: request.combine,
+            conditions,
+            prunes,
+            trace_ids,
+            outputs: Outputs::of(request.conditions.iter().map(|c| &c.attribute)),
+            eval_leaves: sorted_unique(eval_leaves),
+            need_span_ids: request.need_span_ids,
+            need_structure: request.need_structure,
+        })
+    }
+
+    /// Whether conditions with an operator select spans at all.
+    pub(crate) fn has_conditions(&self) -> bool {
+        !self.conditions.is_empty()
+    }
+
+    /// Whether the combination of per-condition "may match" flags may select a span.
+    pub(crate) fn may_select(&self, possible: &[bool]) -> bool {
+        if possible.is_empty() {
+            return true;
+        }
+        match self.combine {
+            Combine::All => possible.iter().all(|p| *p),
+            Combine::Any => possible.iter().any(|p| *p),
+        }
+    }
+}
+
+/// The structure leaves (read for every row of a row group with matches).
+pub(crate) fn structure_leaves(leaves: &Leaves) -> Result<Vec<usize>, String> {
+    [
+        schema::NESTED_SET_LEFT,
+        schema::NESTED_SET_RIGHT,
+        schema::PARENT_INDEX,
+        schema::PARENT_SPAN_ID,
+    ]
+    .iter()
+    .map(|name| leaves.get(name))
+    .collect()
+}
+
+/// The per-span leaves every batch needs.
+pub(crate) fn span_leaves(leaves: &Leaves, span_ids: bool) -> Result<Vec<usize>, String> {
+    let mut names = vec![
+        schema::TRACE_ID,
+        schema::TRACE_START,
+        schema::TRACE_DURATION,
+        schema::ROOT_SERVICE_NAME,
+        schema::ROOT_SPAN_NAME,
+        schema::START_OFFSET,
+        schema::DURATION,
+    ];
+    if span_ids {
+        names.push(schema::SPAN_ID);
+    }
+    names.iter().map(|name| leaves.get(name)).collect()
+}

@@ -1,0 +1,655 @@
+//! The first pass over one row group, in stages that each fetch first (asynchronously) and
+//! then decode on the pool:
+//! 1. prune without data: row-group time and ID ranges from `meta.json`, chunk statistics, then
+//!    dictionaries (one small GET of the dictionary pages of the chunks still in question);
+//! 2. candidate rows from the page index; decode only the condition columns of those rows and
+//!    evaluate them → matched rows;
+//! 3. the structure columns of the whole row group (trace boundaries, nested sets, roots);
+//! 4. the result columns of the matched rows only (their pages), → one `SpanBatch`.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::buffer::BooleanBuffer;
+use contrail_traceql::fetch::{Combine, SpanBatch};
+
+use super::batch::{BuildArgs, TraceFilters, build_batch};
+use super::condition::Prune;
+use super::eval::{evaluate, trace_in_set, trace_in_time};
+use super::leaves::Leaves;
+use super::plan::{Outputs, ScanPlan, sorted_unique, span_leaves, structure_leaves};
+use super::structure::{Parent, Structure};
+use crate::block::v1::reader::{BlockReader, Footer, read_error};
+use crate::block::v1::schema;
+use crate::error::{Result, corrupt};
+use crate::parquet_query::dictionary::{dictionary_range, is_fully_dictionary_encoded};
+use crate::parquet_query::predicate::{ColumnPredicate, CompareOp, Literal};
+use crate::parquet_query::prune::{intersect_ranges, union_ranges};
+use crate::parquet_query::{
+    LeafRead, SparseFile, chunk_may_match, decode, pages_may_match, read_dictionary,
+};
+
+/// What pruning and scanning did (cumulative per source; for tests and diagnostics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    pub row_groups: u64,
+    pub row_groups_pruned_by_meta: u64,
+    pub row_groups_pruned_by_stats: u64,
+    pub row_groups_pruned_by_dictionary: u64,
+    pub row_groups_pruned_by_page_index: u64,
+    pub row_groups_without_match: u64,
+    /// Dictionary pages read to decide on a chunk.
+    pub dictionaries_read: u64,
+    /// Rows whose condition columns were decoded.
+    pub rows_decoded: u64,
+    /// Rows returned.
+    pub rows_returned: u64,
+    pub bytes_fetched: u64,
+}
+
+/// The rows a batch is built from.
+pub(crate) struct Rows {
+    pub(crate) row_group: usize,
+    /// Rows returned (ascending).
+    pub(crate) returned: Vec<u32>,
+    /// First rows of portions with orphans that have no returned row: reported with their
+    /// trace info only, when they pass the trace filters.
+    pub(crate) orphaned: Vec<u32>,
+}
+
+/// What one row group gave.
+#[derive(Debug, Default)]
+pub(crate) struct RowGroupOutput {
+    pub(crate) batch: Option<SpanBatch>,
+    pub(crate) stats: ScanStats,
+    pub(crate) inspected_traces: u64,
+    pub(crate) inspected_spans: u64,
+    /// Bytes decoded and held while scanning (for the memory budget).
+    pub(crate) held_bytes: usize,
+}
+
+/// The shared state of one scan.
+pub(crate) struct Scan<'a> {
+    pub(crate) reader: &'a BlockReader,
+    pub(crate) footer: &'a Arc<Footer>,
+    pub(crate) leaves: &'a Arc<Leaves>,
+    pub(crate) plan: &'a Arc<ScanPlan>,
+}
+
+fn ranges_of(rows: &[u32]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for row in rows {
+        let row = *row as usize;
+        match out.last_mut() {
+            Some(last) if last.end == row => last.end = row + 1,
+            _ => out.push(row..row + 1),
+        }
+    }
+    out
+}
+
+fn is_dictionary_checkable(predicate: &ColumnPredicate) -> bool {
+    matches!(
+        predicate,
+        ColumnPredicate::IntIn(_)
+            | ColumnPredicate::Compare {
+                op: CompareOp::Eq,
+                literal: Literal::Bytes(_) | Literal::Int(_)
+            }
+    )
+}
+
+impl Scan<'_> {
+    fn path(&self) -> &object_store::path::Path {
+        self.reader.data_path()
+    }
+
+    /// Scans row group `row_group`.
+    pub(crate) async fn row_group(&self, row_group: usize) -> Result<RowGroupOutput> {
+        let mut out = RowGroupOutput::default();
+        out.stats.row_groups = 1;
+        let plan = self.plan.as_ref();
+        let meta = self.reader.meta();
+        let Some(group_meta) = meta.row_groups.get(row_group) else {
+            return Err(corrupt(
+                self.path(),
+                format!("row group {row_group} not in meta.json"),
+            ));
+        };
+        let overlaps_time = group_meta.start_time_unix_nano <= plan.end_unix_nano
+            && group_meta.end_time_unix_nano >= plan.start_unix_nano;
+        let holds_ids = plan.trace_ids.as_ref().is_none_or(|ids| {
+            ids.iter()
+                .any(|id| group_meta.min_id.as_bytes() <= id && id <= group_meta.max_id.as_bytes())
+        });
+        if !overlaps_time || !holds_ids {
+            out.stats.row_groups_pruned_by_meta = 1;
+            return Ok(out);
+        }
+        let orphans = self.may_have_orphans(row_group)?;
+        let prunes: Vec<Prune> = plan
+            .prunes
+            .iter()
+            .zip(&plan.conditions)
+            .map(|(prune, condition)| {
+                if orphans && condition.trace_level {
+                    Prune::Maybe
+                } else {
+                    prune.clone()
+                }
+            })
+            .collect();
+        let mut file = SparseFile::new(meta.size);
+        let matched = self
+            .matched_rows(row_group, &prunes, orphans, &mut file, &mut out)
+            .await?;
+        if matched.is_empty() && !orphans {
+            return Ok(out);
+        }
+
+        // 3. structure of the row group
+        let structure_read = LeafRead {
+            row_group,
+            leaves: structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?,
+            rows: None,
+        };
+        out.stats.bytes_fetched += self
+            .reader
+            .fetch_more(&structure_read.byte_ranges(&self.footer.arrow), &mut file)
+            .await?;
+        let arrow_meta = self.footer.arrow.clone();
+        let path = self.path().clone();
+        let task_file = file.clone();
+        let structure = self
+            .reader
+            .pool()
+            .run(self.path().as_ref(), move || {
+                let batch = decode(task_file, &arrow_meta, &structure_read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
+                Structure::new(&batch).map_err(|e| corrupt(&path, e))
+            })
+            .await?;
+
+        // 4. result columns of the returned rows; portions with orphans always come back
+        let returned = if plan.has_conditions() {
+            matched
+        } else {
+            whole_traces(&structure, &matched)
+        };
+        let orphaned: Vec<u32> = if orphans {
+            (0..structure.trace_count())
+                .filter(|trace| structure.has_orphans(*trace))
+                .map(|trace| structure.rows_of(trace).start)
+                .filter(|first| {
+                    let trace = structure.trace_of(*first);
+                    returned
+                        .binary_search_by(|row| structure.trace_of(*row).cmp(&trace))
+                        .is_err()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if returned.is_empty() && orphaned.is_empty() {
+            return Ok(out);
+        }
+        out.stats.rows_returned += returned.len() as u64;
+        let batch = self
+            .materialise(
+                Rows {
+                    row_group,
+                    returned,
+                    orphaned,
+                },
+                &structure,
+                &plan.outputs,
+                &mut file,
+                &mut out,
+            )
+            .await?;
+        if batch.traces.is_empty() {
+            return Ok(out);
+        }
+        out.batch = Some(batch);
+        Ok(out)
+    }
+
+    /// Whether the row group may hold spans whose parent is missing (`parent_span_id` is
+    /// stored only for those; its statistics say when it is all null).
+    fn may_have_orphans(&self, row_group: usize) -> Result<bool> {
+        let leaf = self.leaf(schema::PARENT_SPAN_ID)?;
+        let chunk = self.footer.metadata.row_group(row_group).column(leaf);
+        Ok(chunk_may_match(chunk, &ColumnPredicate::NotNull))
+    }
+
+    /// Stages 1 and 2: the rows of `row_group` that satisfy the conditions and the trace
+    /// filters (empty when pruned).
+    async fn matched_rows(
+        &self,
+        row_group: usize,
+        prunes: &[Prune],
+        orphans: bool,
+        file: &mut SparseFile,
+        out: &mut RowGroupOutput,
+    ) -> Result<Vec<u32>> {
+        let plan = self.plan.as_ref();
+        let meta = self.reader.meta();
+        let group_meta = &meta.row_groups[row_group];
+        let metadata = &self.footer.metadata;
+        let chunks = metadata.row_group(row_group);
+        let row_count = chunks.num_rows().max(0) as usize;
+
+        // 1. statistics, then dictionaries
+        let mut alternatives: Vec<Vec<(usize, ColumnPredicate, bool)>> = Vec::new();
+        let mut possible = Vec::with_capacity(prunes.len());
+        for prune in prunes {
+            let list: Vec<(usize, ColumnPredicate, bool)> = match prune {
+                Prune::Never => Vec::new(),
+                Prune::Maybe => Vec::new(),
+                Prune::Check(list) => list
+                    .iter()
+                    .map(|(leaf, predicate)| {
+                        let ok = chunk_may_match(chunks.column(*leaf), predicate);
+                        (*leaf, predicate.clone(), ok)
+                    })
+                    .collect(),
+            };
+            possible.push(match prune {
+                Prune::Never => false,
+                Prune::Maybe => true,
+                Prune::Check(_) => list.iter().any(|(_, _, ok)| *ok),
+            });
+            alternatives.push(list);
+        }
+        if !plan.may_select(&possible) {
+            out.stats.row_groups_pruned_by_stats = 1;
+            return Ok(Vec::new());
+        }
+        let dictionary_checks: Vec<(usize, usize)> = alternatives
+            .iter()
+            .enumerate()
+            .flat_map(|(condition, list)| {
+                list.iter()
+                    .enumerate()
+                    .filter_map(move |(index, (leaf, predicate, ok))| {
+                        (*ok && is_dictionary_checkable(predicate)
+                            && is_fully_dictionary_encoded(chunks.column(*leaf)))
+                        .then_some((condition, index))
+                    })
+            })
+            .collect();
+        if !dictionary_checks.is_empty() {
+            let ranges: Vec<Range<u64>> = dictionary_checks
+                .iter()
+                .filter_map(|(condition, index)| {
+                    dictionary_range(chunks.column(alternatives[*condition][*index].0))
+                })
+                .collect();
+            out.stats.bytes_fetched += self.reader.fetch_more(&ranges, file).await?;
+            out.stats.dictionaries_read += dictionary_checks.len() as u64;
+            let checks: Vec<(usize, ColumnPredicate)> = dictionary_checks
+                .iter()
+                .map(|(condition, index)| {
+                    let (leaf, predicate, _) = &alternatives[*condition][*index];
+                    (*leaf, predicate.clone())
+                })
+                .collect();
+            let footer = self.footer.clone();
+            let dictionary_file = file.clone();
+            let path = self.path().clone();
+            let verdicts = self
+                .reader
+                .pool()
+                .run(self.path().as_ref(), move || {
+                    let chunks = footer.metadata.row_group(row_group);
+                    checks
+                        .iter()
+                        .map(|(leaf, predicate)| {
+                            let chunk = chunks.column(*leaf);
+                            let unsigned = matches!(
+                                chunk.column_descr().converted_type(),
+                                parquet::basic::ConvertedType::UINT_32
+                                    | parquet::basic::ConvertedType::UINT_64
+                            );
+                            match read_dictionary(&dictionary_file, chunk, unsigned) {
+                                Ok(Some(dictionary)) => Ok(dictionary.any_matches(predicate)),
+                                Ok(None) => Ok(true),
+                                Err(error) => Err(read_error(&path, error)),
+                            }
+                        })
+                        .collect::<Result<Vec<bool>>>()
+                })
+                .await?;
+            for ((condition, index), verdict) in dictionary_checks.iter().zip(verdicts) {
+                alternatives[*condition][*index].2 = verdict;
+            }
+            for (condition, prune) in prunes.iter().enumerate() {
+                if let Prune::Check(_) = prune {
+                    possible[condition] = alternatives[condition].iter().any(|(_, _, ok)| *ok);
+                }
+            }
+            if !plan.may_select(&possible) {
+                out.stats.row_groups_pruned_by_dictionary = 1;
+                return Ok(Vec::new());
+            }
+        }
+
+        // 2. candidate rows by page index, condition columns, evaluation
+        let mut candidates =
+            self.candidate_rows(row_group, prunes, &alternatives, &possible, row_count);
+        if let Some(ids) = &plan.trace_ids {
+            let leaf = self
+                .leaves
+                .get(schema::TRACE_ID)
+                .map_err(|e| corrupt(self.path(), e))?;
+            let mut id_rows: Option<Vec<Range<usize>>> = Some(Vec::new());
+            for id in ids {
+                let predicate = ColumnPredicate::Compare {
+                    op: CompareOp::Eq,
+                    literal: Literal::Bytes(Arc::from(id.as_slice())),
+                };
+                id_rows = match (
+                    id_rows,
+                    pages_may_match(metadata, row_group, leaf, &predicate),
+                ) {
+                    (Some(acc), Some(pages)) => Some(union_ranges(&acc, &pages)),
+                    _ => None,
+                };
+            }
+            candidates = intersect_optional(candidates, id_rows);
+        }
+        if candidates.as_ref().is_some_and(Vec::is_empty) {
+            out.stats.row_groups_pruned_by_page_index = 1;
+            return Ok(Vec::new());
+        }
+        out.inspected_traces = group_meta.traces;
+        out.inspected_spans = group_meta.spans;
+        let time_filter = !(plan.start_unix_nano <= group_meta.start_time_unix_nano
+            && group_meta.end_time_unix_nano <= plan.end_unix_nano);
+        let mut filter_leaves = plan.eval_leaves.clone();
+        if time_filter {
+            filter_leaves.push(self.leaf(schema::TRACE_START)?);
+            filter_leaves.push(self.leaf(schema::TRACE_DURATION)?);
+        }
+        if plan.trace_ids.is_some() {
+            filter_leaves.push(self.leaf(schema::TRACE_ID)?);
+        }
+        // Trace-level conditions hold on every span of a portion with orphans: decide that on
+        // the whole row group, with its structure.
+        let with_orphans = orphans && plan.conditions.iter().any(|c| c.trace_level);
+        if with_orphans {
+            filter_leaves
+                .extend(structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?);
+            candidates = None;
+        }
+        let filter_leaves = sorted_unique(filter_leaves);
+        let matched: Vec<u32> = if filter_leaves.is_empty() {
+            (0..row_count as u32).collect()
+        } else {
+            let read = LeafRead {
+                row_group,
+                leaves: filter_leaves,
+                rows: candidates.clone(),
+            };
+            out.stats.bytes_fetched += self
+                .reader
+                .fetch_more(&read.byte_ranges(&self.footer.arrow), file)
+                .await?;
+            let decoded_rows = read.row_count(&self.footer.arrow);
+            out.stats.rows_decoded += decoded_rows as u64;
+            let arrow_meta = self.footer.arrow.clone();
+            let plan = self.plan.clone();
+            let path = self.path().clone();
+            let task_file = file.clone();
+            let (matched, held) = self
+                .reader
+                .pool()
+                .run(self.path().as_ref(), move || {
+                    let Some(batch) =
+                        decode(task_file, &arrow_meta, &read).map_err(|e| read_error(&path, e))?
+                    else {
+                        return Ok((Vec::new(), 0));
+                    };
+                    let held = batch.get_array_memory_size();
+                    let mask = filter_mask(&plan, &batch, time_filter, with_orphans)
+                        .map_err(|e| corrupt(&path, e))?;
+                    let rows = selected_rows(read.rows.as_deref(), row_count);
+                    let matched: Vec<u32> = mask.set_indices().map(|index| rows[index]).collect();
+                    Ok((matched, held))
+                })
+                .await?;
+            out.held_bytes += held;
+            matched
+        };
+        if matched.is_empty() {
+            out.stats.row_groups_without_match = 1;
+        }
+        Ok(matched)
+    }
+
+    fn leaf(&self, name: &str) -> Result<usize> {
+        self.leaves
+            .get(name)
+            .map_err(|error| corrupt(self.path(), error))
+    }
+
+    /// Rows that may match by the page index (`None`: all).
+    fn candidate_rows(
+        &self,
+        row_group: usize,
+        prunes: &[Prune],
+        alternatives: &[Vec<(usize, ColumnPredicate, bool)>],
+        possible: &[bool],
+        row_count: usize,
+    ) -> Option<Vec<Range<usize>>> {
+        let plan = self.plan.as_ref();
+        let mut per_condition: Vec<Option<Vec<Range<usize>>>> = Vec::new();
+        for (condition, prune) in prunes.iter().enumerate() {
+            let rows = match prune {
+                Prune::Never => Some(Vec::new()),
+                Prune::Maybe => None,
+                Prune::Check(_) if !possible[condition] => Some(Vec::new()),
+                Prune::Check(_) => {
+                    let mut acc: Option<Vec<Range<usize>>> = Some(Vec::new());
+                    for (leaf, predicate, ok) in &alternatives[condition] {
+                        if !ok {
+                            continue;
+                        }
+                        let pages =
+                            pages_may_match(&self.footer.metadata, row_group, *leaf, predicate);
+                        acc = match (acc, pages) {
+                            (Some(acc), Some(pages)) => Some(union_ranges(&acc, &pages)),
+                            _ => None,
+                        };
+                    }
+                    acc
+                }
+            };
+            per_condition.push(rows);
+        }
+        if per_condition.is_empty() {
+            return None;
+        }
+        match plan.combine {
+            Combine::All => per_condition.into_iter().fold(None, intersect_optional),
+            Combine::Any => {
+                let mut acc: Vec<Range<usize>> = Vec::new();
+                for rows in per_condition {
+                    match rows {
+                        Some(rows) => acc = union_ranges(&acc, &rows),
+                        None => return None,
+                    }
+                }
+                let covers_all = acc.len() == 1 && acc[0] == (0..row_count);
+                if covers_all { None } else { Some(acc) }
+            }
+        }
+    }
+
+    /// Reads the result columns of `rows` and builds their batch.
+    pub(crate) async fn materialise(
+        &self,
+        Rows {
+            row_group,
+            returned: rows,
+            orphaned,
+        }: Rows,
+        structure: &Structure,
+        outputs: &Outputs,
+        file: &mut SparseFile,
+        out: &mut RowGroupOutput,
+    ) -> Result<SpanBatch> {
+        let plan = self.plan.as_ref();
+        let parent_ids = outputs.needs_parent_ids();
+        let mut read_rows = rows.clone();
+        read_rows.extend_from_slice(&orphaned);
+        read_rows.sort_unstable();
+        if parent_ids {
+            read_rows.extend(rows.iter().filter_map(|row| match structure.parent(*row) {
+                Parent::Row(parent) => Some(parent),
+                _ => None,
+            }));
+            read_rows.sort_unstable();
+            read_rows.dedup();
+        }
+        let mut leaves = span_leaves(self.leaves, plan.need_span_ids || parent_ids)
+            .map_err(|e| corrupt(self.path(), e))?;
+        leaves.extend(
+            outputs
+                .leaves(self.leaves)
+                .map_err(|e| corrupt(self.path(), e))?,
+        );
+        let read = LeafRead {
+            row_group,
+            leaves: sorted_unique(leaves),
+            rows: Some(ranges_of(&read_rows)),
+        };
+        out.stats.bytes_fetched += self
+            .reader
+            .fetch_more(&read.byte_ranges(&self.footer.arrow), file)
+            .await?;
+        let arrow_meta = self.footer.arrow.clone();
+        let tables = self.footer.tables.clone();
+        let path = self.path().clone();
+        let task_file = file.clone();
+        let structure = structure.clone();
+        let outputs = outputs.clone();
+        let need = (plan.need_span_ids, plan.need_structure);
+        let filters = TraceFilters {
+            start_unix_nano: plan.start_unix_nano,
+            end_unix_nano: plan.end_unix_nano,
+            trace_ids: plan.trace_ids.clone(),
+        };
+        let (batch, held) = self
+            .reader
+            .pool()
+            .run(self.path().as_ref(), move || {
+                let decoded = decode(task_file, &arrow_meta, &read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "selected rows decoded to nothing"))?;
+                let held = decoded.get_array_memory_size();
+                let batch = build_batch(BuildArgs {
+                    row_group,
+                    rows: &rows,
+                    orphaned: &orphaned,
+                    filters: &filters,
+                    batch_rows: &read_rows,
+                    decoded: &decoded,
+                    structure: &structure,
+                    outputs: &outputs,
+                    tables: &tables,
+                    need_span_ids: need.0,
+                    need_structure: need.1,
+                })
+                .map_err(|e| corrupt(&path, e))?;
+                Ok((batch, held))
+            })
+            .await?;
+        out.held_bytes += held;
+        Ok(batch)
+    }
+}
+
+fn intersect_optional(
+    left: Option<Vec<Range<usize>>>,
+    right: Option<Vec<Range<usize>>>,
+) -> Option<Vec<Range<usize>>> {
+    match (left, right) {
+        (None, other) | (other, None) => other,
+        (Some(left), Some(right)) => Some(intersect_ranges(&left, &right)),
+    }
+}
+
+/// The row-group row of each decoded row.
+fn selected_rows(ranges: Option<&[Range<usize>]>, row_count: usize) -> Vec<u32> {
+    match ranges {
+        None => (0..row_count as u32).collect(),
+        Some(ranges) => ranges
+            .iter()
+            .flat_map(|range| range.start as u32..range.end as u32)
+            .collect(),
+    }
+}
+
+/// The conditions (combined) and the trace filters over the decoded rows.
+fn filter_mask(
+    plan: &ScanPlan,
+    batch: &RecordBatch,
+    time_filter: bool,
+    with_orphans: bool,
+) -> std::result::Result<BooleanBuffer, String> {
+    let rows = batch.num_rows();
+    // rows of portions with orphans (the batch then holds every row and the structure)
+    let orphan_rows = if with_orphans {
+        let structure = Structure::new(batch)?;
+        let mut bits = arrow::array::BooleanBufferBuilder::new(rows);
+        for row in 0..rows as u32 {
+            bits.append(structure.has_orphans(structure.trace_of(row)));
+        }
+        Some(bits.finish())
+    } else {
+        None
+    };
+    let mut mask = if plan.conditions.is_empty() {
+        BooleanBuffer::new_set(rows)
+    } else {
+        let mut combined: Option<BooleanBuffer> = None;
+        for condition in &plan.conditions {
+            let mut holds = evaluate(condition, batch)?;
+            if condition.trace_level
+                && let Some(orphans) = &orphan_rows
+            {
+                holds = &holds | orphans;
+            }
+            combined = Some(match (combined, plan.combine) {
+                (None, _) => holds,
+                (Some(acc), Combine::All) => &acc & &holds,
+                (Some(acc), Combine::Any) => &acc | &holds,
+            });
+        }
+        combined.unwrap_or_else(|| BooleanBuffer::new_set(rows))
+    };
+    if time_filter {
+        mask = &mask & &trace_in_time(batch, plan.start_unix_nano, plan.end_unix_nano)?;
+    }
+    if let Some(ids) = &plan.trace_ids {
+        mask = &mask & &trace_in_set(batch, ids)?;
+    }
+    Ok(mask)
+}
+
+/// Every row of the traces that hold one of `rows`.
+fn whole_traces(structure: &Structure, rows: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut last_trace = usize::MAX;
+    for row in rows {
+        let trace = structure.trace_of(*row);
+        if trace != last_trace {
+            out.extend(structure.rows_of(trace));
+            last_trace = trace;
+        }
+    }
+    out
+}

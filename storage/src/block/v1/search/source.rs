@@ -1,0 +1,459 @@
+//! [`BlockSpanSource`]: the engine's [`SpanSource`] over one unit of a `vc1` block (the block
+//! and a range of its row groups).
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, FixedSizeBinaryArray, Int32Array, UInt32Array};
+use async_trait::async_trait;
+use contrail_proto::{ErrorCode, TraceId};
+use contrail_traceql::fetch::{
+    FetchError, FetchOutput, FetchRequest, MemoryBudget, NestedValues, SecondPassBatch,
+    SecondPassRequest, ServiceStats, SpanSource, ValueColumn,
+};
+use contrail_traceql::memory::otlp::lookup as attribute_value;
+use contrail_traceql::value::Value;
+use futures::StreamExt;
+use tokio::sync::OnceCell;
+
+use super::leaves::Leaves;
+use super::plan::{Outputs, ScanPlan, sorted_unique, structure_leaves};
+use super::scan::{RowGroupOutput, Rows, Scan, ScanStats};
+use super::structure::Structure;
+use crate::block::v1::reader::{BlockReader, Footer, read_error};
+use crate::block::v1::schema;
+use crate::error::{Error, corrupt};
+use crate::parquet_query::predicate::{ColumnPredicate, CompareOp, Literal};
+use crate::parquet_query::{LeafRead, SparseFile, decode, pages_may_match};
+
+/// One unit of a block: its row groups `row_groups`.
+pub struct BlockSpanSource {
+    reader: Arc<BlockReader>,
+    row_groups: Range<usize>,
+    leaves: OnceCell<Arc<Leaves>>,
+    stats: Mutex<ScanStats>,
+}
+
+impl std::fmt::Debug for BlockSpanSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockSpanSource")
+            .field("block", &self.reader.meta().block_id)
+            .field("row_groups", &self.row_groups)
+            .finish()
+    }
+}
+
+/// The units of a block: consecutive row groups, `row_groups_per_unit` at a time.
+pub fn block_units(reader: &Arc<BlockReader>, row_groups_per_unit: usize) -> Vec<BlockSpanSource> {
+    let total = reader.meta().row_groups.len();
+    let step = row_groups_per_unit.max(1);
+    (0..total)
+        .step_by(step)
+        .map(|start| BlockSpanSource::new(reader.clone(), start..(start + step).min(total)))
+        .collect()
+}
+
+fn source_error(error: Error) -> FetchError {
+    FetchError::Source {
+        code: error.code(),
+        message: error.to_string(),
+    }
+}
+
+/// Releases what a fetch reserved, however it ends.
+struct Reservation<'a> {
+    budget: &'a MemoryBudget,
+    bytes: usize,
+}
+
+impl Reservation<'_> {
+    fn add(&mut self, bytes: usize) -> Result<(), FetchError> {
+        self.budget.reserve(bytes)?;
+        self.bytes += bytes;
+        Ok(())
+    }
+}
+
+impl Reservation<'_> {
+    /// Fails when `bytes` more would pass the budget now (for data held only briefly).
+    fn check(&self, bytes: usize) -> Result<(), FetchError> {
+        self.budget.reserve(bytes)?;
+        self.budget.release(bytes);
+        Ok(())
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.budget.release(self.bytes);
+    }
+}
+
+impl BlockSpanSource {
+    /// The unit `row_groups` of the block `reader` reads (clamped to the block's row groups).
+    pub fn new(reader: Arc<BlockReader>, row_groups: Range<usize>) -> Self {
+        let total = reader.meta().row_groups.len();
+        let row_groups = row_groups.start.min(total)..row_groups.end.min(total);
+        BlockSpanSource {
+            reader,
+            row_groups,
+            leaves: OnceCell::new(),
+            stats: Mutex::new(ScanStats::default()),
+        }
+    }
+
+    /// The row groups of this unit.
+    pub fn row_groups(&self) -> Range<usize> {
+        self.row_groups.clone()
+    }
+
+    /// What pruning and scanning did so far (summed over fetches).
+    pub fn scan_stats(&self) -> ScanStats {
+        self.stats.lock().map(|stats| *stats).unwrap_or_default()
+    }
+
+    fn add_stats(&self, more: &ScanStats) {
+        if let Ok(mut stats) = self.stats.lock() {
+            stats.row_groups += more.row_groups;
+            stats.row_groups_pruned_by_meta += more.row_groups_pruned_by_meta;
+            stats.row_groups_pruned_by_stats += more.row_groups_pruned_by_stats;
+            stats.row_groups_pruned_by_dictionary += more.row_groups_pruned_by_dictionary;
+            stats.row_groups_pruned_by_page_index += more.row_groups_pruned_by_page_index;
+            stats.row_groups_without_match += more.row_groups_without_match;
+            stats.dictionaries_read += more.dictionaries_read;
+            stats.rows_decoded += more.rows_decoded;
+            stats.rows_returned += more.rows_returned;
+            stats.bytes_fetched += more.bytes_fetched;
+        }
+    }
+
+    async fn context(&self) -> Result<(Arc<Footer>, Arc<Leaves>), Error> {
+        let footer = self.reader.footer().await?;
+        let leaves = self
+            .leaves
+            .get_or_init(|| async {
+                Arc::new(Leaves::new(footer.metadata.file_metadata().schema_descr()))
+            })
+            .await
+            .clone();
+        Ok((footer, leaves))
+    }
+}
+
+#[async_trait]
+impl SpanSource for BlockSpanSource {
+    async fn fetch(
+        &self,
+        request: &FetchRequest,
+        budget: &MemoryBudget,
+    ) -> Result<FetchOutput, FetchError> {
+        let (footer, leaves) = self.context().await.map_err(source_error)?;
+        let plan = ScanPlan::new(request, &footer.tables, &leaves)
+            .map_err(|message| source_error(corrupt(self.reader.data_path(), message)))?;
+        let plan = Arc::new(plan);
+        let scan = Scan {
+            reader: &self.reader,
+            footer: &footer,
+            leaves: &leaves,
+            plan: &plan,
+        };
+        let mut reservation = Reservation { budget, bytes: 0 };
+        let mut output = FetchOutput::default();
+        // Row groups overlap: while some decode on the pool, the next ones fetch. In order, so
+        // batches come out in trace-ID order.
+        let in_flight = self.reader.pool().threads() + 1;
+        let mut scans = futures::stream::iter(self.row_groups.clone())
+            .map(|row_group| scan.row_group(row_group))
+            .buffered(in_flight);
+        while let Some(scanned) = scans.next().await {
+            let RowGroupOutput {
+                batch,
+                stats,
+                inspected_traces,
+                inspected_spans,
+                held_bytes,
+            } = scanned.map_err(source_error)?;
+            self.add_stats(&stats);
+            output.stats.inspected_traces += inspected_traces;
+            output.stats.inspected_spans += inspected_spans;
+            output.stats.inspected_bytes += stats.bytes_fetched;
+            // Decoded columns were held while the row group was scanned; the batch is held
+            // until the engine takes it.
+            reservation.check(held_bytes)?;
+            if let Some(batch) = batch {
+                reservation.add(batch.memory_size())?;
+                output.batches.push(batch);
+            }
+        }
+        Ok(output)
+    }
+
+    fn latest_start_unix_nano(&self) -> Option<u64> {
+        self.reader.meta().row_groups[self.row_groups.clone()]
+            .iter()
+            .map(|group| group.end_time_unix_nano)
+            .max()
+    }
+
+    async fn fetch_second_pass(
+        &self,
+        request: &SecondPassRequest,
+        budget: &MemoryBudget,
+    ) -> Result<SecondPassBatch, FetchError> {
+        let (footer, leaves) = self.context().await.map_err(source_error)?;
+        let plan = Arc::new(
+            ScanPlan::new(
+                &FetchRequest::all_spans(0, u64::MAX),
+                &footer.tables,
+                &leaves,
+            )
+            .map_err(|message| source_error(corrupt(self.reader.data_path(), message)))?,
+        );
+        let scan = Scan {
+            reader: &self.reader,
+            footer: &footer,
+            leaves: &leaves,
+            plan: &plan,
+        };
+        let outputs = Outputs::of(&request.attributes);
+        let mut by_group: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for row_ref in &request.rows {
+            let row_group = (row_ref >> 32) as usize;
+            if !self.row_groups.contains(&row_group) {
+                return Err(FetchError::Source {
+                    code: ErrorCode::BadRequest,
+                    message: format!(
+                        "row reference {row_ref} is not in row groups {:?} of block {}",
+                        self.row_groups,
+                        self.reader.meta().block_id
+                    ),
+                });
+            }
+            by_group.entry(row_group).or_default().push(*row_ref as u32);
+        }
+        let mut reservation = Reservation { budget, bytes: 0 };
+        let mut out = SecondPassBatch {
+            rows: request.rows.clone(),
+            ..SecondPassBatch::default()
+        };
+        let mut parts = Vec::new();
+        for (row_group, mut rows) in by_group {
+            rows.sort_unstable();
+            rows.dedup();
+            let mut file = SparseFile::new(self.reader.meta().size);
+            let structure = self
+                .structure(&footer, &leaves, row_group, &mut file)
+                .await
+                .map_err(source_error)?;
+            let mut scratch = RowGroupOutput::default();
+            let batch = scan
+                .materialise(
+                    Rows {
+                        row_group,
+                        returned: rows,
+                        orphaned: Vec::new(),
+                    },
+                    &structure,
+                    &outputs,
+                    &mut file,
+                    &mut scratch,
+                )
+                .await
+                .map_err(source_error)?;
+            reservation.add(batch.memory_size())?;
+            parts.push(batch);
+        }
+        for (attribute, _) in &outputs.span {
+            let mut values = Vec::new();
+            let mut found = false;
+            for part in &parts {
+                match part.span_column(attribute) {
+                    Some(column) => {
+                        found = true;
+                        values.extend((0..column.len()).map(|row| column.get(row).clone()));
+                    }
+                    None => values.extend(std::iter::repeat_n(Value::Nil, part.span_rows())),
+                }
+            }
+            if found {
+                out.span_values
+                    .push((attribute.clone(), ValueColumn::Plain(values)));
+            }
+        }
+        out.events = concat_nested(parts.iter().map(|part| &part.events));
+        out.links = concat_nested(parts.iter().map(|part| &part.links));
+        for trace_id in &request.service_stats_for {
+            if let Some(stats) = self
+                .service_stats(&footer, &leaves, trace_id)
+                .await
+                .map_err(source_error)?
+            {
+                out.service_stats.push((*trace_id, stats));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn concat_nested<'a>(parts: impl Iterator<Item = &'a NestedValues>) -> NestedValues {
+    let mut out = NestedValues::default();
+    let mut base = 0u32;
+    for part in parts {
+        if part.offsets.is_empty() {
+            continue;
+        }
+        if out.offsets.is_empty() {
+            out.offsets.push(0);
+            out.columns = part
+                .columns
+                .iter()
+                .map(|(attribute, _)| (attribute.clone(), ValueColumn::Plain(Vec::new())))
+                .collect();
+        }
+        out.offsets
+            .extend(part.offsets.iter().skip(1).map(|offset| base + offset));
+        base += part.offsets.last().copied().unwrap_or(0);
+        for ((_, target), (_, column)) in out.columns.iter_mut().zip(&part.columns) {
+            if let ValueColumn::Plain(values) = target {
+                values.extend((0..column.len()).map(|item| column.get(item).clone()));
+            }
+        }
+    }
+    out
+}
+
+impl BlockSpanSource {
+    async fn structure(
+        &self,
+        footer: &Arc<Footer>,
+        leaves: &Leaves,
+        row_group: usize,
+        file: &mut SparseFile,
+    ) -> Result<Structure, Error> {
+        let path = self.reader.data_path().clone();
+        let read = LeafRead {
+            row_group,
+            leaves: structure_leaves(leaves).map_err(|e| corrupt(&path, e))?,
+            rows: None,
+        };
+        self.reader
+            .fetch_more(&read.byte_ranges(&footer.arrow), file)
+            .await?;
+        let arrow_meta = footer.arrow.clone();
+        let task_file = file.clone();
+        self.reader
+            .pool()
+            .run(self.reader.data_path().as_ref(), move || {
+                let batch = decode(task_file, &arrow_meta, &read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
+                Structure::new(&batch).map_err(|e| corrupt(&path, e))
+            })
+            .await
+    }
+
+    /// Per-service span and error counts of `trace_id` in this unit (`None` when absent).
+    async fn service_stats(
+        &self,
+        footer: &Arc<Footer>,
+        leaves: &Leaves,
+        trace_id: &TraceId,
+    ) -> Result<Option<Vec<ServiceStats>>, Error> {
+        let path = self.reader.data_path().clone();
+        let leaf = |name: &str| leaves.get(name).map_err(|e| corrupt(&path, e));
+        let trace_leaf = leaf(schema::TRACE_ID)?;
+        let read_leaves = sorted_unique(vec![
+            trace_leaf,
+            leaf(schema::RESOURCE_REF)?,
+            leaf(schema::STATUS_CODE)?,
+        ]);
+        let predicate = ColumnPredicate::Compare {
+            op: CompareOp::Eq,
+            literal: Literal::Bytes(Arc::from(trace_id.as_bytes().as_slice())),
+        };
+        let mut counts: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        let mut found = false;
+        for row_group in self.row_groups.clone() {
+            let Some(group_meta) = self.reader.meta().row_groups.get(row_group) else {
+                continue;
+            };
+            if !(group_meta.min_id <= *trace_id && *trace_id <= group_meta.max_id) {
+                continue;
+            }
+            let rows = pages_may_match(&footer.metadata, row_group, trace_leaf, &predicate);
+            if rows.as_ref().is_some_and(Vec::is_empty) {
+                continue;
+            }
+            let read = LeafRead {
+                row_group,
+                leaves: read_leaves.clone(),
+                rows,
+            };
+            let mut file = SparseFile::new(self.reader.meta().size);
+            self.reader
+                .fetch_more(&read.byte_ranges(&footer.arrow), &mut file)
+                .await?;
+            let arrow_meta = footer.arrow.clone();
+            let task_path = path.clone();
+            let needle = *trace_id;
+            let rows: Vec<(u32, bool)> = self
+                .reader
+                .pool()
+                .run(path.as_ref(), move || {
+                    let Some(batch) =
+                        decode(file, &arrow_meta, &read).map_err(|e| read_error(&task_path, e))?
+                    else {
+                        return Ok(Vec::new());
+                    };
+                    let typed_error = || corrupt(&task_path, "service stats columns mistyped");
+                    let ids = batch
+                        .column_by_name(schema::TRACE_ID)
+                        .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
+                        .ok_or_else(typed_error)?;
+                    let refs = batch
+                        .column_by_name(schema::RESOURCE_REF)
+                        .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
+                        .ok_or_else(typed_error)?;
+                    let codes = batch
+                        .column_by_name(schema::STATUS_CODE)
+                        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+                        .ok_or_else(typed_error)?;
+                    Ok((0..batch.num_rows())
+                        .filter(|row| ids.value(*row) == needle.as_bytes())
+                        .map(|row| {
+                            let error = codes.is_valid(row) && codes.value(row) == 2;
+                            (refs.value(row), error)
+                        })
+                        .collect())
+                })
+                .await?;
+            for (resource_ref, error) in rows {
+                found = true;
+                let service = footer
+                    .tables
+                    .resource(resource_ref)
+                    .and_then(|entry| entry.resource.as_ref())
+                    .map(|resource| attribute_value(&resource.attributes, "service.name"))
+                    .and_then(|value| match value {
+                        Value::String(text) => Some(text.to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let entry = counts.entry(service).or_default();
+                entry.0 += 1;
+                entry.1 += u32::from(error);
+            }
+        }
+        Ok(found.then(|| {
+            counts
+                .into_iter()
+                .map(|(service, (span_count, error_count))| ServiceStats {
+                    service_name: Arc::from(service.as_str()),
+                    span_count,
+                    error_count,
+                })
+                .collect()
+        }))
+    }
+}
