@@ -2,6 +2,7 @@
 //! `meta.json` written last. `writer` streams a block out; `reader` opens one by its meta.
 
 pub mod convert;
+pub mod merge;
 mod reader;
 pub mod schema;
 mod writer;
@@ -9,7 +10,7 @@ mod writer;
 /// The `format` value of `vc1` blocks.
 pub const FORMAT: &str = "vc1";
 
-pub use reader::{BlockReader, Projection};
+pub use reader::{BlockReader, Projection, RowSliceBatches};
 pub use schema::{
     DEDICATED_COLUMNS, DedicatedColumn, DedicatedScope, DedicatedType, ParquetOptions,
 };

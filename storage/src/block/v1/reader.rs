@@ -5,6 +5,7 @@
 //! (cached per reader) → trace-ID pages whose min/max include the ID → only those pages of the
 //! other columns. Decoding runs on the blocking pool; a panic in a decoder becomes an error.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{FixedSizeBinaryArray, RecordBatch, Scalar};
@@ -14,7 +15,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, RowFilter,
+    RowSelection, RowSelector,
 };
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::errors::ParquetError;
@@ -245,6 +247,53 @@ impl BlockReader {
         .await
     }
 
+    /// Fetches the pages that hold rows `rows` of `row_group` (every column, nothing else of the
+    /// row group) and returns their decoder, which yields batches of at most `batch_rows` rows.
+    /// Only IO happens here: decoding happens as the result is iterated, so a caller iterates it
+    /// on the blocking pool (the compactor's merge streams a block this way in bounded memory).
+    pub async fn fetch_rows(
+        &self,
+        row_group: usize,
+        rows: Range<usize>,
+        batch_rows: usize,
+    ) -> Result<RowSliceBatches> {
+        let footer = self.footer().await?;
+        if row_group >= footer.metadata.num_row_groups() {
+            return Err(corrupt(
+                &self.data_path,
+                format!("row group {row_group} does not exist"),
+            ));
+        }
+        let row_count = usize::try_from(footer.metadata.row_group(row_group).num_rows())
+            .map_err(|_| corrupt(&self.data_path, "negative row count"))?;
+        if rows.start > rows.end || rows.end > row_count {
+            return Err(corrupt(
+                &self.data_path,
+                format!("rows {rows:?} outside row group {row_group} of {row_count} rows"),
+            ));
+        }
+        let selection = RowSelection::from(vec![
+            RowSelector::skip(rows.start),
+            RowSelector::select(rows.end - rows.start),
+        ]);
+        let mut stream = self
+            .stream_builder(&footer)
+            .with_row_groups(vec![row_group])
+            .with_row_selection(selection)
+            .with_batch_size(batch_rows.max(1))
+            .build()
+            .map_err(|error| read_error(&self.data_path, error))?;
+        let reader = stream
+            .next_row_group()
+            .await
+            .map_err(|error| read_error(&self.data_path, error))?
+            .ok_or_else(|| corrupt(&self.data_path, format!("row group {row_group} missing")))?;
+        Ok(RowSliceBatches {
+            reader,
+            path: self.data_path.clone(),
+        })
+    }
+
     fn stream_builder(
         &self,
         footer: &Footer,
@@ -299,6 +348,31 @@ impl BlockReader {
             })
             .await
             .cloned()
+    }
+}
+
+/// Rows of one row group, fetched and not yet decoded (see [`BlockReader::fetch_rows`]).
+pub struct RowSliceBatches {
+    reader: ParquetRecordBatchReader,
+    path: Path,
+}
+
+impl std::fmt::Debug for RowSliceBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowSliceBatches")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Iterator for RowSliceBatches {
+    type Item = Result<RecordBatch>;
+
+    /// Decodes the next batch; undecodable pages are a corrupt-block error naming the object.
+    fn next(&mut self) -> Option<Self::Item> {
+        self.reader
+            .next()
+            .map(|batch| batch.map_err(|error| corrupt(&self.path, error)))
     }
 }
 

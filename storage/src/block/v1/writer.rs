@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
 use chrono::{DateTime, TimeZone, Utc};
 use contrail_proto::{TenantId, TraceId};
 use object_store::buffered::BufWriter;
@@ -48,6 +49,8 @@ pub struct BlockWriterConfig {
     pub compaction_level: u32,
     /// Replication factor written into the meta (1 for RF1 blocks).
     pub replication_factor: u32,
+    /// The blocks this one replaces (a compaction's inputs), written into the meta.
+    pub compacted_from: Vec<Uuid>,
 }
 
 impl BlockWriterConfig {
@@ -63,6 +66,7 @@ impl BlockWriterConfig {
             bloom_shard_max_bytes: bloom::DEFAULT_SHARD_MAX_BYTES,
             compaction_level: 0,
             replication_factor: 1,
+            compacted_from: Vec::new(),
         }
     }
 }
@@ -138,14 +142,26 @@ impl EncodeState {
         let batch = self.rows.finish().map_err(|error| Error::BlockTask {
             message: format!("build rows for {data_path}: {error}"),
         })?;
+        self.write_batch(&batch, data_path).await
+    }
+
+    /// Writes rows that hold whole traces, then cuts the row group if it is big enough.
+    async fn write_batch(&mut self, batch: &RecordBatch, data_path: &Path) -> Result<()> {
         self.parquet
-            .write(&batch)
+            .write(batch)
             .await
             .map_err(|source| write_error(data_path, source))?;
         if self.parquet.in_progress_size() >= self.row_group_target_bytes {
             self.flush_row_group(data_path).await?;
         }
         Ok(())
+    }
+
+    async fn encode_rows(&mut self, rows: RowBatch, data_path: &Path) -> Result<()> {
+        for (trace_id, summary) in rows.traces {
+            self.record(trace_id, summary);
+        }
+        self.write_batch(&rows.batch, data_path).await
     }
 
     async fn flush_row_group(&mut self, data_path: &Path) -> Result<()> {
@@ -180,6 +196,15 @@ fn write_error(data_path: &Path, source: parquet::errors::ParquetError) -> Error
         object: data_path.to_string(),
         source,
     }
+}
+
+/// Rows of the `vc1` schema for [`BlockWriter::push_rows`]: whole traces in trace-ID order (the
+/// compactor's merge output), with what the writer records of each trace, in row order.
+pub(crate) struct RowBatch {
+    /// The rows; resource and scope references point into the writer's tables.
+    pub(crate) batch: RecordBatch,
+    /// Each trace of the batch with its span count and time range.
+    pub(crate) traces: Vec<(TraceId, TraceSummary)>,
 }
 
 /// Streams one `vc1` block into the object store.
@@ -274,6 +299,59 @@ impl BlockWriter {
         Ok(())
     }
 
+    /// The resource and scope tables that row references point into (written into the footer).
+    pub(crate) fn tables_mut(&mut self) -> Result<&mut RefTables> {
+        match self.state.as_mut() {
+            Some(state) => Ok(&mut state.tables),
+            None => Err(Error::BlockTask {
+                message: format!("writer of {} failed earlier", self.data_path),
+            }),
+        }
+    }
+
+    /// Adds rows already in the `vc1` schema. The same rules as [`BlockWriter::push_trace`]:
+    /// trace IDs strictly increasing across calls, no empty trace; a trace never spans two calls.
+    pub(crate) async fn push_rows(&mut self, rows: RowBatch) -> Result<()> {
+        let spans: usize = rows.traces.iter().map(|(_, summary)| summary.spans).sum();
+        if spans != rows.batch.num_rows() {
+            return Err(Error::InvalidBlockInput {
+                message: format!(
+                    "{} rows pushed with traces of {spans} spans",
+                    rows.batch.num_rows()
+                ),
+            });
+        }
+        for (trace_id, summary) in &rows.traces {
+            if let Some(last) = self.trace_ids.last()
+                && *last >= *trace_id
+            {
+                return Err(Error::InvalidBlockInput {
+                    message: format!("trace {trace_id} pushed after trace {last}"),
+                });
+            }
+            if summary.spans == 0 {
+                return Err(Error::InvalidBlockInput {
+                    message: format!("trace {trace_id} has no spans"),
+                });
+            }
+            self.trace_ids.push(*trace_id);
+        }
+        self.encode_pending().await?;
+        self.total_spans += spans as u64;
+        let mut state = self.take_state()?;
+        let data_path = self.data_path.clone();
+        let handle = tokio::runtime::Handle::current();
+        let state = run_blocking(&self.data_path, move || {
+            handle.block_on(async move {
+                state.encode_rows(rows, &data_path).await?;
+                Ok(state)
+            })
+        })
+        .await?;
+        self.state = Some(state);
+        Ok(())
+    }
+
     async fn encode_pending(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -335,7 +413,10 @@ impl BlockWriter {
             })
         })
         .await?;
-        let footer_size = self.footer_size(&metadata, size).await?;
+        // No `&self` across this await: it would make `finish` !Send (the Parquet writer is not
+        // Sync), and the compactor runs it in a spawned task.
+        let footer_size =
+            Self::footer_size(self.store.as_ref(), &self.data_path, &metadata, size).await?;
 
         let trace_ids = std::mem::take(&mut self.trace_ids);
         let false_positive = self.config.bloom_false_positive;
@@ -392,6 +473,7 @@ impl BlockWriter {
             replication_factor: self.config.replication_factor,
             dedicated_columns: vc1_dedicated_columns(),
             row_groups: state.row_groups,
+            compacted_from: std::mem::take(&mut self.config.compacted_from),
         };
         let meta_path = object_path(&self.config.tenant, &self.config.block_id, META_OBJECT);
         let body = serde_json::to_vec(&meta).map_err(|error| Error::BlockTask {
@@ -407,20 +489,24 @@ impl BlockWriter {
 
     /// Bytes from the start of the page indexes to the end of the file. Reads the last 8 bytes
     /// back (as Tempo does) to check the `PAR1` magic of what the store holds.
-    async fn footer_size(&self, metadata: &ParquetMetaData, size: u64) -> Result<u32> {
+    async fn footer_size(
+        store: &dyn ObjectStore,
+        data_path: &Path,
+        metadata: &ParquetMetaData,
+        size: u64,
+    ) -> Result<u32> {
         let tail_start = size.checked_sub(8).ok_or_else(|| Error::BlockTask {
-            message: format!("{} is only {size} bytes", self.data_path),
+            message: format!("{data_path} is only {size} bytes"),
         })?;
-        let tail = self
-            .store
-            .get_range(&self.data_path, tail_start..size)
+        let tail = store
+            .get_range(data_path, tail_start..size)
             .await
-            .map_err(|source| Error::from_store("get", &self.data_path, source))?;
+            .map_err(|source| Error::from_store("get", data_path, source))?;
         if tail.len() != 8 || &tail[4..] != b"PAR1" {
             return Err(Error::BlockTask {
                 message: format!(
                     "{} does not end with the parquet magic after upload",
-                    self.data_path
+                    data_path
                 ),
             });
         }
@@ -436,7 +522,7 @@ impl BlockWriter {
             .unwrap_or(size);
         let footer_start = page_index_start.min(size.saturating_sub(metadata_len + 8));
         u32::try_from(size - footer_start).map_err(|_| Error::BlockTask {
-            message: format!("footer of {} larger than 4 GiB", self.data_path),
+            message: format!("footer of {data_path} larger than 4 GiB"),
         })
     }
 }
