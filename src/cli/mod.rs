@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod block;
+pub mod compact;
 pub mod traceql;
 
 #[derive(Debug, Parser)]
@@ -21,7 +22,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write, list and inspect vc1 blocks, and look traces up in them.
+    /// Write, list, inspect and compact vc1 blocks, and look traces up in them.
     #[command(subcommand)]
     Block(block::BlockCommand),
     /// Check TraceQL queries: parse, validate and print their canonical form.
