@@ -79,6 +79,28 @@ fn block(tenant: &TenantId, id: u128, end: f64, spans: f64, bytes: f64, level: u
     }
 }
 
+/// The ingester's block stream: one level-0 block every `interval` seconds.
+struct Arrivals {
+    tenant: TenantId,
+    interval: f64,
+    spans: f64,
+    bytes: f64,
+    next_at: f64,
+    next_id: u128,
+    ingested: f64,
+}
+
+impl Arrivals {
+    fn arrive_until(&mut self, now: f64, live: &mut Vec<BlockMeta>) {
+        while self.next_at <= now {
+            live.push(block(&self.tenant, self.next_id, self.next_at, self.spans, self.bytes, 0));
+            self.next_id += 1;
+            self.ingested += self.bytes;
+            self.next_at += self.interval;
+        }
+    }
+}
+
 fn main() {
     let settings = parse();
     let tenant = TenantId::new("single-tenant").expect("tenant");
@@ -92,34 +114,24 @@ fn main() {
     let block_bytes = settings.block_spans * settings.bytes_per_span;
     let end = settings.hours * 3600.0;
 
+    let mut arrivals = Arrivals {
+        tenant: tenant.clone(),
+        interval: block_interval,
+        spans: settings.block_spans,
+        bytes: block_bytes,
+        next_at: block_interval,
+        next_id: 1,
+        ingested: 0.0,
+    };
     let mut live: Vec<BlockMeta> = Vec::new();
-    let mut next_id = 1u128;
-    let mut next_block_at = block_interval;
     let mut now = 0.0;
     let mut busy = 0.0;
-    let mut ingested = 0.0;
     let mut merged = 0.0;
     let mut samples: Vec<(f64, usize, usize)> = Vec::new();
     while now < end {
-        while next_block_at <= now {
-            live.push(block(
-                &tenant,
-                next_id,
-                next_block_at,
-                settings.block_spans,
-                block_bytes,
-                0,
-            ));
-            next_id += 1;
-            ingested += block_bytes;
-            next_block_at += block_interval;
-        }
+        arrivals.arrive_until(now, &mut live);
         let jobs = plan(&tenant, &live, &planner, time(now));
-        samples.push((
-            now,
-            jobs.iter().map(|job| job.blocks.len()).sum(),
-            live.len(),
-        ));
+        samples.push((now, jobs.iter().map(|job| job.blocks.len()).sum(), live.len()));
         let cycle_start = now;
         for job in jobs {
             if now - cycle_start >= budget {
@@ -140,32 +152,15 @@ fn main() {
                 .max()
                 .unwrap_or_else(|| time(now));
             let end_seconds = (last_end - time(0.0)).num_milliseconds() as f64 / 1e3;
-            live.push(block(
-                &tenant,
-                next_id,
-                end_seconds,
-                spans,
-                bytes,
-                job.output_level,
-            ));
-            next_id += 1;
+            let output = block(&tenant, arrivals.next_id, end_seconds, spans, bytes, job.output_level);
+            arrivals.next_id += 1;
+            live.push(output);
             // Blocks cut while the job ran arrive before the next job is planned.
-            while next_block_at <= now {
-                live.push(block(
-                    &tenant,
-                    next_id,
-                    next_block_at,
-                    settings.block_spans,
-                    block_bytes,
-                    0,
-                ));
-                next_id += 1;
-                ingested += block_bytes;
-                next_block_at += block_interval;
-            }
+            arrivals.arrive_until(now, &mut live);
         }
         now = (cycle_start + cycle).max(now);
     }
+    let ingested = arrivals.ingested;
     let last_hour: Vec<&(f64, usize, usize)> = samples
         .iter()
         .filter(|(at, _, _)| *at >= end - 3600.0)

@@ -63,6 +63,7 @@ pub(crate) struct Executor {
 
 impl Executor {
     /// Runs `job`; `shutdown` stops it before its output becomes visible.
+    #[tracing::instrument(skip_all, fields(tenant = %job.tenant, window = job.window, inputs = job.blocks.len()))]
     pub(crate) async fn run(&self, job: &Job, shutdown: &CancellationToken) -> Result<JobReport> {
         let started = tokio::time::Instant::now();
         let config = self.writer_config(job);

@@ -28,5 +28,5 @@ pub use members::{CompactorMembers, StaticMembers, owner_of};
 pub use metrics::CompactorMetrics;
 pub use overrides::{CompactionOverrides, NoOverrides, StaticOverrides};
 pub use planner::{Job, PlannerConfig, plan};
-pub use retention::{RetentionReport, superseded};
+pub use retention::{RetentionReport, RetentionSettings, superseded};
 pub use service::{Compactor, CompactorArgs, CycleReport, FailedJob, TenantReport};

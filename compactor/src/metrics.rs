@@ -12,7 +12,8 @@
 //!   `contrail_compactor_duplicate_spans_total{tenant}`: span rows dropped as duplicates.
 //! - `contrail_compactor_retention_blocks_total{tenant,status}`: blocks marked compacted by
 //!   retention (`expired`), deleted after `compacted_block_retention` (`deleted`), marked because
-//!   a live block replaces them (`superseded`), and partial writes removed (`orphan`).
+//!   a live block replaces them (`superseded`), partial writes removed (`orphan`) and lease
+//!   folders of long-gone windows removed (`lease`).
 //! - `contrail_compactor_tenant_index_writes_total{status}`: tenant index writes.
 
 use prometheus::{

@@ -8,7 +8,9 @@
 //! - **deleted**: a compacted block marked longer than `compacted_block_retention` ago is
 //!   deleted, `meta.compacted.json` first (so a half-deleted block is never listed);
 //! - **orphan**: a block folder without any meta whose newest object is older than
-//!   [`orphan_age`] (a writer that died before `meta.json`, or a half-deleted block) is deleted.
+//!   [`orphan_age`] (a writer that died before `meta.json`, or a half-deleted block) is deleted;
+//! - **lease**: the lease folder of a window that ended before every block of it can have been
+//!   deleted (retention + compacted retention + two windows) is deleted.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -24,7 +26,9 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::error::Result;
+use crate::lease::LEASES_FOLDER;
 use crate::metrics::CompactorMetrics;
+use crate::planner::WindowIndex;
 
 /// The shortest age of a meta-less block folder before it is deleted as an orphan; a block
 /// being written has no meta for seconds, not hours.
@@ -47,6 +51,19 @@ pub struct RetentionReport {
     pub deleted: usize,
     /// Meta-less folders deleted.
     pub orphans: usize,
+    /// Lease folders of long-gone windows deleted.
+    pub leases: usize,
+}
+
+/// The durations retention works with, for one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Live blocks ending before now − this are marked compacted.
+    pub block_retention: Duration,
+    /// Compacted blocks marked before now − this are deleted.
+    pub compacted_block_retention: Duration,
+    /// The tenant's window width (lease folders are named by window).
+    pub compaction_window: Duration,
 }
 
 /// Live blocks that another listed block (live or compacted) replaces.
@@ -90,9 +107,13 @@ impl Retention<'_> {
         &self,
         tenant: &TenantId,
         list: &BlockList,
-        block_retention: Duration,
-        compacted_block_retention: Duration,
+        settings: RetentionSettings,
     ) -> Result<RetentionReport> {
+        let RetentionSettings {
+            block_retention,
+            compacted_block_retention,
+            compaction_window,
+        } = settings;
         let now = time_of(self.clock.now_unix_nanos());
         let replaced = superseded(list);
         let superseded_blocks: Vec<&BlockMeta> = list
@@ -124,6 +145,16 @@ impl Retention<'_> {
                     before(now, orphan_age(compacted_block_retention)),
                 )
                 .await?,
+            leases: self
+                .delete_old_leases(
+                    tenant,
+                    compaction_window,
+                    before(
+                        now,
+                        block_retention + compacted_block_retention + 2 * compaction_window,
+                    ),
+                )
+                .await?,
         };
         let count = |status: &str, value: usize| {
             self.metrics
@@ -135,6 +166,7 @@ impl Retention<'_> {
         count("expired", report.expired);
         count("deleted", report.deleted);
         count("orphan", report.orphans);
+        count("lease", report.leases);
         Ok(report)
     }
 
@@ -222,6 +254,41 @@ impl Retention<'_> {
             }
         }
         self.delete_blocks(tenant, &orphans, false).await
+    }
+}
+
+impl Retention<'_> {
+    /// Deletes the lease folders of windows that ended before `ended_before`.
+    async fn delete_old_leases(
+        &self,
+        tenant: &TenantId,
+        compaction_window: Duration,
+        ended_before: DateTime<Utc>,
+    ) -> Result<usize> {
+        let prefix = Path::from(tenant.as_str()).join(LEASES_FOLDER);
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&prefix))
+            .await
+            .map_err(|source| contrail_storage::Error::from_store("list", &prefix, source))?;
+        let width = i64::try_from(compaction_window.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let mut deleted = 0;
+        for folder in &listing.common_prefixes {
+            let Some(window) = folder
+                .filename()
+                .and_then(|name| name.parse::<WindowIndex>().ok())
+            else {
+                continue;
+            };
+            let window_end = window.saturating_add(1).saturating_mul(width);
+            if window_end < ended_before.timestamp() {
+                delete_block(self.store.clone(), None, folder.clone()).await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
     }
 }
 

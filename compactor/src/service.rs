@@ -23,7 +23,7 @@ use crate::members::{CompactorMembers, owner_of};
 use crate::metrics::CompactorMetrics;
 use crate::overrides::CompactionOverrides;
 use crate::planner::{Job, PlannerConfig, outstanding_blocks, plan};
-use crate::retention::{Retention, RetentionReport, superseded};
+use crate::retention::{Retention, RetentionReport, RetentionSettings, superseded};
 
 /// What a compactor is built from.
 #[derive(Debug)]
@@ -345,16 +345,12 @@ impl Compactor {
             .overrides
             .block_retention(tenant)
             .unwrap_or(self.config.compaction.block_retention);
-        report.retention = Some(
-            retention
-                .run(
-                    tenant,
-                    &list,
-                    block_retention,
-                    self.config.compaction.compacted_block_retention,
-                )
-                .await?,
-        );
+        let settings = RetentionSettings {
+            block_retention,
+            compacted_block_retention: self.config.compaction.compacted_block_retention,
+            compaction_window: self.planner(tenant).compaction_window,
+        };
+        report.retention = Some(retention.run(tenant, &list, settings).await?);
         let list = list_blocks(self.store.clone(), tenant).await?;
         let index = TenantIndex {
             created_at: chrono::DateTime::from_timestamp_nanos(

@@ -28,6 +28,18 @@ async fn objects_under(store: &Arc<dyn ObjectStore>, tenant: &TenantId, block: &
     objects.len()
 }
 
+fn retention_of(
+    report: &contrail_compactor::CycleReport,
+    tenant: &TenantId,
+) -> contrail_compactor::RetentionReport {
+    report
+        .tenants
+        .iter()
+        .find(|t| t.tenant.as_ref() == Some(tenant))
+        .and_then(|t| t.retention.clone())
+        .expect("the tenant's retention ran")
+}
+
 #[tokio::test]
 async fn blocks_expire_per_tenant_then_are_deleted_after_the_compacted_retention() {
     let store = memory();
@@ -57,12 +69,7 @@ async fn blocks_expire_per_tenant_then_are_deleted_after_the_compacted_retention
     // Past it: the short-retention tenant's block is marked compacted, the other is kept.
     clock.advance(Duration::from_secs(2));
     let report = compactor.run_cycle(&shutdown).await.expect("cycle");
-    let short_report = report
-        .tenants
-        .iter()
-        .find(|t| t.tenant.as_ref() == Some(&short))
-        .expect("short tenant");
-    assert_eq!(short_report.retention.as_ref().expect("owner").expired, 1);
+    assert_eq!(retention_of(&report, &short).expired, 1);
     let listed = list(&store, &short).await;
     assert!(listed.live.is_empty());
     assert_eq!(listed.compacted.len(), 1);
@@ -75,12 +82,7 @@ async fn blocks_expire_per_tenant_then_are_deleted_after_the_compacted_retention
     // ... and every object gone after it.
     clock.advance(Duration::from_secs(2));
     let report = compactor.run_cycle(&shutdown).await.expect("cycle");
-    let short_report = report
-        .tenants
-        .iter()
-        .find(|t| t.tenant.as_ref() == Some(&short))
-        .expect("short tenant");
-    assert_eq!(short_report.retention.as_ref().expect("owner").deleted, 1);
+    assert_eq!(retention_of(&report, &short).deleted, 1);
     assert_eq!(
         objects_under(&store, &short, &short_block.block_id).await,
         0
@@ -165,4 +167,40 @@ async fn only_the_tenant_owner_applies_retention_and_writes_the_index() {
         .filter(|report| report.tenants[0].index_written)
         .count();
     assert_eq!(writers, 1, "exactly one compactor writes the tenant index");
+}
+
+#[tokio::test]
+async fn lease_folders_of_long_gone_windows_are_deleted() {
+    let store = memory();
+    let now = real_now_unix_nanos();
+    let owner = tenant("tenant-a");
+    write_block(&store, &owner, traces_at(45, 5, now - 3600 * NANOS)).await;
+    let current_window = (now / NANOS / 3600) as i64;
+    // Retention 14 days + compacted retention 1 h + two windows: a window 15 days old is gone.
+    let gone_window = current_window - 15 * 24;
+    let recent_window = current_window - 1;
+    for window in [gone_window, recent_window] {
+        let path = object_store::path::Path::from(format!(
+            "tenant-a/{}/{window}/00000000000000000000.json",
+            contrail_compactor::lease::LEASES_FOLDER
+        ));
+        store
+            .put(&path, PutPayload::from_static(b"{}"))
+            .await
+            .expect("put");
+    }
+    let clock = ManualClock::new(now);
+    let report = TestCompactor::new("c1")
+        .build(store.clone(), &clock)
+        .run_cycle(&CancellationToken::new())
+        .await
+        .expect("cycle");
+    assert_eq!(report.tenants[0].retention.as_ref().expect("owner").leases, 1);
+    let left: Vec<_> = store
+        .list(Some(&object_store::path::Path::from("tenant-a/compactor-leases")))
+        .try_collect()
+        .await
+        .expect("list");
+    assert_eq!(left.len(), 1);
+    assert!(left[0].location.as_ref().contains(&recent_window.to_string()));
 }

@@ -207,6 +207,12 @@ pub(crate) struct RowBatch {
     pub(crate) traces: Vec<(TraceId, TraceSummary)>,
 }
 
+/// What one encoding step gets: OTLP traces, or rows already in the schema.
+enum Encode {
+    Traces(Vec<Trace>),
+    Rows(RowBatch),
+}
+
 /// Streams one `vc1` block into the object store.
 pub struct BlockWriter {
     store: Arc<dyn ObjectStore>,
@@ -338,32 +344,28 @@ impl BlockWriter {
         }
         self.encode_pending().await?;
         self.total_spans += spans as u64;
-        let mut state = self.take_state()?;
-        let data_path = self.data_path.clone();
-        let handle = tokio::runtime::Handle::current();
-        let state = run_blocking(&self.data_path, move || {
-            handle.block_on(async move {
-                state.encode_rows(rows, &data_path).await?;
-                Ok(state)
-            })
-        })
-        .await?;
-        self.state = Some(state);
-        Ok(())
+        self.encode_on_pool(Encode::Rows(rows)).await
     }
 
     async fn encode_pending(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let mut state = self.take_state()?;
         let traces = std::mem::take(&mut self.pending);
         self.pending_spans = 0;
+        self.encode_on_pool(Encode::Traces(traces)).await
+    }
+
+    async fn encode_on_pool(&mut self, work: Encode) -> Result<()> {
+        let mut state = self.take_state()?;
         let data_path = self.data_path.clone();
         let handle = tokio::runtime::Handle::current();
         let state = run_blocking(&self.data_path, move || {
             handle.block_on(async move {
-                state.encode(traces, &data_path).await?;
+                match work {
+                    Encode::Traces(traces) => state.encode(traces, &data_path).await?,
+                    Encode::Rows(rows) => state.encode_rows(rows, &data_path).await?,
+                }
                 Ok(state)
             })
         })
