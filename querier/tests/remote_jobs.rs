@@ -111,6 +111,7 @@ fn job() -> BlockJob {
         replication_factor: 1,
         dedicated_columns: Vec::new(),
         row_groups: vec![row_group.clone(), row_group],
+        compacted_from: Vec::new(),
     };
     BlockJob {
         tenant: TenantId::new("t1").unwrap(),

@@ -1,5 +1,6 @@
 //! `contrail-cli block ...`: write vc1 blocks from OTLP protobuf files, list and inspect blocks,
-//! and look a trace up, all on a local folder (`LocalFileSystem` with the folder as prefix).
+//! compact them (`compact`) and look a trace up, all on a local folder (`LocalFileSystem` with
+//! the folder as prefix).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,9 @@ pub enum BlockCommand {
     List { dir: PathBuf },
     /// Show a block's meta, counts, bytes per span and bytes per column: DIR/<tenant>/<block>.
     Inspect { block: PathBuf },
+    /// Run one compaction cycle on a storage folder: merge each window's blocks, drop duplicate
+    /// spans, finish interrupted swaps, clean up and write the tenant indexes.
+    Compact(super::compact::CompactArgs),
     /// Print a trace as OTLP JSON, found through the bloom filters and row-group statistics.
     Trace {
         dir: PathBuf,
@@ -85,6 +89,7 @@ pub fn run(command: BlockCommand) -> anyhow::Result<ExitCode> {
             }
             BlockCommand::List { dir } => list(&dir).await,
             BlockCommand::Inspect { block } => inspect(&block).await,
+            BlockCommand::Compact(args) => super::compact::compact(args).await,
             BlockCommand::Trace {
                 dir,
                 trace_id,
@@ -94,7 +99,7 @@ pub fn run(command: BlockCommand) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn local_store(dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
+pub(crate) fn local_store(dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
     let store = LocalFileSystem::new_with_prefix(dir)
         .with_context(|| format!("cannot open storage folder {}", dir.display()))?;
     Ok(Arc::new(store))

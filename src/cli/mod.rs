@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod block;
+pub mod compact;
 pub mod query;
 pub mod traceql;
 
@@ -22,7 +23,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write, list and inspect vc1 blocks, and look traces up in them.
+    /// Write, list, inspect and compact vc1 blocks, and look traces up in them.
     #[command(subcommand)]
     Block(block::BlockCommand),
     /// Search vc1 blocks with TraceQL and print the `/api/search` response JSON.

@@ -45,6 +45,7 @@ fn meta(block: u128, row_groups: &[(u64, u64, u64)]) -> BlockMeta {
         compaction_level: 0,
         replication_factor: 1,
         dedicated_columns: Vec::new(),
+        compacted_from: Vec::new(),
         row_groups: row_groups
             .iter()
             .map(|(start, end, size)| RowGroupMeta {

@@ -1,49 +1,13 @@
 //! `contrail-cli block ...` end to end on a generated corpus: write, list, inspect, trace.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::{cli, stdout, value_of, write_blocks};
 use contrail_loadgen::corpus::CorpusConfig;
 use contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-
-fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_contrail-cli"))
-        .args(args)
-        .output()
-        .expect("run contrail-cli")
-}
-
-/// Runs `block write` from `input` into `data`, cutting blocks at `max_block_spans`; must succeed.
-fn write_blocks(input: &Path, data: &Path, max_block_spans: usize) -> Output {
-    let max_block_spans = max_block_spans.to_string();
-    let output = cli(&[
-        "block",
-        "write",
-        "--from",
-        input.to_str().unwrap(),
-        "--out",
-        data.to_str().unwrap(),
-        "--max-block-spans",
-        &max_block_spans,
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn value_of<'a>(text: &'a str, key: &str) -> &'a str {
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("no {key} in {text}"))
-}
 
 /// Every span of `trace_id` in the input files.
 fn input_spans(input: &Path, trace_id: &[u8]) -> usize {

@@ -2,7 +2,8 @@
 //! (`format`, `blockID`, `tenantID`, `startTime`, `endTime`, `totalObjects`, `size`,
 //! `footerSize`, `bloomShards`, `totalRecords`, `compactionLevel`, `replicationFactor`,
 //! `dedicatedColumns`, `minID`/`maxID`, `compactedTime`); Contrail's additions are
-//! `totalSpans` and `rowGroups`. IDs are hex (Tempo writes base64 because Go marshals `[]byte`).
+//! `totalSpans`, `rowGroups` and `compactedFrom`. IDs are hex (Tempo writes base64 because Go
+//! marshals `[]byte`).
 
 use chrono::{DateTime, Utc};
 use contrail_proto::{TenantId, TraceId};
@@ -58,6 +59,16 @@ pub struct BlockMeta {
     /// Per row group: trace-ID range, counts, time range, bytes.
     #[serde(default)]
     pub row_groups: Vec<RowGroupMeta>,
+    /// The blocks this block replaces (a compaction output's inputs; empty for level 0). Every
+    /// span of those blocks is in this one, so while a listed block is still live (a compactor
+    /// stopped between writing this meta and marking its inputs) a reader may skip it, and the
+    /// next compaction cycle marks it compacted.
+    #[serde(
+        rename = "compactedFrom",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub compacted_from: Vec<Uuid>,
 }
 
 fn is_zero(value: &u32) -> bool {

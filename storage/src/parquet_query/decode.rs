@@ -6,7 +6,9 @@ use std::ops::Range;
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::errors::{ParquetError, Result as ParquetResult};
 
 use super::prune::selection_of;
@@ -85,4 +87,32 @@ pub fn decode(
             &batches,
         )?)),
     }
+}
+
+/// A lazy decoder of `read` over `file`: yields batches of at most `batch_rows` rows, decoding
+/// as it is iterated (so a caller iterates it on a CPU pool, in bounded memory).
+pub fn batch_reader(
+    file: SparseFile,
+    metadata: &ArrowReaderMetadata,
+    read: &LeafRead,
+    batch_rows: usize,
+) -> ParquetResult<ParquetRecordBatchReader> {
+    let parquet = metadata.metadata();
+    if read.row_group >= parquet.num_row_groups() {
+        return Err(ParquetError::General(format!(
+            "row group {} does not exist",
+            read.row_group
+        )));
+    }
+    let schema = parquet.file_metadata().schema_descr();
+    let mask = ProjectionMask::leaves(schema, read.leaves.iter().copied());
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+        .with_row_groups(vec![read.row_group])
+        .with_projection(mask)
+        .with_batch_size(batch_rows.max(1));
+    if let Some(ranges) = &read.rows {
+        let row_count = parquet.row_group(read.row_group).num_rows().max(0) as usize;
+        builder = builder.with_row_selection(selection_of(ranges, row_count));
+    }
+    builder.build()
 }

@@ -17,7 +17,7 @@ mod ranges;
 mod reader;
 pub mod sparse;
 
-pub use decode::{LeafRead, decode};
+pub use decode::{LeafRead, batch_reader, decode};
 pub use dictionary::{Dictionary, is_fully_dictionary_encoded, read_dictionary};
 pub use predicate::{ColumnPredicate, CompareOp, Literal, StatValue};
 pub use prune::{chunk_may_match, pages_may_match};

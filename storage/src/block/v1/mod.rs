@@ -2,13 +2,16 @@
 //! `meta.json` written last. `writer` streams a block out; `reader` opens one by its meta.
 
 pub mod convert;
+pub mod merge;
 mod reader;
 pub mod schema;
 pub mod search;
+mod slices;
 mod writer;
 
 pub use reader::{BlockReader, Footer, Projection, ReaderOptions};
 pub use schema::{
     DEDICATED_COLUMNS, DedicatedColumn, DedicatedScope, DedicatedType, FORMAT, ParquetOptions,
 };
+pub use slices::RowSliceBatches;
 pub use writer::{BlockWriter, BlockWriterConfig, WrittenBlock};

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use contrail_proto::{TenantId, TraceId};
@@ -55,6 +56,8 @@ pub struct BlockWriterConfig {
     pub compaction_level: u32,
     /// Replication factor written into the meta (1 for RF1 blocks).
     pub replication_factor: u32,
+    /// The blocks this one replaces (a compaction's inputs), written into the meta.
+    pub compacted_from: Vec<Uuid>,
 }
 
 impl BlockWriterConfig {
@@ -75,6 +78,7 @@ impl BlockWriterConfig {
             bloom_shard_max_bytes: bloom::DEFAULT_SHARD_MAX_BYTES,
             compaction_level: 0,
             replication_factor: 1,
+            compacted_from: Vec::new(),
         }
     }
 }
@@ -102,6 +106,21 @@ struct RowGroupAccumulator {
     spans: u64,
     start: u64,
     end: u64,
+}
+
+/// Rows of the `vc1` schema for [`BlockWriter::push_rows`]: whole traces in trace-ID order (the
+/// compactor's merge output), with what the writer records of each trace, in row order.
+pub(crate) struct RowBatch {
+    /// The rows; resource and scope references point into the writer's tables.
+    pub(crate) batch: RecordBatch,
+    /// Each trace of the batch with its span count and time range.
+    pub(crate) traces: Vec<(TraceId, TraceSummary)>,
+}
+
+/// What one encoding step gets: OTLP traces, or rows already in the schema.
+enum Encode {
+    Traces(Vec<Trace>),
+    Rows(RowBatch),
 }
 
 /// The synchronous half of the writer: rows, tables and the Parquet encoder writing into an
@@ -155,8 +174,21 @@ impl EncodeState {
         let batch = self.rows.finish().map_err(|error| Error::BlockTask {
             message: format!("build rows for {data_path}: {error}"),
         })?;
+        self.write_batch(&batch, data_path)
+    }
+
+    /// Encodes rows already in the schema (whole traces); returns the bytes produced so far.
+    fn encode_rows(&mut self, rows: RowBatch, data_path: &Path) -> Result<Bytes> {
+        for (trace_id, summary) in rows.traces {
+            self.record(trace_id, summary);
+        }
+        self.write_batch(&rows.batch, data_path)
+    }
+
+    /// Writes rows that hold whole traces, then cuts the row group if it is big enough.
+    fn write_batch(&mut self, batch: &RecordBatch, data_path: &Path) -> Result<Bytes> {
         self.parquet
-            .write(&batch)
+            .write(batch)
             .map_err(|source| write_error(data_path, source))?;
         if self.parquet.in_progress_size() >= self.row_group_target_bytes {
             self.flush_row_group(data_path)?;
@@ -314,16 +346,66 @@ impl BlockWriter {
         Ok(())
     }
 
+    /// The resource and scope tables that row references point into (written into the footer).
+    pub(crate) fn tables_mut(&mut self) -> Result<&mut RefTables> {
+        match self.state.as_mut() {
+            Some(state) => Ok(&mut state.tables),
+            None => Err(Error::BlockTask {
+                message: format!("writer of {} failed earlier", self.data_path),
+            }),
+        }
+    }
+
+    /// Adds rows already in the `vc1` schema. The same rules as [`BlockWriter::push_trace`]:
+    /// trace IDs strictly increasing across calls, no empty trace; a trace never spans two calls.
+    pub(crate) async fn push_rows(&mut self, rows: RowBatch) -> Result<()> {
+        let spans: usize = rows.traces.iter().map(|(_, summary)| summary.spans).sum();
+        if spans != rows.batch.num_rows() {
+            return Err(Error::InvalidBlockInput {
+                message: format!(
+                    "{} rows pushed with traces of {spans} spans",
+                    rows.batch.num_rows()
+                ),
+            });
+        }
+        for (trace_id, summary) in &rows.traces {
+            if let Some(last) = self.trace_ids.last()
+                && *last >= *trace_id
+            {
+                return Err(Error::InvalidBlockInput {
+                    message: format!("trace {trace_id} pushed after trace {last}"),
+                });
+            }
+            if summary.spans == 0 {
+                return Err(Error::InvalidBlockInput {
+                    message: format!("trace {trace_id} has no spans"),
+                });
+            }
+            self.trace_ids.push(*trace_id);
+        }
+        self.encode_pending().await?;
+        self.total_spans += spans as u64;
+        self.encode_on_pool(Encode::Rows(rows)).await
+    }
+
     async fn encode_pending(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let mut state = self.take_state()?;
         let traces = std::mem::take(&mut self.pending);
         self.pending_spans = 0;
+        self.encode_on_pool(Encode::Traces(traces)).await
+    }
+
+    /// Encodes on the blocking pool (CPU only), then uploads what was produced (IO only).
+    async fn encode_on_pool(&mut self, work: Encode) -> Result<()> {
+        let mut state = self.take_state()?;
         let data_path = self.data_path.clone();
         let (state, output) = run_blocking(&self.data_path, move || {
-            let output = state.encode(traces, &data_path)?;
+            let output = match work {
+                Encode::Traces(traces) => state.encode(traces, &data_path)?,
+                Encode::Rows(rows) => state.encode_rows(rows, &data_path)?,
+            };
             Ok((state, output))
         })
         .await?;
@@ -437,6 +519,7 @@ impl BlockWriter {
             replication_factor: self.config.replication_factor,
             dedicated_columns: vc1_dedicated_columns(),
             row_groups: state.row_groups,
+            compacted_from: std::mem::take(&mut self.config.compacted_from),
         };
         let meta_path = object_path(&self.config.tenant, &self.config.block_id, META_OBJECT);
         let body = serde_json::to_vec(&meta).map_err(|error| Error::BlockTask {
