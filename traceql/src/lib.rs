@@ -14,6 +14,7 @@ pub mod ast;
 mod display;
 mod error;
 pub mod fetch;
+pub mod metrics;
 pub mod structure;
 mod validate;
 pub mod value;
