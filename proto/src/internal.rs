@@ -1,6 +1,7 @@
 //! Contrail's internal gRPC services (`contrail.internal.v1`), generated from
-//! `proto/contrail/internal/v1/ingester.proto`: the distributor → ingester push and the
-//! querier → ingester reads of recent data. See `docs/adr/002-internal-grpc.md`.
+//! `proto/contrail/internal/v1/ingester.proto` (the distributor → ingester push and the
+//! querier → ingester reads of recent data; see `docs/adr/002-internal-grpc.md`) and
+//! `metrics.proto` (exact partial results of TraceQL metrics queries; see ADR 007).
 
 /// Package `contrail.internal.v1`.
 #[allow(

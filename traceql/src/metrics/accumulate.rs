@@ -168,7 +168,6 @@ impl SeriesAccumulator {
         let bucketed = self.bucketed;
         let sampling = self.sampling;
         let starts = &batch.spans.start_unix_nano;
-        let mut last_exemplar_trace = u32::MAX;
         let mut inspected = 0u64;
         input.for_each(|row| {
             let trace = if needs_traces { row_traces[row] } else { 0 };
@@ -228,8 +227,7 @@ impl SeriesAccumulator {
                     }
                 }
             }
-            if exemplars && trace != last_exemplar_trace {
-                last_exemplar_trace = trace;
+            if exemplars {
                 let score = trace_hashes.get(trace as usize).copied().unwrap_or(0);
                 let limit = self.partial.exemplar_limit;
                 if let Some(set) = self.partial.exemplars.get_mut(series)

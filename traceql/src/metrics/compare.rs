@@ -45,6 +45,22 @@ impl AttributeCounts {
         }
     }
 
+    /// Counts read from the wire (validated lengths).
+    pub(crate) fn decoded(values: Vec<Value>, counts: Vec<u64>, totals: Vec<u64>, overflow: bool) -> Self {
+        let index = values
+            .iter()
+            .enumerate()
+            .map(|(slot, value)| (ValueKey(value.clone()), slot))
+            .collect();
+        AttributeCounts {
+            values,
+            index,
+            counts,
+            totals,
+            overflow,
+        }
+    }
+
     /// Adds `amount` spans with `value` at `interval`.
     fn add(&mut self, value: &Value, interval: usize, amount: u64, intervals: usize) {
         self.totals[interval] += amount;
@@ -73,6 +89,12 @@ pub(crate) struct CompareSide {
 }
 
 impl CompareSide {
+    /// Adds an attribute read from the wire.
+    pub(crate) fn push_decoded(&mut self, label: Arc<str>, counts: AttributeCounts) {
+        self.index.insert(label.clone(), self.attributes.len());
+        self.attributes.push((label, counts));
+    }
+
     fn attribute(&mut self, label: &Arc<str>, intervals: usize) -> &mut AttributeCounts {
         let slot = match self.index.get(label) {
             Some(slot) => *slot,

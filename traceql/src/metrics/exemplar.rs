@@ -1,8 +1,7 @@
 //! Exemplars: a few real spans per series, so a user can jump from a point of the graph to a
-//! trace. Each series keeps the `k` candidates with the smallest score (a hash of the trace ID,
-//! ties by trace and span ID); that choice is deterministic and merges exactly, so exemplars do
-//! not depend on the job split either. One candidate per trace and series is offered (its first
-//! surviving span), as Tempo samples one span per trace.
+//! trace. A series keeps at most one span per trace, from the `k` traces with the smallest score
+//! (a hash of the trace ID); a trace is represented by its span with the smallest span ID. Both
+//! choices are minima, so they merge exactly and exemplars do not depend on the job split.
 
 use contrail_proto::{SpanId, TraceId};
 
@@ -20,12 +19,8 @@ pub(crate) struct Exemplar {
 }
 
 impl Exemplar {
-    fn order_key(&self) -> (u64, [u8; 16], [u8; 8]) {
-        (
-            self.score,
-            self.trace_id.to_array(),
-            self.span_id.to_array(),
-        )
+    fn order_key(&self) -> (u64, [u8; 16]) {
+        (self.score, self.trace_id.to_array())
     }
 }
 
@@ -40,33 +35,30 @@ pub(crate) struct ExemplarSet {
 impl ExemplarSet {
     /// Offers a candidate.
     pub(crate) fn offer(&mut self, candidate: Exemplar, limit: usize) {
-        if limit == 0 {
+        if self.rejects(candidate.score, limit) {
+            return;
+        }
+        if let Some(same_trace) = self
+            .items
+            .iter_mut()
+            .find(|item| item.trace_id == candidate.trace_id)
+        {
+            if candidate.span_id < same_trace.span_id {
+                *same_trace = candidate;
+            }
             return;
         }
         if self.items.len() < limit {
-            if self
-                .items
-                .iter()
-                .any(|item| item.trace_id == candidate.trace_id && item.span_id == candidate.span_id)
-            {
-                return;
-            }
             self.items.push(candidate);
             if self.items.len() == limit {
                 self.recompute_largest();
             }
             return;
         }
-        if candidate.order_key() >= self.items[self.largest].order_key()
-            || self
-                .items
-                .iter()
-                .any(|item| item.trace_id == candidate.trace_id && item.span_id == candidate.span_id)
-        {
-            return;
+        if candidate.order_key() < self.items[self.largest].order_key() {
+            self.items[self.largest] = candidate;
+            self.recompute_largest();
         }
-        self.items[self.largest] = candidate;
-        self.recompute_largest();
     }
 
     /// `true` when a candidate with `score` would be rejected (cheap pre-check).

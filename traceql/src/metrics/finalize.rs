@@ -166,6 +166,7 @@ fn finalize_quantiles(
             .flat_map(|set| set.items().iter().cloned())
             .collect();
         exemplars.sort_by_key(|item| (item.score, item.trace_id, item.span_id));
+        exemplars.dedup_by_key(|item| item.trace_id);
         exemplars.truncate(partial.exemplar_limit);
         let key = &partial.table.label_sets()[label_set];
         for (position, q) in quantiles.iter().enumerate() {

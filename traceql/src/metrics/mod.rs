@@ -27,7 +27,11 @@ mod query;
 mod second_stage;
 mod series;
 mod series_table;
+pub mod wire;
 mod window;
+
+#[cfg(test)]
+mod tests;
 
 pub use accumulate::{AccumulatorOptions, SeriesAccumulator};
 pub use compare::{CompareAccumulator, ComparePartial, VALUES_PER_ATTRIBUTE};
