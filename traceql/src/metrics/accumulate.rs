@@ -162,7 +162,7 @@ impl SeriesAccumulator {
         } else {
             Vec::new()
         };
-        let window = self.partial.window;
+        let window = self.partial.window.mapper();
         let intervals = self.partial.intervals;
         let kind = self.partial.kind;
         let bucketed = self.bucketed;
@@ -183,29 +183,22 @@ impl SeriesAccumulator {
                 return;
             };
             inspected += 1;
-            let Some(label_set) = groups.label_set(row, trace, &mut self.partial.table) else {
+            let Some(label_set) = groups.label_set(row, trace, &mut self.partial) else {
                 return;
             };
             let number = numbers.as_ref().and_then(|numbers| numbers.get(row, trace));
+            let mut bucket = None;
             let series = if bucketed {
-                let Some(bucket) = number.and_then(bucket_of) else {
+                bucket = number.and_then(bucket_of);
+                let Some(bucket) = bucket else {
                     return;
                 };
-                match self.partial.table.bucket_series(label_set, bucket) {
-                    Some((series, new)) => {
-                        if new {
-                            self.partial.grow();
-                        }
-                        series as usize
-                    }
+                match self.partial.bucket_series(label_set, bucket) {
+                    Some(series) => series,
                     None => return,
                 }
             } else {
-                let series = label_set as usize;
-                if series * intervals >= self.partial_cells() {
-                    self.partial.grow();
-                }
-                series
+                label_set as usize
             };
             let cell = series * intervals + interval;
             match kind {
@@ -230,7 +223,7 @@ impl SeriesAccumulator {
             if exemplars {
                 let score = trace_hashes.get(trace as usize).copied().unwrap_or(0);
                 let limit = self.partial.exemplar_limit;
-                if let Some(set) = self.partial.exemplars.get_mut(series)
+                if let Some(set) = self.partial.exemplars.get_mut(label_set as usize)
                     && !set.rejects(score, limit)
                     && let (Some(trace_info), Some(span_id)) =
                         (batch.traces.get(trace as usize), batch.spans.span_id.get(row))
@@ -242,6 +235,7 @@ impl SeriesAccumulator {
                             span_id: *span_id,
                             start_unix_nano: start,
                             value: number.map_or(f64::NAN, Number::as_f64),
+                            bucket,
                         },
                         limit,
                     );
@@ -250,13 +244,6 @@ impl SeriesAccumulator {
         });
         self.partial.inspected_spans += inspected;
         self.row_traces = row_traces;
-    }
-
-    fn partial_cells(&self) -> usize {
-        match self.partial.kind {
-            CellKind::Count | CellKind::Sum => self.partial.counts.len(),
-            CellKind::Min | CellKind::Max => self.partial.extremes.len(),
-        }
     }
 
     /// The partial result so far.

@@ -234,7 +234,7 @@ impl CompareAccumulator {
         ];
         let mut row_trace = std::mem::take(&mut self.row_traces);
         row_traces(batch, &mut row_trace);
-        let window = self.partial.window;
+        let window = self.partial.window.mapper();
         let intervals = self.partial.intervals;
         let mut inspected = 0;
         input.for_each(|row| {

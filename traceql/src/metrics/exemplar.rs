@@ -5,6 +5,8 @@
 
 use contrail_proto::{SpanId, TraceId};
 
+use crate::metrics::series_table::Bucket;
+
 /// One exemplar candidate.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Exemplar {
@@ -16,6 +18,8 @@ pub(crate) struct Exemplar {
     /// The span's value for the function (seconds for durations); NaN for counting functions,
     /// whose exemplars take the series value at their interval when finalized.
     pub value: f64,
+    /// The histogram bucket of the span's value (histograms and quantiles).
+    pub bucket: Option<Bucket>,
 }
 
 impl Exemplar {

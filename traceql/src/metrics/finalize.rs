@@ -107,10 +107,19 @@ pub(crate) fn finalize_series(partial: &SeriesPartial, leaf: &FirstStage, multip
         };
         let extra = bucket.map(|bucket| Label::new(BUCKET_LABEL, Value::Float(bucket.bound())));
         let labels = series_labels(&leaf.by, key, name, extra);
+        let label_set = partial.table.label_set_of(index);
         let exemplars = partial
             .exemplars
-            .get(index)
-            .map(|set| exemplars_of(&window, set.items(), &values))
+            .get(label_set)
+            .map(|set| {
+                let mine: Vec<Exemplar> = set
+                    .items()
+                    .iter()
+                    .filter(|item| bucket.is_none() || item.bucket == bucket)
+                    .cloned()
+                    .collect();
+                exemplars_of(&window, &mine, &values)
+            })
             .unwrap_or_default();
         set.series.push(Series {
             labels,
@@ -160,14 +169,11 @@ fn finalize_quantiles(
             .iter()
             .map(|q| quantile(*q, &histogram_at(None)))
             .collect();
-        let mut exemplars: Vec<Exemplar> = buckets
-            .iter()
-            .filter_map(|(_, series)| partial.exemplars.get(*series))
-            .flat_map(|set| set.items().iter().cloned())
-            .collect();
-        exemplars.sort_by_key(|item| (item.score, item.trace_id, item.span_id));
-        exemplars.dedup_by_key(|item| item.trace_id);
-        exemplars.truncate(partial.exemplar_limit);
+        let exemplars: Vec<Exemplar> = partial
+            .exemplars
+            .get(label_set)
+            .map(|set| set.items().to_vec())
+            .unwrap_or_default();
         let key = &partial.table.label_sets()[label_set];
         for (position, q) in quantiles.iter().enumerate() {
             let values: Vec<f64> = (0..intervals)

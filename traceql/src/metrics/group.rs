@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::fetch::{SpanBatch, ValueColumn};
 use crate::metrics::input::{Column, resolve, trace_values};
 use crate::metrics::labels::{GroupKey, ValueKey, ValueRef};
-use crate::metrics::series_table::SeriesTable;
+use crate::metrics::partial::SeriesPartial;
 use crate::value::Value;
 use crate::ast::Attribute;
 
@@ -165,12 +165,12 @@ impl<'a> BatchGroups<'a> {
 
     /// The label set of `row` (in trace `trace`), `None` when the series cap refused it.
     #[inline]
-    pub(crate) fn label_set(&mut self, row: usize, trace: u32, table: &mut SeriesTable) -> Option<u32> {
+    pub(crate) fn label_set(&mut self, row: usize, trace: u32, partial: &mut SeriesPartial) -> Option<u32> {
         match self.attributes.len() {
-            0 => self.cached_single(0, table),
+            0 => self.cached_single(0, partial),
             1 => {
                 let local = self.attributes[0].local(row, trace);
-                self.cached_single(local, table)
+                self.cached_single(local, partial)
             }
             _ => {
                 let mut locals = [0u32; MAX_GROUP_BY];
@@ -179,7 +179,7 @@ impl<'a> BatchGroups<'a> {
                 }
                 let cached = self.multi.get(&locals).copied().unwrap_or(UNKNOWN);
                 let label_set = if cached == UNKNOWN {
-                    let resolved = self.resolve(&locals, table);
+                    let resolved = self.resolve(&locals, partial);
                     self.multi.insert(locals, resolved);
                     resolved
                 } else {
@@ -191,11 +191,11 @@ impl<'a> BatchGroups<'a> {
     }
 
     #[inline]
-    fn cached_single(&mut self, local: u32, table: &mut SeriesTable) -> Option<u32> {
+    fn cached_single(&mut self, local: u32, partial: &mut SeriesPartial) -> Option<u32> {
         let index = local as usize;
         let cached = self.single.get(index).copied().unwrap_or(UNKNOWN);
         let label_set = if cached == UNKNOWN {
-            let resolved = self.resolve(&[local], table);
+            let resolved = self.resolve(&[local], partial);
             if self.single.len() <= index {
                 self.single.resize(index + 1, UNKNOWN);
             }
@@ -207,13 +207,13 @@ impl<'a> BatchGroups<'a> {
         (label_set != REFUSED).then_some(label_set)
     }
 
-    fn resolve(&self, locals: &[u32], table: &mut SeriesTable) -> u32 {
+    fn resolve(&self, locals: &[u32], partial: &mut SeriesPartial) -> u32 {
         let values: Box<[Value]> = self
             .attributes
             .iter()
             .zip(locals)
             .map(|(keys, local)| keys.value(*local))
             .collect();
-        table.label_set(&GroupKey(values)).unwrap_or(REFUSED)
+        partial.label_set(&GroupKey(values)).unwrap_or(REFUSED)
     }
 }

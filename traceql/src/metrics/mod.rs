@@ -52,4 +52,4 @@ pub use query::{
     QueryAccumulator,
 };
 pub use series::{Series, SeriesExemplar, SeriesSet};
-pub use window::{TimeWindow, default_step_nano};
+pub use window::{IntervalMapper, TimeWindow, default_step_nano};

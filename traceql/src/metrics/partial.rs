@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::metrics::compare::ComparePartial;
 use crate::metrics::exact_sum::ExactSum;
 use crate::metrics::exemplar::ExemplarSet;
+use crate::metrics::labels::GroupKey;
 use crate::metrics::series_table::{Bucket, SeriesCount, SeriesTable};
 use crate::metrics::window::TimeWindow;
 
@@ -37,7 +38,8 @@ pub struct SeriesPartial {
     pub(crate) extremes: Vec<f64>,
     /// `series × intervals`; for `Sum`.
     pub(crate) sums: Vec<ExactSum>,
-    /// Per series, when exemplars are on.
+    /// Per label set, when exemplars are on (for histograms and quantiles, shared by the
+    /// label set's bucket series).
     pub(crate) exemplars: Vec<ExemplarSet>,
     pub(crate) exemplar_limit: usize,
     pub(crate) inspected_spans: u64,
@@ -68,7 +70,7 @@ impl SeriesPartial {
     }
 
     /// Allocates the cells of a new series.
-    pub(crate) fn grow(&mut self) {
+    fn grow(&mut self) {
         let intervals = self.intervals;
         match self.kind {
             CellKind::Count => self.counts.resize(self.counts.len() + intervals, 0),
@@ -81,9 +83,33 @@ impl SeriesPartial {
                     .resize_with(self.sums.len() + intervals, ExactSum::default);
             }
         }
-        if self.exemplar_limit > 0 {
-            self.exemplars.push(ExemplarSet::default());
+    }
+
+    /// The label set of `key`, created when missing and the cap allows (with its exemplar set
+    /// and, without buckets, its series' cells).
+    #[inline]
+    pub(crate) fn label_set(&mut self, key: &GroupKey) -> Option<u32> {
+        let before = self.table.label_sets().len();
+        let label_set = self.table.label_set(key)?;
+        if self.table.label_sets().len() > before {
+            if self.exemplar_limit > 0 {
+                self.exemplars.push(ExemplarSet::default());
+            }
+            if !self.table.is_bucketed() {
+                self.grow();
+            }
         }
+        Some(label_set)
+    }
+
+    /// The bucket series of a label set, created (with cells) when missing and the cap allows.
+    #[inline]
+    pub(crate) fn bucket_series(&mut self, label_set: u32, bucket: Bucket) -> Option<usize> {
+        let (series, new) = self.table.bucket_series(label_set, bucket)?;
+        if new {
+            self.grow();
+        }
+        Some(series as usize)
     }
 
     /// The time window.
@@ -121,9 +147,20 @@ impl SeriesPartial {
         }
         self.inspected_spans += other.inspected_spans;
         let intervals = self.intervals;
+        for (other_set, key) in other.table.label_sets().iter().enumerate() {
+            let Some(label_set) = self.label_set(key) else {
+                continue;
+            };
+            if let (Some(into), Some(from)) = (
+                self.exemplars.get_mut(label_set as usize),
+                other.exemplars.get(other_set),
+            ) {
+                into.merge(from, self.exemplar_limit);
+            }
+        }
         for other_index in 0..other.table.len() {
             let (key, bucket) = other.table.series(other_index);
-            let Some(target) = self.series_for(&key.clone(), bucket) else {
+            let Some(target) = self.series_for(key, bucket) else {
                 continue;
             };
             let (to, from) = (target * intervals, other_index * intervals);
@@ -146,49 +183,20 @@ impl SeriesPartial {
                     }
                 }
             }
-            if let (Some(into), Some(from)) =
-                (self.exemplars.get_mut(target), other.exemplars.get(other_index))
-            {
-                into.merge(from, self.exemplar_limit);
-            }
         }
         Ok(())
     }
 
     /// The series index of `(key, bucket)`, created (with cells) when missing and the cap
     /// allows.
-    pub(crate) fn series_for(
-        &mut self,
-        key: &crate::metrics::labels::GroupKey,
-        bucket: Option<Bucket>,
-    ) -> Option<usize> {
-        let label_set = self.table.label_set(key)?;
+    pub(crate) fn series_for(&mut self, key: &GroupKey, bucket: Option<Bucket>) -> Option<usize> {
+        let label_set = self.label_set(key)?;
         match bucket {
-            None => {
-                let series = self.table.plain_series(label_set) as usize;
-                if series * self.intervals >= self.cells_len() {
-                    self.grow();
-                }
-                Some(series)
-            }
-            Some(bucket) => {
-                let (series, new) = self.table.bucket_series(label_set, bucket)?;
-                if new {
-                    self.grow();
-                }
-                Some(series as usize)
-            }
-        }
-    }
-
-    fn cells_len(&self) -> usize {
-        match self.kind {
-            CellKind::Count | CellKind::Sum => self.counts.len(),
-            CellKind::Min | CellKind::Max => self.extremes.len(),
+            None => Some(self.table.plain_series(label_set) as usize),
+            Some(bucket) => self.bucket_series(label_set, bucket),
         }
     }
 }
-
 /// Folds `value` into a min or max cell (NaN: no value).
 #[inline]
 pub(crate) fn merge_extreme(kind: CellKind, cell: &mut f64, value: f64) {

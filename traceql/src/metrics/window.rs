@@ -23,6 +23,19 @@ pub struct TimeWindow {
     instant: bool,
 }
 
+/// `offset / step` without a 64-bit division per span: a float estimate, corrected.
+#[inline]
+fn divide(offset: u64, step: u64, inverse: f64) -> u64 {
+    let mut quotient = (offset as f64 * inverse) as u64;
+    while quotient > 0 && quotient.saturating_mul(step) > offset {
+        quotient -= 1;
+    }
+    while (quotient + 1).saturating_mul(step) <= offset {
+        quotient += 1;
+    }
+    quotient
+}
+
 impl TimeWindow {
     /// A range window: `start` aligned down and `end` aligned up to multiples of `step`, without
     /// the frontend's extra leading interval (jobs and tests that want exactly these intervals).
@@ -115,6 +128,17 @@ impl TimeWindow {
         Some(((start_unix_nano - self.start_unix_nano - 1) / self.step_nano) as usize)
     }
 
+    /// The same mapping as [`TimeWindow::interval_of`] for hot loops (no 64-bit division).
+    pub fn mapper(&self) -> IntervalMapper {
+        IntervalMapper {
+            start_unix_nano: self.start_unix_nano,
+            end_unix_nano: self.end_unix_nano,
+            step_nano: self.step_nano,
+            inverse_step: 1.0 / self.step_nano as f64,
+            instant: self.instant,
+        }
+    }
+
     /// The sample timestamp of interval `index`: its end, in unix milliseconds.
     pub fn timestamp_ms_of(&self, index: usize) -> i64 {
         let end = if self.instant {
@@ -133,6 +157,33 @@ impl TimeWindow {
     /// Interval width in seconds (`rate()` divides by it).
     pub fn step_seconds(&self) -> f64 {
         self.step_nano as f64 / NANOS_PER_SECOND as f64
+    }
+}
+
+/// Span start → interval, precomputed for a loop over many spans.
+#[derive(Debug, Clone, Copy)]
+pub struct IntervalMapper {
+    start_unix_nano: u64,
+    end_unix_nano: u64,
+    step_nano: u64,
+    inverse_step: f64,
+    instant: bool,
+}
+
+impl IntervalMapper {
+    /// See [`TimeWindow::interval_of`].
+    #[inline]
+    pub fn interval_of(&self, start_unix_nano: u64) -> Option<usize> {
+        if self.instant {
+            return (start_unix_nano >= self.start_unix_nano
+                && start_unix_nano <= self.end_unix_nano)
+                .then_some(0);
+        }
+        if start_unix_nano <= self.start_unix_nano || start_unix_nano > self.end_unix_nano {
+            return None;
+        }
+        let offset = start_unix_nano - self.start_unix_nano - 1;
+        Some(divide(offset, self.step_nano, self.inverse_step) as usize)
     }
 }
 

@@ -86,8 +86,12 @@ fn occupied(partial: &SeriesPartial, series: usize) -> Option<(usize, usize)> {
 
 fn series_to_proto(partial: &SeriesPartial) -> pb::MetricsSeriesPartial {
     let intervals = partial.intervals;
+    // a label set's exemplars travel with its first series
+    let mut exemplars_sent = vec![false; partial.table.label_sets().len()];
     let series = (0..partial.table.len())
         .map(|index| {
+            let label_set = partial.table.label_set_of(index);
+            let first_of_label_set = !std::mem::replace(&mut exemplars_sent[label_set], true);
             let (key, bucket) = partial.table.series(index);
             let (first, end) = occupied(partial, index).unwrap_or((0, 0));
             let cells = index * intervals + first..index * intervals + end;
@@ -113,7 +117,8 @@ fn series_to_proto(partial: &SeriesPartial) -> pb::MetricsSeriesPartial {
                 sums,
                 exemplars: partial
                     .exemplars
-                    .get(index)
+                    .get(label_set)
+                    .filter(|_| first_of_label_set)
                     .map(|set| set.items().iter().map(exemplar_to_proto).collect())
                     .unwrap_or_default(),
             }
@@ -157,6 +162,9 @@ fn exemplar_to_proto(exemplar: &Exemplar) -> pb::MetricsExemplar {
         span_id: exemplar.span_id.as_bytes().to_vec().into(),
         start_unix_nano: exemplar.start_unix_nano,
         value: exemplar.value,
+        has_bucket: exemplar.bucket.is_some(),
+        bucket_duration: exemplar.bucket.is_some_and(|bucket| bucket.duration),
+        bucket_exponent: exemplar.bucket.map_or(0, |bucket| u32::from(bucket.exponent)),
     }
 }
 
@@ -290,14 +298,11 @@ fn series_from_proto(
                 .map(value_from_proto)
                 .collect::<Result<Box<[Value]>>>()?,
         );
-        let bucket = match (series.has_bucket, u8::try_from(series.bucket_exponent)) {
-            (false, _) => None,
-            (true, Ok(exponent)) if exponent <= 64 => Some(Bucket {
-                duration: series.bucket_duration,
-                exponent,
-            }),
-            (true, _) => return Err(bad("bucket exponent out of range")),
-        };
+        let bucket = bucket_from_proto(
+            series.has_bucket,
+            series.bucket_duration,
+            series.bucket_exponent,
+        )?;
         if bucket.is_some() != into.table.is_bucketed() {
             return Err(bad("a series' bucket does not match the function"));
         }
@@ -348,7 +353,8 @@ fn series_from_proto(
                 }
             }
         }
-        if let Some(set) = into.exemplars.get_mut(index) {
+        let label_set = into.table.label_set_of(index);
+        if let Some(set) = into.exemplars.get_mut(label_set) {
             for exemplar in &series.exemplars {
                 let trace_id = TraceId::from_bytes(&exemplar.trace_id)
                     .map_err(|error| bad(format!("exemplar trace ID: {error}")))?;
@@ -361,6 +367,11 @@ fn series_from_proto(
                         span_id,
                         start_unix_nano: exemplar.start_unix_nano,
                         value: exemplar.value,
+                        bucket: bucket_from_proto(
+                            exemplar.has_bucket,
+                            exemplar.bucket_duration,
+                            exemplar.bucket_exponent,
+                        )?,
                     },
                     into.exemplar_limit,
                 );
@@ -368,6 +379,14 @@ fn series_from_proto(
         }
     }
     Ok(())
+}
+
+fn bucket_from_proto(has_bucket: bool, duration: bool, exponent: u32) -> Result<Option<Bucket>> {
+    match (has_bucket, u8::try_from(exponent)) {
+        (false, _) => Ok(None),
+        (true, Ok(exponent)) if exponent <= 64 => Ok(Some(Bucket { duration, exponent })),
+        (true, _) => Err(bad("bucket exponent out of range")),
+    }
 }
 
 fn value_from_proto(message: &pb::MetricsValue) -> Result<Value> {

@@ -50,7 +50,7 @@ pub(super) fn span(trace: u8, start: u64, duration: u64, service: &'static str) 
 
 impl TestSpan {
     /// Adds a span-scoped attribute.
-    pub fn with(mut self, name: &str, value: Value) -> Self {
+    pub(super) fn with(mut self, name: &str, value: Value) -> Self {
         self.attributes.push((
             Attribute::Custom {
                 scope: AttributeScope::Span,
@@ -62,13 +62,13 @@ impl TestSpan {
     }
 
     /// Adds an attribute.
-    pub fn with_attribute(mut self, attribute: Attribute, value: Value) -> Self {
+    pub(super) fn with_attribute(mut self, attribute: Attribute, value: Value) -> Self {
         self.attributes.push((attribute, value));
         self
     }
 
     /// Marks the span as its trace's root.
-    pub fn root(mut self) -> Self {
+    pub(super) fn root(mut self) -> Self {
         self.root = true;
         self
     }

@@ -71,3 +71,29 @@ fn default_step_aims_at_240_points() {
     assert_eq!(default_step_nano(T0, T0 + 30 * SECOND), 100_000_000);
     assert_eq!(default_step_nano(T0, T0 + SECOND), 50_000_000);
 }
+
+#[test]
+fn the_hot_loop_mapper_agrees_with_interval_of() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for step in [1, 7, 50_000_000, 60 * SECOND, 3600 * SECOND, 86_400 * SECOND + 13] {
+        let window = TimeWindow::range(T0, T0 + 10_000 * step, step).unwrap();
+        let mapper = window.mapper();
+        let edges = (0..=10_001u64).flat_map(|index| {
+            let border = window.start_unix_nano() + index * step;
+            [border.saturating_sub(1), border, border + 1]
+        });
+        for start in edges {
+            assert_eq!(mapper.interval_of(start), window.interval_of(start), "{step} {start}");
+        }
+        for _ in 0..10_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let start = window.start_unix_nano() + state % (10_001 * step);
+            assert_eq!(mapper.interval_of(start), window.interval_of(start), "{step} {start}");
+        }
+    }
+    let instant = TimeWindow::instant(T0, T0 + SECOND).unwrap();
+    assert_eq!(instant.mapper().interval_of(T0), Some(0));
+    assert_eq!(instant.mapper().interval_of(T0 + SECOND + 1), None);
+}
