@@ -147,6 +147,15 @@ impl SeriesAccumulator {
     pub fn observe(&mut self, input: &SpanRows<'_>) {
         let batch = input.batch;
         let mut groups = BatchGroups::new(batch, &self.by);
+        if self.partial.kind == CellKind::Count
+            && !self.bucketed
+            && self.sampling.is_exact()
+            && (self.partial.exemplar_limit == 0 || batch.spans.span_id.is_empty())
+            && let Some(keys) = groups.dictionary_keys()
+        {
+            self.count_dictionary(input, keys, &mut groups);
+            return;
+        }
         let numbers = self.value.as_ref().map(|attribute| Numbers::new(batch, attribute));
         let exemplars = self.partial.exemplar_limit > 0 && !batch.spans.span_id.is_empty();
         let needs_traces = groups.needs_traces()
@@ -244,6 +253,41 @@ impl SeriesAccumulator {
         });
         self.partial.inspected_spans += inspected;
         self.row_traces = row_traces;
+    }
+
+    /// The counting fast path (`rate`, `count_over_time` without sampling or exemplars, grouped
+    /// by at most one dictionary column: M1's shape): a tight loop over keys and start times.
+    fn count_dictionary(
+        &mut self,
+        input: &SpanRows<'_>,
+        keys: Option<(&[u32], u32)>,
+        groups: &mut BatchGroups<'_>,
+    ) {
+        let starts = &input.batch.spans.start_unix_nano;
+        let window = self.partial.window.mapper();
+        let intervals = self.partial.intervals;
+        let mut inspected = 0u64;
+        let mut count = |row: usize| {
+            let Some(start) = starts.get(row).copied() else {
+                return;
+            };
+            let Some(interval) = window.interval_of(start) else {
+                return;
+            };
+            inspected += 1;
+            let local = match keys {
+                None => 0,
+                Some((keys, values)) => keys.get(row).map_or(values, |key| (*key).min(values)),
+            };
+            if let Some(label_set) = groups.label_set_of_local(local, &mut self.partial) {
+                self.partial.counts[label_set as usize * intervals + interval] += 1;
+            }
+        };
+        match input.rows {
+            Some(rows) => rows.iter().for_each(|row| count(*row as usize)),
+            None => (0..starts.len()).for_each(&mut count),
+        }
+        self.partial.inspected_spans += inspected;
     }
 
     /// The partial result so far.

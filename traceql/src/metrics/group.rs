@@ -158,6 +158,23 @@ impl<'a> BatchGroups<'a> {
         }
     }
 
+    /// For the counting fast path: `Some(None)` without `by()`, `Some(Some(keys, values))` for
+    /// one dictionary column, `None` otherwise.
+    pub(crate) fn dictionary_keys(&self) -> Option<Option<(&'a [u32], u32)>> {
+        match self.attributes.as_slice() {
+            [] => Some(None),
+            [Keys::Dict { keys, values }] => Some(Some((keys, values.len() as u32))),
+            _ => None,
+        }
+    }
+
+    /// The label set of batch-local id `local` of a single attribute (or 0 without `by()`),
+    /// `None` when the series cap refused it.
+    #[inline(always)]
+    pub(crate) fn label_set_of_local(&mut self, local: u32, partial: &mut SeriesPartial) -> Option<u32> {
+        self.cached_single(local, partial)
+    }
+
     /// `true` when some attribute needs each row's trace index.
     pub(crate) fn needs_traces(&self) -> bool {
         self.attributes.iter().any(Keys::is_trace_level)
@@ -190,7 +207,7 @@ impl<'a> BatchGroups<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn cached_single(&mut self, local: u32, partial: &mut SeriesPartial) -> Option<u32> {
         let index = local as usize;
         let cached = self.single.get(index).copied().unwrap_or(UNKNOWN);

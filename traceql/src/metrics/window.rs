@@ -9,6 +9,8 @@
 //!
 //! Every partial result of a query uses the same window, so partials merge cell by cell.
 
+use strength_reduce::StrengthReducedU64;
+
 use crate::error::{Error, Result};
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
@@ -21,19 +23,6 @@ pub struct TimeWindow {
     end_unix_nano: u64,
     step_nano: u64,
     instant: bool,
-}
-
-/// `offset / step` without a 64-bit division per span: a float estimate, corrected.
-#[inline]
-fn divide(offset: u64, step: u64, inverse: f64) -> u64 {
-    let mut quotient = (offset as f64 * inverse) as u64;
-    while quotient > 0 && quotient.saturating_mul(step) > offset {
-        quotient -= 1;
-    }
-    while (quotient + 1).saturating_mul(step) <= offset {
-        quotient += 1;
-    }
-    quotient
 }
 
 impl TimeWindow {
@@ -133,8 +122,7 @@ impl TimeWindow {
         IntervalMapper {
             start_unix_nano: self.start_unix_nano,
             end_unix_nano: self.end_unix_nano,
-            step_nano: self.step_nano,
-            inverse_step: 1.0 / self.step_nano as f64,
+            step: StrengthReducedU64::new(self.step_nano.max(1)),
             instant: self.instant,
         }
     }
@@ -160,13 +148,13 @@ impl TimeWindow {
     }
 }
 
-/// Span start → interval, precomputed for a loop over many spans.
+/// Span start → interval, precomputed for a loop over many spans (the division by the step
+/// is a multiply by a precomputed reciprocal).
 #[derive(Debug, Clone, Copy)]
 pub struct IntervalMapper {
     start_unix_nano: u64,
     end_unix_nano: u64,
-    step_nano: u64,
-    inverse_step: f64,
+    step: StrengthReducedU64,
     instant: bool,
 }
 
@@ -183,7 +171,7 @@ impl IntervalMapper {
             return None;
         }
         let offset = start_unix_nano - self.start_unix_nano - 1;
-        Some(divide(offset, self.step_nano, self.inverse_step) as usize)
+        Some((offset / self.step) as usize)
     }
 }
 
