@@ -26,7 +26,9 @@ const BATCH: usize = 1 << 16;
 const SPANS_PER_TRACE: usize = 20;
 
 fn batches() -> Vec<SpanBatch> {
-    let services: Vec<Value> = (0..10).map(|index| Value::string(&format!("service-{index}"))).collect();
+    let services: Vec<Value> = (0..10)
+        .map(|index| Value::string(&format!("service-{index}")))
+        .collect();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         state ^= state << 13;
@@ -86,7 +88,12 @@ fn batches() -> Vec<SpanBatch> {
         .collect()
 }
 
-fn run(plan: &MetricsPlan, request: &MetricsRequest, batches: &[SpanBatch], rows: Option<&[u32]>) -> usize {
+fn run(
+    plan: &MetricsPlan,
+    request: &MetricsRequest,
+    batches: &[SpanBatch],
+    rows: Option<&[u32]>,
+) -> usize {
     let mut accumulator = plan.accumulator(request);
     for batch in batches {
         let input = match rows {
@@ -96,7 +103,11 @@ fn run(plan: &MetricsPlan, request: &MetricsRequest, batches: &[SpanBatch], rows
         accumulator.observe(0, &input).expect("observe");
     }
     let partial = accumulator.finish();
-    plan.evaluate(request, &partial).expect("evaluate").series.series.len()
+    plan.evaluate(request, &partial)
+        .expect("evaluate")
+        .series
+        .series
+        .len()
 }
 
 fn bench_metrics(c: &mut Criterion) {
@@ -107,8 +118,18 @@ fn bench_metrics(c: &mut Criterion) {
     group.throughput(Throughput::Elements(SPANS as u64));
     group.sample_size(20);
     for (name, query, rows, exemplars) in [
-        ("m1_rate_by_service", "{ } | rate() by (resource.service.name)", None, 0),
-        ("m1_rate_by_service_exemplars", "{ } | rate() by (resource.service.name)", None, 100),
+        (
+            "m1_rate_by_service",
+            "{ } | rate() by (resource.service.name)",
+            None,
+            0,
+        ),
+        (
+            "m1_rate_by_service_exemplars",
+            "{ } | rate() by (resource.service.name)",
+            None,
+            100,
+        ),
         (
             "m2_quantile_by_service",
             "{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)",
@@ -143,7 +164,11 @@ fn cpu_seconds() -> f64 {
     // fields after the parenthesised command name: state is field 3, utime 14, stime 15
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok());
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<f64>().ok())
+    };
     match (ticks(11), ticks(12)) {
         (Some(user), Some(system)) => (user + system) / 100.0,
         _ => 0.0,
@@ -156,12 +181,31 @@ fn cpu_report() {
     let server_rows: Vec<u32> = (0..BATCH as u32).filter(|row| row % 4 == 1).collect();
     for (name, query, rows, exemplars) in [
         ("m1", "{ } | rate() by (resource.service.name)", None, 0),
-        ("m1+exemplars", "{ } | rate() by (resource.service.name)", None, 100),
-        ("m2", "{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)", Some(server_rows.as_slice()), 0),
-        ("m2+exemplars", "{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)", Some(server_rows.as_slice()), 100),
+        (
+            "m1+exemplars",
+            "{ } | rate() by (resource.service.name)",
+            None,
+            100,
+        ),
+        (
+            "m2",
+            "{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)",
+            Some(server_rows.as_slice()),
+            0,
+        ),
+        (
+            "m2+exemplars",
+            "{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)",
+            Some(server_rows.as_slice()),
+            100,
+        ),
     ] {
         let plan = MetricsPlan::parse(query).unwrap();
-        let request = MetricsRequest { window, max_series: 1000, max_exemplars: exemplars };
+        let request = MetricsRequest {
+            window,
+            max_series: 1000,
+            max_exemplars: exemplars,
+        };
         let started = cpu_seconds();
         let mut iterations = 0u64;
         while cpu_seconds() - started < 3.0 {

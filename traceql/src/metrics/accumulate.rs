@@ -3,6 +3,7 @@
 //! window, and adds each span to its series' interval cell. The loop allocates nothing per span:
 //! per-batch tables map dictionary keys (or other batch-local ids) to series.
 
+use crate::ast::Attribute;
 use crate::fetch::{SpanBatch, ValueColumn};
 use crate::metrics::exemplar::Exemplar;
 use crate::metrics::group::BatchGroups;
@@ -14,7 +15,6 @@ use crate::metrics::plan::{FirstStage, Function};
 use crate::metrics::series_table::{Bucket, SeriesCount};
 use crate::metrics::window::TimeWindow;
 use crate::value::Value;
-use crate::ast::Attribute;
 
 /// Limits and options every accumulator of a query shares.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,7 +31,10 @@ pub struct AccumulatorOptions {
 enum Numbers<'a> {
     Missing,
     Duration(&'a [u64]),
-    Dict { keys: &'a [u32], numbers: Vec<Option<Number>> },
+    Dict {
+        keys: &'a [u32],
+        numbers: Vec<Option<Number>>,
+    },
     Plain(&'a [Value]),
     FirstOf(Vec<&'a ValueColumn>),
     Trace(Vec<Option<Number>>),
@@ -113,7 +116,9 @@ impl SeriesAccumulator {
     /// [`CompareAccumulator`](crate::metrics::compare::CompareAccumulator)).
     pub fn new(leaf: &FirstStage, options: &AccumulatorOptions) -> Option<SeriesAccumulator> {
         let (kind, bucketed, count) = match &leaf.function {
-            Function::Rate | Function::CountOverTime => (CellKind::Count, false, SeriesCount::PerSeries),
+            Function::Rate | Function::CountOverTime => {
+                (CellKind::Count, false, SeriesCount::PerSeries)
+            }
             Function::MinOverTime(_) => (CellKind::Min, false, SeriesCount::PerSeries),
             Function::MaxOverTime(_) => (CellKind::Max, false, SeriesCount::PerSeries),
             Function::SumOverTime(_) | Function::AvgOverTime(_) => {
@@ -128,7 +133,11 @@ impl SeriesAccumulator {
             Function::Compare { .. } => return None,
         };
         Some(SeriesAccumulator {
-            by: leaf.by.iter().map(|group| group.attribute.clone()).collect(),
+            by: leaf
+                .by
+                .iter()
+                .map(|group| group.attribute.clone())
+                .collect(),
             value: leaf.function.value_attribute().cloned(),
             bucketed,
             sampling: options.sampling,
@@ -156,7 +165,10 @@ impl SeriesAccumulator {
             self.count_dictionary(input, keys, &mut groups);
             return;
         }
-        let numbers = self.value.as_ref().map(|attribute| Numbers::new(batch, attribute));
+        let numbers = self
+            .value
+            .as_ref()
+            .map(|attribute| Numbers::new(batch, attribute));
         let exemplars = self.partial.exemplar_limit > 0 && !batch.spans.span_id.is_empty();
         let needs_traces = groups.needs_traces()
             || numbers.as_ref().is_some_and(Numbers::is_trace_level)
@@ -167,7 +179,11 @@ impl SeriesAccumulator {
             row_traces_into(batch, &mut row_traces);
         }
         let trace_hashes: Vec<u64> = if !self.sampling.is_exact() || exemplars {
-            batch.traces.iter().map(|trace| trace_hash(trace.trace_id.as_bytes())).collect()
+            batch
+                .traces
+                .iter()
+                .map(|trace| trace_hash(trace.trace_id.as_bytes()))
+                .collect()
         } else {
             Vec::new()
         };
@@ -183,8 +199,7 @@ impl SeriesAccumulator {
             let Some(start) = starts.get(row).copied() else {
                 return;
             };
-            if !sampling.is_exact()
-                && !sampled(&sampling, &trace_hashes, trace, start, batch, row)
+            if !sampling.is_exact() && !sampled(&sampling, &trace_hashes, trace, start, batch, row)
             {
                 return;
             }
@@ -234,8 +249,10 @@ impl SeriesAccumulator {
                 let limit = self.partial.exemplar_limit;
                 if let Some(set) = self.partial.exemplars.get_mut(label_set as usize)
                     && !set.rejects(score, limit)
-                    && let (Some(trace_info), Some(span_id)) =
-                        (batch.traces.get(trace as usize), batch.spans.span_id.get(row))
+                    && let (Some(trace_info), Some(span_id)) = (
+                        batch.traces.get(trace as usize),
+                        batch.spans.span_id.get(row),
+                    )
                 {
                     set.offer(
                         Exemplar {

@@ -31,7 +31,12 @@ pub(crate) fn apply(op: ArithOp, left: f64, right: f64) -> f64 {
 
 fn name_of(series: &Series) -> Option<&str> {
     match series.labels.as_slice() {
-        [Label { name, value: Value::String(text) }] if &**name == NAME_LABEL => Some(text),
+        [
+            Label {
+                name,
+                value: Value::String(text),
+            },
+        ] if &**name == NAME_LABEL => Some(text),
         _ => None,
     }
 }
@@ -79,9 +84,8 @@ pub(crate) fn combine(op: ArithOp, lhs: Operand, rhs: Operand) -> Operand {
 
 fn combine_series(op: ArithOp, left: SeriesSet, right: SeriesSet) -> SeriesSet {
     let truncated = left.truncated || right.truncated;
-    let single = |set: &SeriesSet| -> bool {
-        set.series.len() == 1 && name_of(&set.series[0]).is_some()
-    };
+    let single =
+        |set: &SeriesSet| -> bool { set.series.len() == 1 && name_of(&set.series[0]).is_some() };
     let mut out = SeriesSet {
         series: Vec::new(),
         truncated,

@@ -15,7 +15,9 @@ use crate::ast::{Attribute, Intrinsic};
 use crate::error::{Error, Result};
 use crate::fetch::ValueColumn;
 use crate::metrics::input::{SpanRows, TraceField, row_traces, trace_values};
-use crate::metrics::labels::{Label, ValueKey, label_name, labels_text, META_ERROR_LABEL, META_TYPE_LABEL};
+use crate::metrics::labels::{
+    Label, META_ERROR_LABEL, META_TYPE_LABEL, ValueKey, label_name, labels_text,
+};
 use crate::metrics::series::{Series, SeriesSet};
 use crate::metrics::window::TimeWindow;
 use crate::value::Value;
@@ -46,7 +48,12 @@ impl AttributeCounts {
     }
 
     /// Counts read from the wire (validated lengths).
-    pub(crate) fn decoded(values: Vec<Value>, counts: Vec<u64>, totals: Vec<u64>, overflow: bool) -> Self {
+    pub(crate) fn decoded(
+        values: Vec<Value>,
+        counts: Vec<u64>,
+        totals: Vec<u64>,
+        overflow: bool,
+    ) -> Self {
         let index = values
             .iter()
             .enumerate()
@@ -73,7 +80,8 @@ impl AttributeCounts {
                 }
                 self.values.push(value.clone());
                 self.counts.resize(self.counts.len() + intervals, 0);
-                self.index.insert(ValueKey(value.clone()), self.values.len() - 1);
+                self.index
+                    .insert(ValueKey(value.clone()), self.values.len() - 1);
                 self.values.len() - 1
             }
         };
@@ -174,7 +182,13 @@ impl ComparePartial {
 }
 
 /// Adds to a value's cell without touching the totals (merging: totals are merged apart).
-fn add_value_only(target: &mut AttributeCounts, value: &Value, interval: usize, amount: u64, intervals: usize) {
+fn add_value_only(
+    target: &mut AttributeCounts,
+    value: &Value,
+    interval: usize,
+    amount: u64,
+    intervals: usize,
+) {
     let before = target.totals[interval];
     target.add(value, interval, amount, intervals);
     target.totals[interval] = before;
@@ -229,8 +243,14 @@ impl CompareAccumulator {
         let root_service = trace_values(batch, TraceField::RootServiceName);
         let root_name = trace_values(batch, TraceField::RootSpanName);
         let trace_labels = [
-            (label_name(&Attribute::Intrinsic(Intrinsic::TraceRootService)), &root_service),
-            (label_name(&Attribute::Intrinsic(Intrinsic::TraceRootName)), &root_name),
+            (
+                label_name(&Attribute::Intrinsic(Intrinsic::TraceRootService)),
+                &root_service,
+            ),
+            (
+                label_name(&Attribute::Intrinsic(Intrinsic::TraceRootName)),
+                &root_name,
+            ),
         ];
         let mut row_trace = std::mem::take(&mut self.row_traces);
         row_traces(batch, &mut row_trace);
@@ -259,12 +279,14 @@ impl CompareAccumulator {
                 if value.is_nil() || matches!(value, Value::Duration(_)) {
                     continue;
                 }
-                side.attribute(label, intervals).add(value, interval, 1, intervals);
+                side.attribute(label, intervals)
+                    .add(value, interval, 1, intervals);
             }
             let trace = row_trace[row] as usize;
             for (label, values) in &trace_labels {
                 if let Some(value) = values.get(trace).filter(|value| !value.is_nil()) {
-                    side.attribute(label, intervals).add(value, interval, 1, intervals);
+                    side.attribute(label, intervals)
+                        .add(value, interval, 1, intervals);
                 }
             }
         });
@@ -279,11 +301,18 @@ impl CompareAccumulator {
 }
 
 /// The final series of a merged `compare()` partial (sampling `multiplier` applied).
-pub(crate) fn finalize_compare(partial: &ComparePartial, top_n: usize, multiplier: f64) -> SeriesSet {
+pub(crate) fn finalize_compare(
+    partial: &ComparePartial,
+    top_n: usize,
+    multiplier: f64,
+) -> SeriesSet {
     let mut set = SeriesSet::default();
     let mut errored: Vec<Arc<str>> = Vec::new();
     let scale = |counts: &[u64]| -> Vec<f64> {
-        counts.iter().map(|count| *count as f64 * multiplier).collect()
+        counts
+            .iter()
+            .map(|count| *count as f64 * multiplier)
+            .collect()
     };
     let intervals = partial.intervals;
     for (side, name, total_name) in [

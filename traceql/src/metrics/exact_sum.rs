@@ -153,7 +153,10 @@ mod tests {
         assert_eq!(floats(&[1e100, 1.0, -1e100]).value(), 1.0);
         assert_eq!(floats(&[0.1; 10]).value(), 1.0);
         // the half-way case across several partials
-        assert_eq!(floats(&[1e-16, 1.0, 1e16]).value(), 1.000_000_000_000_000_2e16);
+        assert_eq!(
+            floats(&[1e-16, 1.0, 1e16]).value(),
+            1.000_000_000_000_000_2e16
+        );
         assert_eq!(floats(&[]).value(), 0.0);
     }
 

@@ -61,7 +61,11 @@ fn exemplars_of(window: &TimeWindow, items: &[Exemplar], values: &[f64]) -> Vec<
 }
 
 /// The final series of one non-`compare()` leaf.
-pub(crate) fn finalize_series(partial: &SeriesPartial, leaf: &FirstStage, multiplier: f64) -> SeriesSet {
+pub(crate) fn finalize_series(
+    partial: &SeriesPartial,
+    leaf: &FirstStage,
+    multiplier: f64,
+) -> SeriesSet {
     let window = partial.window;
     let intervals = partial.intervals;
     let name = leaf.function.name();
@@ -88,9 +92,7 @@ pub(crate) fn finalize_series(partial: &SeriesPartial, leaf: &FirstStage, multip
                 .iter()
                 .map(|count| *count as f64 * multiplier)
                 .collect(),
-            Function::MinOverTime(_) | Function::MaxOverTime(_) => {
-                partial.extremes[cells].to_vec()
-            }
+            Function::MinOverTime(_) | Function::MaxOverTime(_) => partial.extremes[cells].to_vec(),
             Function::SumOverTime(_) => cells
                 .map(|cell| match partial.counts[cell] {
                     0 => f64::NAN,

@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 
+use crate::ast::Attribute;
 use crate::fetch::{SpanBatch, ValueColumn};
 use crate::metrics::input::{Column, resolve, trace_values};
 use crate::metrics::labels::{GroupKey, ValueKey, ValueRef};
 use crate::metrics::partial::SeriesPartial;
 use crate::value::Value;
-use crate::ast::Attribute;
 
 const UNKNOWN: u32 = u32::MAX;
 const REFUSED: u32 = u32::MAX - 1;
@@ -22,7 +22,10 @@ enum Keys<'a> {
     /// Every row nil: local id 0.
     Missing,
     /// Local id = dictionary key (`values.len()` for an out-of-range key: nil).
-    Dict { keys: &'a [u32], values: &'a [Value] },
+    Dict {
+        keys: &'a [u32],
+        values: &'a [Value],
+    },
     /// Local ids from distinct values.
     Hashed {
         source: HashedSource<'a>,
@@ -30,7 +33,10 @@ enum Keys<'a> {
         values: Vec<&'a Value>,
     },
     /// One local id per trace.
-    Trace { per_trace: Vec<u32>, values: Vec<Value> },
+    Trace {
+        per_trace: Vec<u32>,
+        values: Vec<Value>,
+    },
     /// Span durations: local ids from distinct nanoseconds.
     Duration {
         durations: &'a [u64],
@@ -152,7 +158,10 @@ pub(crate) struct BatchGroups<'a> {
 impl<'a> BatchGroups<'a> {
     pub(crate) fn new(batch: &'a SpanBatch, by: &[Attribute]) -> BatchGroups<'a> {
         BatchGroups {
-            attributes: by.iter().map(|attribute| Keys::new(batch, attribute)).collect(),
+            attributes: by
+                .iter()
+                .map(|attribute| Keys::new(batch, attribute))
+                .collect(),
             single: Vec::new(),
             multi: HashMap::new(),
         }
@@ -171,7 +180,11 @@ impl<'a> BatchGroups<'a> {
     /// The label set of batch-local id `local` of a single attribute (or 0 without `by()`),
     /// `None` when the series cap refused it.
     #[inline(always)]
-    pub(crate) fn label_set_of_local(&mut self, local: u32, partial: &mut SeriesPartial) -> Option<u32> {
+    pub(crate) fn label_set_of_local(
+        &mut self,
+        local: u32,
+        partial: &mut SeriesPartial,
+    ) -> Option<u32> {
         self.cached_single(local, partial)
     }
 
@@ -182,7 +195,12 @@ impl<'a> BatchGroups<'a> {
 
     /// The label set of `row` (in trace `trace`), `None` when the series cap refused it.
     #[inline]
-    pub(crate) fn label_set(&mut self, row: usize, trace: u32, partial: &mut SeriesPartial) -> Option<u32> {
+    pub(crate) fn label_set(
+        &mut self,
+        row: usize,
+        trace: u32,
+        partial: &mut SeriesPartial,
+    ) -> Option<u32> {
         match self.attributes.len() {
             0 => self.cached_single(0, partial),
             1 => {

@@ -81,7 +81,9 @@ pub enum Column<'a> {
 pub fn resolve<'a>(batch: &'a SpanBatch, attribute: &Attribute) -> Column<'a> {
     match attribute {
         Attribute::Intrinsic(Intrinsic::Duration) => Column::SpanDuration,
-        Attribute::Intrinsic(Intrinsic::TraceRootService) => Column::Trace(TraceField::RootServiceName),
+        Attribute::Intrinsic(Intrinsic::TraceRootService) => {
+            Column::Trace(TraceField::RootServiceName)
+        }
         Attribute::Intrinsic(Intrinsic::TraceRootName) => Column::Trace(TraceField::RootSpanName),
         Attribute::Intrinsic(Intrinsic::TraceDuration) => Column::Trace(TraceField::Duration),
         Attribute::Intrinsic(Intrinsic::TraceId) => Column::Trace(TraceField::TraceId),
@@ -119,16 +121,19 @@ impl Column<'_> {
 
 /// The per-trace values of a trace-level field for one batch.
 pub(crate) fn trace_values(batch: &SpanBatch, field: TraceField) -> Vec<Value> {
-    let text = |text: &Option<Arc<str>>| text.as_ref().map_or(Value::Nil, |t| Value::String(t.clone()));
+    let text = |text: &Option<Arc<str>>| {
+        text.as_ref()
+            .map_or(Value::Nil, |t| Value::String(t.clone()))
+    };
     batch
         .traces
         .iter()
         .map(|trace| match field {
             TraceField::RootServiceName => text(&trace.root_service_name),
             TraceField::RootSpanName => text(&trace.root_span_name),
-            TraceField::Duration => Value::Duration(
-                trace.end_unix_nano.saturating_sub(trace.start_unix_nano) as i64,
-            ),
+            TraceField::Duration => {
+                Value::Duration(trace.end_unix_nano.saturating_sub(trace.start_unix_nano) as i64)
+            }
             TraceField::TraceId => Value::String(Arc::from(trace.trace_id.to_hex_trimmed())),
         })
         .collect()

@@ -27,8 +27,8 @@ mod query;
 mod second_stage;
 mod series;
 mod series_table;
-pub mod wire;
 mod window;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -39,8 +39,8 @@ pub use exact_sum::ExactSum;
 pub use hints::{MetricsHints, Sampling};
 pub use input::{Column, Number, SpanRows, TraceField, resolve};
 pub use labels::{
-    BUCKET_LABEL, Label, META_ERROR_LABEL, META_TYPE_LABEL, NAME_LABEL, QUANTILE_LABEL,
-    any_value, label_name, labels_text,
+    BUCKET_LABEL, Label, META_ERROR_LABEL, META_TYPE_LABEL, NAME_LABEL, QUANTILE_LABEL, any_value,
+    label_name, labels_text,
 };
 pub use log2::{BucketUnit, bucket_exponent, quantile};
 pub use partial::{CellKind, Partial, QueryPartial, SeriesPartial};

@@ -99,7 +99,11 @@ impl MetricsResult {
             .series
             .iter()
             .filter_map(|series| {
-                let value = series.values.first().copied().filter(|value| !value.is_nan())?;
+                let value = series
+                    .values
+                    .first()
+                    .copied()
+                    .filter(|value| !value.is_nan())?;
                 Some(InstantSeries {
                     labels: key_values(&series.labels),
                     value,

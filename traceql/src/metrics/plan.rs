@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use crate::ast::{
-    ArithOp, Attribute, Body, CmpOp, Constant, FieldExpr, Intrinsic, MetricsExpr,
-    MetricsFunction, MetricsQuery, OverTimeFunction, Pipeline, RootExpr, SecondStageOp, Stage,
-    Static,
+    ArithOp, Attribute, Body, CmpOp, Constant, FieldExpr, Intrinsic, MetricsExpr, MetricsFunction,
+    MetricsQuery, OverTimeFunction, Pipeline, RootExpr, SecondStageOp, Stage, Static,
 };
 use crate::error::{Error, Result};
 use crate::metrics::hints::MetricsHints;
@@ -152,9 +151,10 @@ impl FirstStage {
     pub fn needs_full_trace(&self) -> bool {
         match self.pipeline.stages.as_slice() {
             [Stage::Spanset(crate::ast::SpansetExpr::Filter(_))] => false,
-            [Stage::Spanset(crate::ast::SpansetExpr::Filter(_)), rest @ ..] => rest
-                .iter()
-                .any(|stage| !matches!(stage, Stage::Select(_))),
+            [
+                Stage::Spanset(crate::ast::SpansetExpr::Filter(_)),
+                rest @ ..,
+            ] => rest.iter().any(|stage| !matches!(stage, Stage::Select(_))),
             _ => true,
         }
     }

@@ -57,7 +57,9 @@ impl QueryAccumulator {
             Some(LeafAccumulator::Compare(_)) => Err(Error::metrics_partial(
                 "a compare() leaf needs the filter's matches (observe_compare)",
             )),
-            None => Err(Error::metrics_partial(format!("no leaf {leaf} in this query"))),
+            None => Err(Error::metrics_partial(format!(
+                "no leaf {leaf} in this query"
+            ))),
         }
     }
 
@@ -77,7 +79,9 @@ impl QueryAccumulator {
             Some(LeafAccumulator::Series(_)) => Err(Error::metrics_partial(format!(
                 "leaf {leaf} is not a compare() leaf"
             ))),
-            None => Err(Error::metrics_partial(format!("no leaf {leaf} in this query"))),
+            None => Err(Error::metrics_partial(format!(
+                "no leaf {leaf} in this query"
+            ))),
         }
     }
 
@@ -89,9 +93,7 @@ impl QueryAccumulator {
                 .into_iter()
                 .map(|leaf| match leaf {
                     LeafAccumulator::Series(accumulator) => Partial::Series(accumulator.finish()),
-                    LeafAccumulator::Compare(accumulator) => {
-                        Partial::Compare(accumulator.finish())
-                    }
+                    LeafAccumulator::Compare(accumulator) => Partial::Compare(accumulator.finish()),
                 })
                 .collect(),
         }
@@ -126,10 +128,9 @@ impl MetricsPlan {
                     (None, Function::Compare { window, .. }) => {
                         LeafAccumulator::Compare(CompareAccumulator::new(request.window, *window))
                     }
-                    (None, _) => LeafAccumulator::Compare(CompareAccumulator::new(
-                        request.window,
-                        None,
-                    )),
+                    (None, _) => {
+                        LeafAccumulator::Compare(CompareAccumulator::new(request.window, None))
+                    }
                 }
             })
             .collect();
@@ -142,7 +143,11 @@ impl MetricsPlan {
     }
 
     /// The final series of a merged partial.
-    pub fn evaluate(&self, request: &MetricsRequest, partial: &QueryPartial) -> Result<MetricsResult> {
+    pub fn evaluate(
+        &self,
+        request: &MetricsRequest,
+        partial: &QueryPartial,
+    ) -> Result<MetricsResult> {
         if partial.leaves.len() != self.leaves.len() {
             return Err(Error::metrics_partial(format!(
                 "the partial has {} leaves, the query {}",
@@ -217,4 +222,3 @@ fn evaluate_expr(expr: &PlanExpr, leaves: &mut [Option<SeriesSet>]) -> Result<Op
         }
     })
 }
-

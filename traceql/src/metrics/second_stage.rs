@@ -64,7 +64,9 @@ fn keep_extremes(set: &mut SeriesSet, limit: usize, largest: bool) {
             by_value.then_with(|| keys[left.1].cmp(&keys[right.1]))
         });
         for (_, index) in candidates.iter().take(limit) {
-            keep[*index][point] = true;
+            if let Some(kept) = keep[*index].get_mut(point) {
+                *kept = true;
+            }
         }
     }
     for (series, kept) in set.series.iter_mut().zip(keep) {

@@ -56,7 +56,7 @@ pub(crate) struct SeriesTable {
     /// `(label set, bucket)` of each series.
     series: Vec<(u32, Option<Bucket>)>,
     /// Bucketed tables: per label set, series index per bucket slot.
-    bucket_slots: Vec<Box<[u32; BUCKET_SLOTS]>>,
+    bucket_slots: Vec<[u32; BUCKET_SLOTS]>,
     bucketed: bool,
     count: SeriesCount,
     max_series: usize,
@@ -126,7 +126,8 @@ impl SeriesTable {
             return Some(*index);
         }
         let added_series = usize::from(!self.bucketed);
-        let output = self.output_series(self.label_sets.len() + 1, self.series.len() + added_series);
+        let output =
+            self.output_series(self.label_sets.len() + 1, self.series.len() + added_series);
         if output > self.max_series {
             self.truncated = true;
             return None;
@@ -135,7 +136,7 @@ impl SeriesTable {
         self.label_sets.push(key.clone());
         self.label_set_index.insert(key.clone(), index);
         if self.bucketed {
-            self.bucket_slots.push(Box::new([NO_SERIES; BUCKET_SLOTS]));
+            self.bucket_slots.push([NO_SERIES; BUCKET_SLOTS]);
         } else {
             self.series.push((index, None));
         }

@@ -190,7 +190,14 @@ fn check_bounds(start_unix_nano: u64, end_unix_nano: u64) -> Result<()> {
 /// windows under one minute, a multiple of 50ms (at least 50ms).
 pub fn default_step_nano(start_unix_nano: u64, end_unix_nano: u64) -> u64 {
     const SECOND: u64 = NANOS_PER_SECOND;
-    const UNITS: [u64; 6] = [3600 * SECOND, 300 * SECOND, 60 * SECOND, 15 * SECOND, 5 * SECOND, SECOND];
+    const UNITS: [u64; 6] = [
+        3600 * SECOND,
+        300 * SECOND,
+        60 * SECOND,
+        15 * SECOND,
+        5 * SECOND,
+        SECOND,
+    ];
     let window = end_unix_nano.saturating_sub(start_unix_nano);
     let baseline = window / 240;
     if window < 60 * SECOND {

@@ -10,7 +10,7 @@ use prost::Message;
 
 use crate::ast::{SpanKind, Status};
 use crate::error::{Error, Result};
-use crate::metrics::compare::{AttributeCounts, CompareSide, ComparePartial};
+use crate::metrics::compare::{AttributeCounts, ComparePartial, CompareSide};
 use crate::metrics::exact_sum::ExactSum;
 use crate::metrics::exemplar::Exemplar;
 use crate::metrics::labels::GroupKey;
@@ -164,7 +164,9 @@ fn exemplar_to_proto(exemplar: &Exemplar) -> pb::MetricsExemplar {
         value: exemplar.value,
         has_bucket: exemplar.bucket.is_some(),
         bucket_duration: exemplar.bucket.is_some_and(|bucket| bucket.duration),
-        bucket_exponent: exemplar.bucket.map_or(0, |bucket| u32::from(bucket.exponent)),
+        bucket_exponent: exemplar
+            .bucket
+            .map_or(0, |bucket| u32::from(bucket.exponent)),
     }
 }
 
@@ -332,7 +334,11 @@ fn series_from_proto(
             }
             CellKind::Min | CellKind::Max => {
                 for (offset, value) in series.extremes.iter().enumerate() {
-                    crate::metrics::partial::merge_extreme(kind, &mut into.extremes[base + offset], *value);
+                    crate::metrics::partial::merge_extreme(
+                        kind,
+                        &mut into.extremes[base + offset],
+                        *value,
+                    );
                 }
             }
             CellKind::Sum => {
@@ -424,7 +430,10 @@ fn value_from_proto(message: &pb::MetricsValue) -> Result<Value> {
     })
 }
 
-fn compare_from_proto(message: &pb::MetricsComparePartial, into: &mut ComparePartial) -> Result<()> {
+fn compare_from_proto(
+    message: &pb::MetricsComparePartial,
+    into: &mut ComparePartial,
+) -> Result<()> {
     let intervals = into.intervals;
     let mut decoded = ComparePartial::new(into.window);
     decoded.inspected_spans = message.inspected_spans;
@@ -448,7 +457,12 @@ fn compare_from_proto(message: &pb::MetricsComparePartial, into: &mut ComparePar
                 .collect::<Result<Vec<Value>>>()?;
             side.push_decoded(
                 attribute.label.as_str().into(),
-                AttributeCounts::decoded(values, attribute.counts.clone(), attribute.totals.clone(), attribute.overflow),
+                AttributeCounts::decoded(
+                    values,
+                    attribute.counts.clone(),
+                    attribute.totals.clone(),
+                    attribute.overflow,
+                ),
             );
         }
     }

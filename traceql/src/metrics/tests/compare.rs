@@ -5,7 +5,8 @@ use crate::metrics::MetricsPlan;
 
 fn route_spans() -> Vec<(TestSpan, bool)> {
     let route = |trace: u8, service: &'static str, route: &str| {
-        span(trace, T0 + u64::from(trace) * SECOND, 1_000, service).with("route", Value::string(route))
+        span(trace, T0 + u64::from(trace) * SECOND, 1_000, service)
+            .with("route", Value::string(route))
     };
     // (span, matches the filter)
     vec![
@@ -39,19 +40,40 @@ fn run_compare(query: &str, spans: &[(TestSpan, bool)]) -> crate::metrics::Metri
 fn compare_splits_selection_and_baseline_with_top_n() {
     let result = run_compare("{ } | compare({ status = error }, 2)", &route_spans());
     let expected: Vec<(&str, f64)> = vec![
-        ("{__meta_error=\"__too_many_values__\", span.route=nil}", 0.0),
-        ("{__meta_type=\"baseline\", resource.service.name=\"api\"}", 3.0),
-        ("{__meta_type=\"baseline\", resource.service.name=\"db\"}", 1.0),
+        (
+            "{__meta_error=\"__too_many_values__\", span.route=nil}",
+            0.0,
+        ),
+        (
+            "{__meta_type=\"baseline\", resource.service.name=\"api\"}",
+            3.0,
+        ),
+        (
+            "{__meta_type=\"baseline\", resource.service.name=\"db\"}",
+            1.0,
+        ),
         ("{__meta_type=\"baseline\", span.route=\"/a\"}", 2.0),
         // tie between /b and /d broken by label text
         ("{__meta_type=\"baseline\", span.route=\"/b\"}", 1.0),
-        ("{__meta_type=\"baseline_total\", resource.service.name=nil}", 4.0),
+        (
+            "{__meta_type=\"baseline_total\", resource.service.name=nil}",
+            4.0,
+        ),
         ("{__meta_type=\"baseline_total\", span.route=nil}", 4.0),
-        ("{__meta_type=\"selection\", resource.service.name=\"api\"}", 1.0),
-        ("{__meta_type=\"selection\", resource.service.name=\"db\"}", 1.0),
+        (
+            "{__meta_type=\"selection\", resource.service.name=\"api\"}",
+            1.0,
+        ),
+        (
+            "{__meta_type=\"selection\", resource.service.name=\"db\"}",
+            1.0,
+        ),
         ("{__meta_type=\"selection\", span.route=\"/a\"}", 1.0),
         ("{__meta_type=\"selection\", span.route=\"/c\"}", 1.0),
-        ("{__meta_type=\"selection_total\", resource.service.name=nil}", 2.0),
+        (
+            "{__meta_type=\"selection_total\", resource.service.name=nil}",
+            2.0,
+        ),
         ("{__meta_type=\"selection_total\", span.route=nil}", 2.0),
     ];
     let got: Vec<(String, f64)> = result
@@ -81,14 +103,24 @@ fn compare_window_limits_the_selection() {
     );
     let result = run_compare(&query, &route_spans());
     assert_eq!(
-        values(&result, "{__meta_type=\"selection_total\", resource.service.name=nil}"),
+        values(
+            &result,
+            "{__meta_type=\"selection_total\", resource.service.name=nil}"
+        ),
         vec![Some(1.0)]
     );
     assert_eq!(
-        values(&result, "{__meta_type=\"baseline\", resource.service.name=\"db\"}"),
+        values(
+            &result,
+            "{__meta_type=\"baseline\", resource.service.name=\"db\"}"
+        ),
         vec![Some(2.0)]
     );
-    assert!(keys(&result).iter().all(|key| !key.contains("__meta_error")));
+    assert!(
+        keys(&result)
+            .iter()
+            .all(|key| !key.contains("__meta_error"))
+    );
 }
 
 #[test]

@@ -28,7 +28,10 @@ fn some(values: &[f64]) -> Vec<Option<f64>> {
 fn count_over_time_and_rate() {
     let count = run("{ } | count_over_time()", range(3, 60), &spans());
     assert_eq!(keys(&count), ["{__name__=\"count_over_time\"}"]);
-    assert_eq!(values(&count, "{__name__=\"count_over_time\"}"), some(&[2.0, 1.0, 1.0]));
+    assert_eq!(
+        values(&count, "{__name__=\"count_over_time\"}"),
+        some(&[2.0, 1.0, 1.0])
+    );
     let rate = run("{ } | rate()", range(3, 60), &spans());
     assert_eq!(
         values(&rate, "{__name__=\"rate\"}"),
@@ -42,17 +45,34 @@ fn count_over_time_and_rate() {
 
 #[test]
 fn grouping_labels_follow_tempo() {
-    let by_service = run("{ } | count_over_time() by (resource.service.name)", range(3, 60), &spans());
+    let by_service = run(
+        "{ } | count_over_time() by (resource.service.name)",
+        range(3, 60),
+        &spans(),
+    );
     assert_eq!(
         keys(&by_service),
-        ["{resource.service.name=\"cart\"}", "{resource.service.name=\"frontend\"}"]
+        [
+            "{resource.service.name=\"cart\"}",
+            "{resource.service.name=\"frontend\"}"
+        ]
     );
     // empty intervals of counts are 0
-    assert_eq!(values(&by_service, "{resource.service.name=\"frontend\"}"), some(&[2.0, 0.0, 0.0]));
-    assert_eq!(values(&by_service, "{resource.service.name=\"cart\"}"), some(&[0.0, 1.0, 1.0]));
+    assert_eq!(
+        values(&by_service, "{resource.service.name=\"frontend\"}"),
+        some(&[2.0, 0.0, 0.0])
+    );
+    assert_eq!(
+        values(&by_service, "{resource.service.name=\"cart\"}"),
+        some(&[0.0, 1.0, 1.0])
+    );
 
     // typed values: int 200 and string "200" are different series; nil keeps the label as nil
-    let by_code = run("{ } | count_over_time() by (span.http.status_code)", range(3, 60), &spans());
+    let by_code = run(
+        "{ } | count_over_time() by (span.http.status_code)",
+        range(3, 60),
+        &spans(),
+    );
     assert_eq!(
         keys(&by_code),
         [
@@ -62,7 +82,10 @@ fn grouping_labels_follow_tempo() {
             "{span.http.status_code=nil}",
         ]
     );
-    assert_eq!(values(&by_code, "{span.http.status_code=nil}"), some(&[0.0, 1.0, 0.0]));
+    assert_eq!(
+        values(&by_code, "{span.http.status_code=nil}"),
+        some(&[0.0, 1.0, 0.0])
+    );
 
     // a nil value drops its label; unscoped `.x` keeps the dot
     let two = run(
@@ -80,21 +103,47 @@ fn grouping_labels_follow_tempo() {
         ]
     );
     // every value nil: the first label with nil
-    let none = run("{ } | rate() by (span.missing, span.other)", range(3, 60), &spans());
+    let none = run(
+        "{ } | rate() by (span.missing, span.other)",
+        range(3, 60),
+        &spans(),
+    );
     assert_eq!(keys(&none), ["{span.missing=nil}"]);
 }
 
 #[test]
 fn grouping_by_intrinsics() {
     let spans = vec![
-        span(1, T0 + 10 * SECOND, MS, "frontend").root().with_attribute(intrinsic(Intrinsic::Name), Value::string("GET /")),
-        span(1, T0 + 20 * SECOND, MS, "cart").with_attribute(intrinsic(Intrinsic::Name), Value::string("db")),
-        span(2, T0 + 30 * SECOND, MS, "cart").root().with_attribute(intrinsic(Intrinsic::Name), Value::string("GET /")),
+        span(1, T0 + 10 * SECOND, MS, "frontend")
+            .root()
+            .with_attribute(intrinsic(Intrinsic::Name), Value::string("GET /")),
+        span(1, T0 + 20 * SECOND, MS, "cart")
+            .with_attribute(intrinsic(Intrinsic::Name), Value::string("db")),
+        span(2, T0 + 30 * SECOND, MS, "cart")
+            .root()
+            .with_attribute(intrinsic(Intrinsic::Name), Value::string("GET /")),
     ];
-    let by_root = run("{ } | count_over_time() by (rootServiceName)", range(1, 60), &spans);
-    assert_eq!(keys(&by_root), ["{rootServiceName=\"cart\"}", "{rootServiceName=\"frontend\"}"]);
-    assert_eq!(values(&by_root, "{rootServiceName=\"frontend\"}"), some(&[2.0]));
-    let by_name = run("{ } | count_over_time() by (span:name)", range(1, 60), &spans);
+    let by_root = run(
+        "{ } | count_over_time() by (rootServiceName)",
+        range(1, 60),
+        &spans,
+    );
+    assert_eq!(
+        keys(&by_root),
+        [
+            "{rootServiceName=\"cart\"}",
+            "{rootServiceName=\"frontend\"}"
+        ]
+    );
+    assert_eq!(
+        values(&by_root, "{rootServiceName=\"frontend\"}"),
+        some(&[2.0])
+    );
+    let by_name = run(
+        "{ } | count_over_time() by (span:name)",
+        range(1, 60),
+        &spans,
+    );
     assert_eq!(keys(&by_name), ["{name=\"GET /\"}", "{name=\"db\"}"]);
     assert_eq!(values(&by_name, "{name=\"GET /\"}"), some(&[2.0]));
 }
@@ -103,24 +152,54 @@ fn grouping_by_intrinsics() {
 fn min_max_sum_avg_over_duration() {
     let name = |function: &str| format!("{{__name__=\"{function}\"}}");
     let min = run("{ } | min_over_time(duration)", range(3, 60), &spans());
-    assert_eq!(values(&min, &name("min_over_time")), some(&[0.1, 0.2, 0.003]));
+    assert_eq!(
+        values(&min, &name("min_over_time")),
+        some(&[0.1, 0.2, 0.003])
+    );
     let max = run("{ } | max_over_time(duration)", range(3, 60), &spans());
-    assert_eq!(values(&max, &name("max_over_time")), some(&[1.0, 0.2, 0.003]));
+    assert_eq!(
+        values(&max, &name("max_over_time")),
+        some(&[1.0, 0.2, 0.003])
+    );
     let sum = run("{ } | sum_over_time(duration)", range(3, 60), &spans());
-    assert_eq!(values(&sum, &name("sum_over_time")), some(&[1.1, 0.2, 0.003]));
+    assert_eq!(
+        values(&sum, &name("sum_over_time")),
+        some(&[1.1, 0.2, 0.003])
+    );
     let avg = run("{ } | avg_over_time(duration)", range(3, 60), &spans());
-    assert_eq!(values(&avg, &name("avg_over_time")), some(&[0.55, 0.2, 0.003]));
+    assert_eq!(
+        values(&avg, &name("avg_over_time")),
+        some(&[0.55, 0.2, 0.003])
+    );
 }
 
 #[test]
 fn over_time_of_an_attribute_ignores_missing_and_non_numeric_values() {
     let name = |function: &str| format!("{{__name__=\"{function}\"}}");
     // interval 0: 200 and the string "200" (not a number); interval 1: nil; interval 2: 500
-    let min = run("{ } | min_over_time(span.http.status_code)", range(3, 60), &spans());
-    assert_eq!(values(&min, &name("min_over_time")), vec![Some(200.0), None, Some(500.0)]);
-    let sum = run("{ } | sum_over_time(span.http.status_code)", range(3, 60), &spans());
-    assert_eq!(values(&sum, &name("sum_over_time")), vec![Some(200.0), None, Some(500.0)]);
-    let avg = run("{ } | avg_over_time(span.http.status_code) by (resource.service.name)", range(3, 60), &spans());
+    let min = run(
+        "{ } | min_over_time(span.http.status_code)",
+        range(3, 60),
+        &spans(),
+    );
+    assert_eq!(
+        values(&min, &name("min_over_time")),
+        vec![Some(200.0), None, Some(500.0)]
+    );
+    let sum = run(
+        "{ } | sum_over_time(span.http.status_code)",
+        range(3, 60),
+        &spans(),
+    );
+    assert_eq!(
+        values(&sum, &name("sum_over_time")),
+        vec![Some(200.0), None, Some(500.0)]
+    );
+    let avg = run(
+        "{ } | avg_over_time(span.http.status_code) by (resource.service.name)",
+        range(3, 60),
+        &spans(),
+    );
     assert_eq!(
         values(&avg, "{resource.service.name=\"frontend\"}"),
         vec![Some(200.0), None, None]
@@ -131,9 +210,16 @@ fn over_time_of_an_attribute_ignores_missing_and_non_numeric_values() {
         span(2, T0 + 2 * SECOND, MS, "a").with("ratio", Value::Float(0.5)),
         span(3, T0 + 3 * SECOND, MS, "b"),
     ];
-    let avg = run("{ } | avg_over_time(span.ratio) by (resource.service.name)", range(1, 60), &floats);
+    let avg = run(
+        "{ } | avg_over_time(span.ratio) by (resource.service.name)",
+        range(1, 60),
+        &floats,
+    );
     assert_eq!(keys(&avg), ["{resource.service.name=\"a\"}"]);
-    assert_eq!(values(&avg, "{resource.service.name=\"a\"}"), some(&[0.375]));
+    assert_eq!(
+        values(&avg, "{resource.service.name=\"a\"}"),
+        some(&[0.375])
+    );
 }
 
 /// Durations: three in the 2^27 ns bucket (100 ms → 0.134217728 s), one in 2^30 ns (1 s →
@@ -150,7 +236,11 @@ fn latency_spans() -> Vec<TestSpan> {
 
 #[test]
 fn histogram_over_time_counts_power_of_two_buckets() {
-    let result = run("{ } | histogram_over_time(duration)", range(1, 60), &latency_spans());
+    let result = run(
+        "{ } | histogram_over_time(duration)",
+        range(1, 60),
+        &latency_spans(),
+    );
     assert_eq!(
         keys(&result),
         ["{__bucket=0.134217728}", "{__bucket=1.073741824}"]
@@ -199,17 +289,31 @@ fn quantile_over_time_interpolates_log2_buckets() {
     let got = values(&result, "{resource.service.name=\"api\", p=0.5}")[0].unwrap();
     assert!((got - p50).abs() < 1e-12, "{got} vs {p50}");
     // p99 covers ceil(3.96) = 4 samples: the whole second bucket, its bound
-    assert_eq!(values(&result, "{resource.service.name=\"api\", p=0.99}"), some(&[1.073741824]));
-    assert_eq!(values(&result, "{resource.service.name=\"api\", p=1}"), some(&[1.073741824]));
+    assert_eq!(
+        values(&result, "{resource.service.name=\"api\", p=0.99}"),
+        some(&[1.073741824])
+    );
+    assert_eq!(
+        values(&result, "{resource.service.name=\"api\", p=1}"),
+        some(&[1.073741824])
+    );
     // without by(), only the quantile label
-    let plain = run("{ } | quantile_over_time(duration, .99)", range(1, 60), &latency_spans());
+    let plain = run(
+        "{ } | quantile_over_time(duration, .99)",
+        range(1, 60),
+        &latency_spans(),
+    );
     assert_eq!(keys(&plain), ["{p=0.99}"]);
 }
 
 #[test]
 fn quantile_of_an_empty_interval_is_no_sample() {
     let spans = vec![span(1, T0 + SECOND, 100 * MS, "api")];
-    let result = run("{ } | quantile_over_time(duration, .5)", range(2, 60), &spans);
+    let result = run(
+        "{ } | quantile_over_time(duration, .5)",
+        range(2, 60),
+        &spans,
+    );
     assert_eq!(values(&result, "{p=0.5}"), vec![Some(0.134217728), None]);
 }
 
@@ -217,26 +321,53 @@ fn quantile_of_an_empty_interval_is_no_sample() {
 fn sampling_hints_scale_counts_deterministically() {
     let many: Vec<TestSpan> = (0..2000u32)
         .map(|index| {
-            let mut span = span((index % 251) as u8, T0 + SECOND + u64::from(index) * MS, u64::from(index) + 7, "a");
+            let mut span = span(
+                (index % 251) as u8,
+                T0 + SECOND + u64::from(index) * MS,
+                u64::from(index) + 7,
+                "a",
+            );
             span.span = (index / 251) as u8;
             span
         })
         .collect();
     let exact = run("{ } | count_over_time()", range(1, 60), &many);
-    assert_eq!(values(&exact, "{__name__=\"count_over_time\"}"), some(&[2000.0]));
-    let sampled = run("{ } | count_over_time() with (span_sample=0.5)", range(1, 60), &many);
+    assert_eq!(
+        values(&exact, "{__name__=\"count_over_time\"}"),
+        some(&[2000.0])
+    );
+    let sampled = run(
+        "{ } | count_over_time() with (span_sample=0.5)",
+        range(1, 60),
+        &many,
+    );
     let estimate = values(&sampled, "{__name__=\"count_over_time\"}")[0].unwrap();
     assert_eq!(estimate % 2.0, 0.0, "counts are scaled by exactly 1/0.5");
     assert!((1600.0..=2400.0).contains(&estimate), "{estimate}");
-    let again = run("{ } | count_over_time() with (span_sample=0.5)", range(1, 60), &many);
+    let again = run(
+        "{ } | count_over_time() with (span_sample=0.5)",
+        range(1, 60),
+        &many,
+    );
     assert_eq!(sampled.series, again.series, "sampling is deterministic");
     // min/max are never scaled
-    let max = run("{ } | max_over_time(duration) with (trace_sample=0.5)", range(1, 60), &many);
+    let max = run(
+        "{ } | max_over_time(duration) with (trace_sample=0.5)",
+        range(1, 60),
+        &many,
+    );
     let top = values(&max, "{__name__=\"max_over_time\"}")[0].unwrap();
     assert!(top <= 2006e-9 && top > 1000e-9, "{top}");
     // sample=true (adaptive) answers exactly
-    let adaptive = run("{ } | count_over_time() with (sample=true)", range(1, 60), &many);
-    assert_eq!(values(&adaptive, "{__name__=\"count_over_time\"}"), some(&[2000.0]));
+    let adaptive = run(
+        "{ } | count_over_time() with (sample=true)",
+        range(1, 60),
+        &many,
+    );
+    assert_eq!(
+        values(&adaptive, "{__name__=\"count_over_time\"}"),
+        some(&[2000.0])
+    );
 }
 
 #[test]
@@ -247,7 +378,10 @@ fn exemplars_point_to_real_spans() {
     let spans = spans();
     let partial = job(&plan, &request, &[batch(&spans)]);
     let result = plan.evaluate(&request, &partial).unwrap();
-    let cart = result.series.get("{resource.service.name=\"cart\"}").unwrap();
+    let cart = result
+        .series
+        .get("{resource.service.name=\"cart\"}")
+        .unwrap();
     assert!(!cart.exemplars.is_empty());
     for exemplar in &cart.exemplars {
         let source = spans
@@ -265,10 +399,24 @@ fn exemplars_point_to_real_spans() {
     }
     assert!(cart.exemplars.len() <= 2);
     // exemplars=false in the query turns them off
-    let hints = MetricsPlan::parse("{ } | rate() with (exemplars=false)").unwrap().hints;
+    let hints = MetricsPlan::parse("{ } | rate() with (exemplars=false)")
+        .unwrap()
+        .hints;
     assert_eq!(hints.exemplar_limit(100, 100), 0);
-    assert_eq!(MetricsPlan::parse("{ } | rate() with (exemplars=7)").unwrap().hints.exemplar_limit(100, 100), 7);
-    assert_eq!(MetricsPlan::parse("{ } | rate()").unwrap().hints.exemplar_limit(500, 100), 100);
+    assert_eq!(
+        MetricsPlan::parse("{ } | rate() with (exemplars=7)")
+            .unwrap()
+            .hints
+            .exemplar_limit(100, 100),
+        7
+    );
+    assert_eq!(
+        MetricsPlan::parse("{ } | rate()")
+            .unwrap()
+            .hints
+            .exemplar_limit(500, 100),
+        100
+    );
 }
 
 #[test]
@@ -284,10 +432,18 @@ fn series_cap_makes_the_answer_partial() {
     assert_eq!(result.series.series.len(), 5);
     assert!(result.series.truncated);
     let response = result.to_range_response();
-    assert_eq!(response.status, contrail_proto::tempopb::PartialStatus::Partial as i32);
-    assert!(response.message.contains("maximum of 5 series"), "{}", response.message);
+    assert_eq!(
+        response.status,
+        contrail_proto::tempopb::PartialStatus::Partial as i32
+    );
+    assert!(
+        response.message.contains("maximum of 5 series"),
+        "{}",
+        response.message
+    );
     // quantiles count one series per quantile
-    let plan = MetricsPlan::parse("{ } | quantile_over_time(duration, .5, .9) by (span.user)").unwrap();
+    let plan =
+        MetricsPlan::parse("{ } | quantile_over_time(duration, .5, .9) by (span.user)").unwrap();
     request.max_series = 6;
     let partial = job(&plan, &request, &[batch(&spans)]);
     let result = plan.evaluate(&request, &partial).unwrap();

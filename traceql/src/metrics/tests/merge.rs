@@ -25,28 +25,41 @@ fn arbitrary_span() -> impl Strategy<Value = TestSpan> {
     (
         0u8..12,
         0u64..200_000,
-        prop::sample::select(vec![0u64, 1, 2, 3, 999, 1_000_000, 123_456_789, 2_000_000_000]),
+        prop::sample::select(vec![
+            0u64,
+            1,
+            2,
+            3,
+            999,
+            1_000_000,
+            123_456_789,
+            2_000_000_000,
+        ]),
         prop::sample::select(vec!["api", "db", "cart"]),
         prop::option::of(prop::sample::select(vec![200i64, 404, 500])),
-        prop::option::of(prop::sample::select(vec![0.1f64, 0.2, 1e-9, 3.5e7, -2.25, 1e16])),
+        prop::option::of(prop::sample::select(vec![
+            0.1f64, 0.2, 1e-9, 3.5e7, -2.25, 1e16,
+        ])),
         any::<bool>(),
     )
-        .prop_map(|(trace, offset_ms, duration, service, code, ratio, string_code)| {
-            let mut span = span(trace, T0 + offset_ms * 1_000_000, duration, service);
-            span.span = (offset_ms % 200) as u8;
-            if let Some(code) = code {
-                let value = if string_code && code == 404 {
-                    Value::string("404")
-                } else {
-                    Value::Int(code)
-                };
-                span = span.with("code", value);
-            }
-            if let Some(ratio) = ratio {
-                span = span.with("ratio", Value::Float(ratio));
-            }
-            span
-        })
+        .prop_map(
+            |(trace, offset_ms, duration, service, code, ratio, string_code)| {
+                let mut span = span(trace, T0 + offset_ms * 1_000_000, duration, service);
+                span.span = (offset_ms % 200) as u8;
+                if let Some(code) = code {
+                    let value = if string_code && code == 404 {
+                        Value::string("404")
+                    } else {
+                        Value::Int(code)
+                    };
+                    span = span.with("code", value);
+                }
+                if let Some(ratio) = ratio {
+                    span = span.with("ratio", Value::Float(ratio));
+                }
+                span
+            },
+        )
 }
 
 fn matches(spans: &[TestSpan]) -> impl Fn(&SpanBatch) -> Vec<bool> + '_ {

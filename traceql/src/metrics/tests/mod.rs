@@ -7,7 +7,9 @@ use contrail_proto::{SpanId, TraceId};
 
 use crate::ast::{Attribute, AttributeScope, Intrinsic};
 use crate::fetch::{SpanBatch, SpanColumns, TraceInfo, ValueColumn};
-use crate::metrics::{MetricsPlan, MetricsRequest, MetricsResult, QueryPartial, SpanRows, TimeWindow};
+use crate::metrics::{
+    MetricsPlan, MetricsRequest, MetricsResult, QueryPartial, SpanRows, TimeWindow,
+};
 use crate::value::Value;
 
 mod arithmetic;
@@ -166,7 +168,10 @@ pub(super) fn batch(spans: &[TestSpan]) -> SpanBatch {
     SpanBatch {
         traces,
         spans: SpanColumns {
-            span_id: rows.iter().map(|span| span_id(span.trace, span.span)).collect(),
+            span_id: rows
+                .iter()
+                .map(|span| span_id(span.trace, span.span))
+                .collect(),
             start_unix_nano: rows.iter().map(|span| span.start).collect(),
             duration_nano: rows.iter().map(|span| span.duration).collect(),
             row_ref: (0..rows.len() as u64).collect(),
@@ -187,7 +192,11 @@ pub(super) fn request(window: TimeWindow) -> MetricsRequest {
 }
 
 /// The partial of one job: every row of every batch survives every leaf.
-pub(super) fn job(plan: &MetricsPlan, request: &MetricsRequest, batches: &[SpanBatch]) -> QueryPartial {
+pub(super) fn job(
+    plan: &MetricsPlan,
+    request: &MetricsRequest,
+    batches: &[SpanBatch],
+) -> QueryPartial {
     let mut accumulator = plan.accumulator(request);
     for batch in batches {
         for leaf in 0..plan.leaves.len() {
@@ -210,7 +219,12 @@ pub(super) fn run(query: &str, window: TimeWindow, spans: &[TestSpan]) -> Metric
 /// The values of the series with label text `key` (NaN as `None`).
 pub(super) fn values(result: &MetricsResult, key: &str) -> Vec<Option<f64>> {
     let series = result.series.get(key).unwrap_or_else(|| {
-        let keys: Vec<String> = result.series.series.iter().map(|series| series.key()).collect();
+        let keys: Vec<String> = result
+            .series
+            .series
+            .iter()
+            .map(|series| series.key())
+            .collect();
         panic!("no series {key}; have {keys:?}")
     });
     series
@@ -222,12 +236,22 @@ pub(super) fn values(result: &MetricsResult, key: &str) -> Vec<Option<f64>> {
 
 /// The label texts of every series, sorted.
 pub(super) fn keys(result: &MetricsResult) -> Vec<String> {
-    result.series.series.iter().map(|series| series.key()).collect()
+    result
+        .series
+        .series
+        .iter()
+        .map(|series| series.key())
+        .collect()
 }
 
 /// A window of `intervals` steps of `step` seconds from `T0`.
 pub(super) fn range(intervals: u64, step_seconds: u64) -> TimeWindow {
-    TimeWindow::range(T0, T0 + intervals * step_seconds * SECOND, step_seconds * SECOND).unwrap()
+    TimeWindow::range(
+        T0,
+        T0 + intervals * step_seconds * SECOND,
+        step_seconds * SECOND,
+    )
+    .unwrap()
 }
 
 pub(super) fn intrinsic(intrinsic: Intrinsic) -> Attribute {

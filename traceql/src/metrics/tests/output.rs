@@ -11,7 +11,11 @@ fn range_response_json_matches_the_spec() {
         span(1, T0 + 10 * SECOND, 1_000, "frontend"),
         span(2, T0 + 130 * SECOND, 1_000, "frontend"),
     ];
-    let result = run("{ } | count_over_time() by (resource.service.name)", range(3, 60), &spans);
+    let result = run(
+        "{ } | count_over_time() by (resource.service.name)",
+        range(3, 60),
+        &spans,
+    );
     let json = serde_json::to_value(result.to_range_response()).unwrap();
     let ms = |seconds: u64| ((T0 + seconds * SECOND) / 1_000_000).to_string();
     assert_eq!(
@@ -36,7 +40,11 @@ fn nan_samples_and_empty_series_are_omitted() {
         span(1, T0 + 10 * SECOND, 1_000, "a").with("x", Value::Int(3)),
         span(2, T0 + 100 * SECOND, 1_000, "b"),
     ];
-    let result = run("{ } | min_over_time(span.x) by (resource.service.name)", range(2, 60), &spans);
+    let result = run(
+        "{ } | min_over_time(span.x) by (resource.service.name)",
+        range(2, 60),
+        &spans,
+    );
     let response = result.to_range_response();
     assert_eq!(response.series.len(), 1);
     assert_eq!(response.series[0].samples.len(), 1);
@@ -60,7 +68,11 @@ fn instant_response_has_one_value_per_series_and_typed_labels() {
             {"labels": [{"key": "span.code", "value": {"stringValue": "nil"}}], "value": 1.0}
         ])
     );
-    let result = run("{ } | quantile_over_time(duration, .9) by (span.ok)", window, &spans);
+    let result = run(
+        "{ } | quantile_over_time(duration, .9) by (span.ok)",
+        window,
+        &spans,
+    );
     let json = serde_json::to_value(result.to_instant_response()).unwrap();
     assert_eq!(
         json["series"][1]["labels"],

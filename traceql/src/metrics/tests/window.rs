@@ -9,15 +9,33 @@ fn intervals_are_right_closed() {
     // 3 intervals of 60 s from T0: (T0, T0+60], (T0+60, T0+120], (T0+120, T0+180]
     let window = range(3, 60);
     assert_eq!(window.intervals(), 3);
-    assert_eq!(window.interval_of(T0), None, "a span at exactly start is outside");
+    assert_eq!(
+        window.interval_of(T0),
+        None,
+        "a span at exactly start is outside"
+    );
     assert_eq!(window.interval_of(T0 + 1), Some(0));
-    assert_eq!(window.interval_of(T0 + 60 * SECOND), Some(0), "an interval end is inside");
+    assert_eq!(
+        window.interval_of(T0 + 60 * SECOND),
+        Some(0),
+        "an interval end is inside"
+    );
     assert_eq!(window.interval_of(T0 + 60 * SECOND + 1), Some(1));
-    assert_eq!(window.interval_of(T0 + 180 * SECOND), Some(2), "end is inside");
+    assert_eq!(
+        window.interval_of(T0 + 180 * SECOND),
+        Some(2),
+        "end is inside"
+    );
     assert_eq!(window.interval_of(T0 + 180 * SECOND + 1), None);
     // the sample timestamp is the interval end, in ms
-    assert_eq!(window.timestamp_ms_of(0), ((T0 + 60 * SECOND) / 1_000_000) as i64);
-    assert_eq!(window.timestamp_ms_of(2), ((T0 + 180 * SECOND) / 1_000_000) as i64);
+    assert_eq!(
+        window.timestamp_ms_of(0),
+        ((T0 + 60 * SECOND) / 1_000_000) as i64
+    );
+    assert_eq!(
+        window.timestamp_ms_of(2),
+        ((T0 + 180 * SECOND) / 1_000_000) as i64
+    );
 }
 
 #[test]
@@ -44,12 +62,23 @@ fn instant_windows_are_one_closed_interval() {
 
 #[test]
 fn bad_windows_are_errors() {
-    for (start, end, step) in [(T0, T0, SECOND), (T0 + 1, T0, SECOND), (T0, T0 + SECOND, 0), (0, T0, SECOND)] {
+    for (start, end, step) in [
+        (T0, T0, SECOND),
+        (T0 + 1, T0, SECOND),
+        (T0, T0 + SECOND, 0),
+        (0, T0, SECOND),
+    ] {
         let error = TimeWindow::range(start, end, step).unwrap_err();
-        assert_eq!(error.code(), contrail_proto::ErrorCode::BadRequest, "{error}");
+        assert_eq!(
+            error.code(),
+            contrail_proto::ErrorCode::BadRequest,
+            "{error}"
+        );
     }
     assert_eq!(
-        TimeWindow::range(T0 + SECOND, T0, SECOND).unwrap_err().to_string(),
+        TimeWindow::range(T0 + SECOND, T0, SECOND)
+            .unwrap_err()
+            .to_string(),
         "end must be greater than start"
     );
 }
@@ -75,7 +104,14 @@ fn default_step_aims_at_240_points() {
 #[test]
 fn the_hot_loop_mapper_agrees_with_interval_of() {
     let mut state = 0x2545_f491_4f6c_dd1du64;
-    for step in [1, 7, 50_000_000, 60 * SECOND, 3600 * SECOND, 86_400 * SECOND + 13] {
+    for step in [
+        1,
+        7,
+        50_000_000,
+        60 * SECOND,
+        3600 * SECOND,
+        86_400 * SECOND + 13,
+    ] {
         let window = TimeWindow::range(T0, T0 + 10_000 * step, step).unwrap();
         let mapper = window.mapper();
         let edges = (0..=10_001u64).flat_map(|index| {
@@ -83,14 +119,22 @@ fn the_hot_loop_mapper_agrees_with_interval_of() {
             [border.saturating_sub(1), border, border + 1]
         });
         for start in edges {
-            assert_eq!(mapper.interval_of(start), window.interval_of(start), "{step} {start}");
+            assert_eq!(
+                mapper.interval_of(start),
+                window.interval_of(start),
+                "{step} {start}"
+            );
         }
         for _ in 0..10_000 {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             let start = window.start_unix_nano() + state % (10_001 * step);
-            assert_eq!(mapper.interval_of(start), window.interval_of(start), "{step} {start}");
+            assert_eq!(
+                mapper.interval_of(start),
+                window.interval_of(start),
+                "{step} {start}"
+            );
         }
     }
     let instant = TimeWindow::instant(T0, T0 + SECOND).unwrap();
