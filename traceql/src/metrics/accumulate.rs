@@ -244,7 +244,8 @@ impl SeriesAccumulator {
                     }
                 }
             }
-            if exemplars {
+            // a value function's exemplar is a span that has the value
+            if exemplars && (numbers.is_none() || number.is_some()) {
                 let score = trace_hashes.get(trace as usize).copied().unwrap_or(0);
                 let limit = self.partial.exemplar_limit;
                 if let Some(set) = self.partial.exemplars.get_mut(label_set as usize)

@@ -19,6 +19,7 @@ mod merge;
 mod output;
 mod second_stage;
 mod window;
+mod wire;
 
 /// One second in nanoseconds.
 pub(super) const SECOND: u64 = 1_000_000_000;
@@ -191,7 +192,19 @@ pub(super) fn request(window: TimeWindow) -> MetricsRequest {
     }
 }
 
-/// The partial of one job: every row of every batch survives every leaf.
+/// `status = error` per row: the comparison filter of the tests' `compare()` leaves.
+pub(super) fn errors(batch: &SpanBatch) -> Vec<bool> {
+    let status = batch.span_column(&Attribute::Intrinsic(Intrinsic::Status));
+    (0..batch.span_rows())
+        .map(|row| {
+            status
+                .is_some_and(|column| *column.get(row) == Value::Status(crate::ast::Status::Error))
+        })
+        .collect()
+}
+
+/// The partial of one job: every row of every batch survives every leaf (a `compare()` leaf
+/// selects the spans with `status = error`).
 pub(super) fn job(
     plan: &MetricsPlan,
     request: &MetricsRequest,
@@ -199,10 +212,14 @@ pub(super) fn job(
 ) -> QueryPartial {
     let mut accumulator = plan.accumulator(request);
     for batch in batches {
-        for leaf in 0..plan.leaves.len() {
-            accumulator
-                .observe(leaf, &SpanRows::all(batch))
-                .expect("observe");
+        for (leaf, stage) in plan.leaves.iter().enumerate() {
+            let rows = SpanRows::all(batch);
+            let observed = if stage.needs_all_attributes() {
+                accumulator.observe_compare(leaf, &rows, &errors(batch))
+            } else {
+                accumulator.observe(leaf, &rows)
+            };
+            observed.expect("observe");
         }
     }
     accumulator.finish()
