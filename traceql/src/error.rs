@@ -2,7 +2,7 @@
 //! errors. Messages are returned to API users unchanged (HTTP 400).
 
 /// What went wrong with a query.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The query does not parse. `line` and `col` are 1-based; `col` counts characters.
     #[error("parse error at line {line}, col {col}: {message}")]
@@ -24,6 +24,13 @@ pub enum Error {
     /// windows, a corrupt or incompatible wire message).
     #[error("invalid metrics partial result: {message}")]
     MetricsPartial { message: String },
+    /// The query failed while it ran (integer division by zero, `!` on a missing attribute,
+    /// spanset operators over several spansets, ...).
+    #[error("query failed: {message}")]
+    Query { message: String },
+    /// A data source could not answer, or the query ran past its memory budget.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
 }
 
 /// The class of an [`Error`], for callers that report it (`contrail-cli traceql check`).
@@ -34,6 +41,8 @@ pub enum ErrorKind {
     Unsupported,
     /// A metrics request or partial result problem (not the query text).
     Metrics,
+    /// Run-time failures: the query itself, a source, the budget.
+    Execution,
 }
 
 impl ErrorKind {
@@ -44,6 +53,7 @@ impl ErrorKind {
             ErrorKind::Validate => "validate",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Metrics => "metrics",
+            ErrorKind::Execution => "execution",
         }
     }
 }
@@ -62,6 +72,7 @@ impl Error {
             Error::Validate { .. } => ErrorKind::Validate,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::MetricsRequest { .. } | Error::MetricsPartial { .. } => ErrorKind::Metrics,
+            Error::Query { .. } | Error::Fetch(_) => ErrorKind::Execution,
         }
     }
 
@@ -75,17 +86,21 @@ impl Error {
             }
             Error::Unsupported { .. } => contrail_proto::ErrorCode::Unsupported,
             Error::MetricsPartial { .. } => contrail_proto::ErrorCode::Internal,
+            Error::Query { .. } => contrail_proto::ErrorCode::BadRequest,
+            Error::Fetch(error) => error.code(),
         }
     }
 
     /// The message without the position prefix.
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> String {
         match self {
             Error::Parse { message, .. }
             | Error::Validate { message }
             | Error::Unsupported { message }
             | Error::MetricsRequest { message }
-            | Error::MetricsPartial { message } => message,
+            | Error::MetricsPartial { message }
+            | Error::Query { message } => message.clone(),
+            Error::Fetch(error) => error.to_string(),
         }
     }
 

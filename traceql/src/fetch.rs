@@ -81,9 +81,17 @@ pub enum Combine {
 ///   Event and link conditions hold for a span when at least one of its events (links) satisfies
 ///   them. A condition on an unscoped attribute holds when the attribute in any scope does.
 /// - ID intrinsics compare as IDs ([`crate::value::normalize_hex_id`]); a literal that is not
-///   valid hex matches nothing.
+///   valid hex matches nothing with `=` and every span with `!=`.
+/// - A portion with orphans ([`TraceInfo::has_orphans`]) may be part of a trace split across
+///   units, so (1) trace-level conditions (`trace:duration`, `trace:rootName`,
+///   `trace:rootService`) hold for all its spans (the engine decides on the whole trace), and
+///   (2) it is always returned, with its [`TraceInfo`], even when none of its spans is
+///   selected (then `rows` is empty). The engine defers such traces and fetches every portion
+///   with `trace_ids`.
 /// - `trace_ids`: when set, only these traces (sorted ascending, no duplicates); used to fetch
 ///   every portion of a trace that turned out to be split across units (see [`TraceInfo`]).
+///   The engine asks for `span:parentID` then, to rebuild the structure over the union.
+/// - Every row of one trace is in the same [`SpanBatch`] of an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchRequest {
     pub start_unix_nano: u64,
@@ -228,13 +236,16 @@ impl NestedValues {
 /// Spans of whole traces from one source, with the values the request asked for.
 ///
 /// Attribute keys: `span_values` holds span-level intrinsics (`name`, `status`,
-/// `statusMessage`, `kind`, `span:id`, `span:parentID`, `span:childCount`,
-/// `instrumentation:name`, `instrumentation:version`, `nestedSet*`) and custom attributes with a
+/// `statusMessage`, `kind`, `span:parentID`, `span:childCount`, `instrumentation:name`,
+/// `instrumentation:version`) and custom attributes with a
 /// concrete scope: `span.x`, `resource.x`, `instrumentation.x`. A requested unscoped `.x` is
 /// answered by all of `span.x`, `resource.x`, `instrumentation.x` here and `event.x` / `link.x`
 /// in `events` / `links`; the engine resolves the scope order (span → resource → event → link →
 /// instrumentation). Trace-level intrinsics are in [`TraceInfo`]; `duration` and the span start
-/// are in [`SpanColumns`]. A column missing from the batch means nil for every row.
+/// are in [`SpanColumns`], and so are `span:id` ([`SpanColumns::span_id`]) and the
+/// `nestedSet*` intrinsics: the engine reads those from there. ID values (`span:parentID`,
+/// `link:traceID`, `link:spanID`) are full-width lowercase hex strings; `span:parentID` is nil
+/// for a root. A column missing from the batch means nil for every row.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanBatch {
     pub traces: Vec<TraceInfo>,
@@ -332,7 +343,8 @@ pub struct BudgetExceeded {
 }
 
 /// The per-query memory budget: bytes of decoded columns and of held results. Sources reserve
-/// what they decode and release it when they drop it; the engine reserves what it holds.
+/// what they decode while they decode it and release it when they hand the batches over; the
+/// engine reserves the batches it holds (until evaluated) and its running answer.
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit_bytes: usize,
@@ -434,4 +446,11 @@ pub trait SpanSource: Send + Sync {
         request: &SecondPassRequest,
         budget: &MemoryBudget,
     ) -> Result<SecondPassBatch, FetchError>;
+
+    /// An upper bound of the start of every span the unit holds (a block's latest span
+    /// start or end), or `None` when unknown. The driver visits units newest first and skips
+    /// one whose bound is older than every trace of a full answer.
+    fn latest_start_unix_nano(&self) -> Option<u64> {
+        None
+    }
 }

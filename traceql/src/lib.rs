@@ -13,8 +13,12 @@
 pub mod ast;
 mod display;
 mod error;
+pub mod eval;
 pub mod fetch;
 pub mod metrics;
+pub mod memory;
+pub mod plan;
+pub mod search;
 pub mod structure;
 mod validate;
 pub mod value;
@@ -24,6 +28,9 @@ mod parse;
 
 pub use ast::RootExpr;
 pub use error::{Error, ErrorKind, Result};
+pub use memory::{MemorySource, MemoryTrace};
+pub use plan::{Plan, SearchOptions, plan_search};
+pub use search::driver::{CpuRunError, CpuRunner, InlineRunner, SearchOutcome, run_cpu, search};
 pub use validate::validate;
 
 use parse::internal::{Ctx, ParseError, sp};

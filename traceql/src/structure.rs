@@ -112,6 +112,63 @@ pub fn nested_set(spans: &[SpanKey<'_>]) -> NestedSet {
     result
 }
 
+/// Nested-set numbers and child counts of one span, in input order (see [`numbers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpanNumbers {
+    pub left: i32,
+    pub right: i32,
+    /// The parent's `left`, −1 for a root.
+    pub parent: i32,
+    /// Direct children in the trace.
+    pub child_count: u32,
+}
+
+/// Per input span, the numbers the fetch contract defines: Tempo's nested-set numbers for spans
+/// connected to a root, and 0, 0, 0 for a span whose parent ID no span of the trace has (and
+/// for its descendants): such fragments match no structural relation.
+pub fn numbers(spans: &[SpanKey<'_>]) -> Vec<SpanNumbers> {
+    let set = nested_set(spans);
+    let count = spans.len();
+    let mut out = vec![SpanNumbers::default(); count];
+    let mut disconnected = vec![false; count];
+    let mut position = 0;
+    while position < count {
+        let input = set.order[position];
+        if set.parent_index[position] == -1 && !spans[input].parent_span_id.is_empty() {
+            let right = set.right[position];
+            let mut inner = position;
+            while inner < count && set.left[inner] < right {
+                disconnected[inner] = true;
+                inner += 1;
+            }
+            position = inner;
+        } else {
+            position += 1;
+        }
+    }
+    for position in 0..count {
+        let parent = set.parent_index[position];
+        if parent >= 0 {
+            out[set.order[parent as usize]].child_count += 1;
+        }
+    }
+    for (position, fragment) in disconnected.iter().enumerate() {
+        let input = set.order[position];
+        if *fragment {
+            continue;
+        }
+        let parent = set.parent_index[position];
+        out[input].left = set.left[position];
+        out[input].right = set.right[position];
+        out[input].parent = if parent >= 0 {
+            set.left[parent as usize]
+        } else {
+            -1
+        };
+    }
+    out
+}
+
 fn enter(index: usize, result: &mut NestedSet, position_of: &mut [usize], counter: &mut i32) {
     let position = result.order.len();
     position_of[index] = position;
@@ -146,6 +203,36 @@ mod tests {
         assert_eq!(set.parent_index, vec![-1, 0, 1, 0]);
         assert_eq!(set.left, vec![1, 2, 3, 6]);
         assert_eq!(set.right, vec![8, 5, 4, 7]);
+    }
+
+    #[test]
+    fn numbers_zero_disconnected_fragments() {
+        // root a -> b; fragment x (parent gone) -> y
+        let spans = [
+            key(b"a", b"", 1),
+            key(b"b", b"a", 2),
+            key(b"x", b"gone", 3),
+            key(b"y", b"x", 4),
+        ];
+        let numbers = numbers(&spans);
+        assert_eq!(
+            (numbers[0].left, numbers[0].right, numbers[0].parent),
+            (1, 4, -1)
+        );
+        assert_eq!(
+            (numbers[1].left, numbers[1].right, numbers[1].parent),
+            (2, 3, 1)
+        );
+        assert_eq!(
+            (numbers[2].left, numbers[2].right, numbers[2].parent),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            (numbers[3].left, numbers[3].right, numbers[3].parent),
+            (0, 0, 0)
+        );
+        assert_eq!(numbers[0].child_count, 1);
+        assert_eq!(numbers[2].child_count, 1);
     }
 
     #[test]

@@ -1,0 +1,20 @@
+//! Evaluation: a [`program::Program`] run over the traces of a [`crate::fetch::SpanBatch`].
+//! CPU work, synchronous; callers run it on a bounded pool (see [`crate::driver::CpuRunner`]).
+//! Files in dependency order: `program` (what runs), `bind` (attributes to columns), `field`
+//! (expressions and filters), `structural`, `aggregate`, `pipeline` (stages per trace) and
+//! `trace` (a batch's traces to spansets).
+
+pub mod aggregate;
+pub mod bind;
+pub mod field;
+pub mod pipeline;
+pub mod program;
+pub mod structural;
+pub mod trace;
+
+/// A run-time error that fails the whole query (spec §7.1, §7.3, §7.6, §8.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    pub message: String,
+}
