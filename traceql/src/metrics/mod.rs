@@ -12,6 +12,7 @@
 mod accumulate;
 mod arithmetic;
 mod compare;
+pub mod engine;
 mod exact_sum;
 mod exemplar;
 mod finalize;
@@ -35,6 +36,7 @@ mod tests;
 
 pub use accumulate::{AccumulatorOptions, SeriesAccumulator};
 pub use compare::{CompareAccumulator, ComparePartial, VALUES_PER_ATTRIBUTE};
+pub use engine::{LeafProgram, MetricsOutcome, MetricsQuery, run_metrics};
 pub use exact_sum::ExactSum;
 pub use hints::{MetricsHints, Sampling};
 pub use input::{Column, Number, SpanRows, TraceField, resolve};
