@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorSet};
 
-const PROTO_FILES: [&str; 3] = [
+const PROTO_FILES: [&str; 4] = [
     "tempopb/tempo.proto",
     "contrail/internal/v1/ingester.proto",
     "contrail/internal/v1/querier.proto",
+    "contrail/internal/v1/metrics.proto",
 ];
 const JSON: &str = "crate::tempopb::json";
 const OTLP_JSON: &str = "crate::tempopb::otlp_jsonpb";

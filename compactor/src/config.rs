@@ -74,7 +74,7 @@ pub struct CompactionConfig {
     /// free again after this.
     #[serde(with = "humantime_serde")]
     pub lease_duration: Duration,
-    /// (Contrail) zstd level of compacted blocks (see docs/adr/004-compactor.md).
+    /// (Contrail) zstd level of compacted blocks (see docs/adr/010-compactor.md).
     pub zstd_level: i32,
     /// Tempo v2-format buffer sizes: no meaning for vc1 blocks. Ignored with a warning.
     pub v2_in_buffer_bytes: Option<IgnoredAny>,
@@ -106,7 +106,7 @@ impl Default for CompactionConfig {
     }
 }
 
-/// zstd level of compacted blocks by default (docs/adr/004-compactor.md).
+/// zstd level of compacted blocks by default (docs/adr/010-compactor.md).
 pub const DEFAULT_COMPACTED_ZSTD_LEVEL: i32 = 3;
 
 /// `compactor.sharding` (Contrail).

@@ -5,7 +5,7 @@
 //! (tenant, window) hashes to this compactor (`members`) run under a window lease (`lease`) in
 //! `executor` (storage's streaming merge, then the swap), and the tenant's owner runs
 //! `retention` and writes `<tenant>/index.json.zst`. `service::Compactor::run` loops until
-//! shutdown. Decisions and their measurements: `docs/adr/004-compactor.md`.
+//! shutdown. Decisions and their measurements: `docs/adr/010-compactor.md`.
 //!
 //! May depend on `proto` and `storage`; never on `traceql` or another service crate.
 

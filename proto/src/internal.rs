@@ -1,7 +1,8 @@
 //! Contrail's internal gRPC services (`contrail.internal.v1`), generated from
-//! `proto/contrail/internal/v1/{ingester,querier}.proto`: the distributor → ingester push, the
-//! querier → ingester reads of recent data, and the frontend → querier block jobs. See
-//! `docs/adr/002-internal-grpc.md` and `docs/adr/009-read-path.md`.
+//! `proto/contrail/internal/v1/{ingester,querier,metrics}.proto`: the distributor → ingester
+//! push, the querier → ingester reads of recent data, the frontend → querier block jobs, and the
+//! exact partial results of TraceQL metrics queries. See `docs/adr/002-internal-grpc.md`,
+//! `docs/adr/009-read-path.md` and `docs/adr/012-traceql-metrics.md`.
 
 /// Package `contrail.internal.v1`.
 #[allow(

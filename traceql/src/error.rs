@@ -17,6 +17,13 @@ pub enum Error {
     /// The query parses but uses something Contrail (like Tempo) cannot execute.
     #[error("unsupported: {message}")]
     Unsupported { message: String },
+    /// A metrics request that cannot run (time range, step, not a metrics query).
+    #[error("{message}")]
+    MetricsRequest { message: String },
+    /// Partial metrics results that cannot be combined or decoded (different queries or
+    /// windows, a corrupt or incompatible wire message).
+    #[error("invalid metrics partial result: {message}")]
+    MetricsPartial { message: String },
     /// The query failed while it ran (integer division by zero, `!` on a missing attribute,
     /// spanset operators over several spansets, ...).
     #[error("query failed: {message}")]
@@ -32,6 +39,8 @@ pub enum ErrorKind {
     Parse,
     Validate,
     Unsupported,
+    /// A metrics request or partial result problem (not the query text).
+    Metrics,
     /// Run-time failures: the query itself, a source, the budget.
     Execution,
 }
@@ -43,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Parse => "parse",
             ErrorKind::Validate => "validate",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Metrics => "metrics",
             ErrorKind::Execution => "execution",
         }
     }
@@ -61,16 +71,21 @@ impl Error {
             Error::Parse { .. } => ErrorKind::Parse,
             Error::Validate { .. } => ErrorKind::Validate,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::MetricsRequest { .. } | Error::MetricsPartial { .. } => ErrorKind::Metrics,
             Error::Query { .. } | Error::Fetch(_) => ErrorKind::Execution,
         }
     }
 
     /// The wire code: every TraceQL error is the client's query, so HTTP 400 / InvalidArgument
-    /// (unsupported features: HTTP 400 / Unimplemented).
+    /// (unsupported features: HTTP 400 / Unimplemented). Partial results that do not fit
+    /// together are Contrail's fault: Internal.
     pub fn code(&self) -> contrail_proto::ErrorCode {
         match self {
-            Error::Parse { .. } | Error::Validate { .. } => contrail_proto::ErrorCode::BadRequest,
+            Error::Parse { .. } | Error::Validate { .. } | Error::MetricsRequest { .. } => {
+                contrail_proto::ErrorCode::BadRequest
+            }
             Error::Unsupported { .. } => contrail_proto::ErrorCode::Unsupported,
+            Error::MetricsPartial { .. } => contrail_proto::ErrorCode::Internal,
             Error::Query { .. } => contrail_proto::ErrorCode::BadRequest,
             Error::Fetch(error) => error.code(),
         }
@@ -82,6 +97,8 @@ impl Error {
             Error::Parse { message, .. }
             | Error::Validate { message }
             | Error::Unsupported { message }
+            | Error::MetricsRequest { message }
+            | Error::MetricsPartial { message }
             | Error::Query { message } => message.clone(),
             Error::Fetch(error) => error.to_string(),
         }
@@ -95,6 +112,18 @@ impl Error {
 
     pub(crate) fn unsupported(message: impl Into<String>) -> Self {
         Error::Unsupported {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn metrics_request(message: impl Into<String>) -> Self {
+        Error::MetricsRequest {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn metrics_partial(message: impl Into<String>) -> Self {
+        Error::MetricsPartial {
             message: message.into(),
         }
     }

@@ -104,6 +104,10 @@ pub struct FetchRequest {
     pub need_span_ids: bool,
     /// The engine needs the nested-set columns (structural operators, `span:childCount`).
     pub need_structure: bool,
+    /// `compare()`: also return, for the returned spans, every span-level intrinsic (`name`,
+    /// `status`, `statusMessage`, `kind`, `instrumentation:name`, `instrumentation:version`) and
+    /// every span, resource and instrumentation attribute they have, as `span_values` columns.
+    pub all_attributes: bool,
 }
 
 impl FetchRequest {
@@ -117,6 +121,7 @@ impl FetchRequest {
             trace_ids: None,
             need_span_ids: true,
             need_structure: true,
+            all_attributes: false,
         }
     }
 }

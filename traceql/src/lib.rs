@@ -16,6 +16,7 @@ mod error;
 pub mod eval;
 pub mod fetch;
 pub mod memory;
+pub mod metrics;
 pub mod plan;
 pub mod search;
 pub mod structure;

@@ -145,11 +145,18 @@ pub(crate) fn fetch(traces: &[MemoryTrace], request: &FetchRequest) -> FetchOutp
             })
         })
         .collect();
-    let requested: Vec<Attribute> = request
+    let mut requested: Vec<Attribute> = request
         .conditions
         .iter()
         .map(|condition| condition.attribute.clone())
         .collect();
+    if request.all_attributes {
+        for attribute in every_attribute(traces) {
+            if !requested.contains(&attribute) {
+                requested.push(attribute);
+            }
+        }
+    }
     let structure = request.need_structure
         || requested.contains(&Attribute::Intrinsic(Intrinsic::SpanChildCount))
         || checks
@@ -246,6 +253,50 @@ pub(crate) fn fetch(traces: &[MemoryTrace], request: &FetchRequest) -> FetchOutp
         .map(|batch| batch.memory_size() as u64)
         .sum();
     output
+}
+
+/// `compare()`'s columns: the span-level intrinsics and every span, resource and
+/// instrumentation attribute the traces have.
+fn every_attribute(traces: &[MemoryTrace]) -> Vec<Attribute> {
+    use crate::ast::AttributeScope;
+    let mut out: Vec<Attribute> = [
+        Intrinsic::Name,
+        Intrinsic::Status,
+        Intrinsic::StatusMessage,
+        Intrinsic::Kind,
+        Intrinsic::InstrumentationName,
+        Intrinsic::InstrumentationVersion,
+    ]
+    .into_iter()
+    .map(Attribute::Intrinsic)
+    .collect();
+    let mut seen: HashSet<(u8, String)> = HashSet::new();
+    let mut add = |scope: AttributeScope, tag: u8, key: &str, out: &mut Vec<Attribute>| {
+        if seen.insert((tag, key.to_owned())) {
+            out.push(Attribute::Custom {
+                scope,
+                name: key.to_owned(),
+            });
+        }
+    };
+    for resource in traces.iter().flat_map(|trace| &trace.resource_spans) {
+        for key_value in resource
+            .resource
+            .iter()
+            .flat_map(|resource| &resource.attributes)
+        {
+            add(AttributeScope::Resource, 0, &key_value.key, &mut out);
+        }
+        for scope in &resource.scope_spans {
+            for key_value in scope.scope.iter().flat_map(|scope| &scope.attributes) {
+                add(AttributeScope::Instrumentation, 1, &key_value.key, &mut out);
+            }
+            for key_value in scope.spans.iter().flat_map(|span| &span.attributes) {
+                add(AttributeScope::Span, 2, &key_value.key, &mut out);
+            }
+        }
+    }
+    out
 }
 
 fn nested_number_attribute(attribute: &Attribute) -> bool {

@@ -122,6 +122,7 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
         trace_ids: None,
         need_span_ids: true,
         need_structure: conditions::needs_structure(&body, &attributes),
+        all_attributes: false,
     });
     Ok(Plan {
         options: SearchOptions {
@@ -140,3 +141,71 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
 
 #[cfg(test)]
 mod tests;
+
+/// A span pipeline compiled for a consumer of its surviving spans other than search (the
+/// metrics first stage): the first-pass request (`None` when nothing can match), the program,
+/// and extra filters compiled against the same attributes (`compare()`'s selection filter).
+#[derive(Debug, Clone)]
+pub struct PipelinePlan {
+    pub fetch: Option<FetchRequest>,
+    pub program: Program,
+    pub filters: Vec<crate::eval::program::Filter>,
+}
+
+/// What [`plan_pipeline`] compiles, beyond the pipeline itself.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineInputs<'a> {
+    /// Filters evaluated on the surviving spans (their attributes are fetched too).
+    pub filters: &'a [crate::ast::FieldExpr],
+    /// Attributes to fetch (values only) for the consumer (`by()`, the function's attribute).
+    pub fetch_attributes: &'a [Attribute],
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    pub need_span_ids: bool,
+    /// `compare()`: fetch every attribute of the spans.
+    pub all_attributes: bool,
+}
+
+/// Compiles one span pipeline of a metrics query (the hook metrics uses; same pushdown rules
+/// as [`plan_search`]).
+pub fn plan_pipeline(
+    pipeline: &crate::ast::Pipeline,
+    inputs: PipelineInputs<'_>,
+) -> Result<PipelinePlan> {
+    let mut compiler = compile::Compiler::default();
+    let body = PipelineExpr::Wrapped(compiler.pipeline(pipeline)?);
+    let filters = inputs
+        .filters
+        .iter()
+        .map(|filter| compiler.filter(filter))
+        .collect::<Result<Vec<_>>>()?;
+    let mut attributes = compiler.attributes;
+    for attribute in inputs.fetch_attributes {
+        if !attributes.contains(attribute) {
+            attributes.push(attribute.clone());
+        }
+    }
+    let fetch = conditions::selecting(&body).map(|(combine, selecting)| FetchRequest {
+        start_unix_nano: inputs.start_unix_nano,
+        end_unix_nano: inputs.end_unix_nano,
+        conditions: conditions::conditions(&attributes, &selecting),
+        combine: if selecting.is_empty() {
+            Combine::All
+        } else {
+            combine
+        },
+        trace_ids: None,
+        need_span_ids: inputs.need_span_ids,
+        need_structure: conditions::needs_structure(&body, &attributes),
+        all_attributes: inputs.all_attributes,
+    });
+    Ok(PipelinePlan {
+        fetch,
+        program: Program {
+            attributes,
+            body,
+            shown: Vec::new(),
+        },
+        filters,
+    })
+}

@@ -254,6 +254,7 @@ impl Run<'_> {
             trace_ids: Some(trace_ids.clone()),
             need_span_ids: true,
             need_structure: false,
+            all_attributes: false,
         };
         let mut outputs = Vec::with_capacity(self.sources.len());
         let mut held = Reservation::new(self.budget);
@@ -327,6 +328,7 @@ impl Run<'_> {
             trace_ids: Some(trace_ids),
             need_span_ids: false,
             need_structure: false,
+            all_attributes: false,
         };
         for index in std::mem::take(&mut self.skipped) {
             let output = self.sources[index].fetch(&request, self.budget).await?;
