@@ -350,9 +350,5 @@ fn trim_fraction(value: u64, unit: u64) -> String {
     format!("{whole}.{}", text.trim_end_matches('0'))
 }
 
-mod arith;
-
-pub use arith::{UnaryOutcome, arithmetic, negate, not};
-
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 //! a duration (truncated to the nanosecond); `min`/`max` compare numerically and keep the
 //! value's type.
 
-use crate::eval::QueryError;
+use crate::eval::error::QueryError;
 use crate::eval::field::Scope;
 use crate::eval::program::AggregateFn;
 use crate::value::Value;

@@ -11,11 +11,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::eval::QueryError;
+use crate::arith::{self, UnaryOutcome};
 use crate::eval::bind::{BatchView, Column, Cursor, TraceValues};
+use crate::eval::error::QueryError;
 use crate::eval::program::{AttrId, Expr, Filter, Test};
 use crate::fetch::ValueColumn;
-use crate::value::{self, CompareOp, UnaryOutcome, Value};
+use crate::value::{self, CompareOp, Value};
 
 /// Why evaluation of an expression stopped.
 #[derive(Debug)]
@@ -121,11 +122,11 @@ impl<'a, 'b> Scope<'a, 'b> {
             }
             Expr::Not { operand, strict } => {
                 let value = self.eval(operand, row, cursor)?;
-                unary(value::not(&value)?, *strict, "!")?
+                unary(arith::not(&value)?, *strict, "!")?
             }
             Expr::Neg { operand, strict } => {
                 let value = self.eval(operand, row, cursor)?;
-                unary(value::negate(&value)?, *strict, "-")?
+                unary(arith::negate(&value)?, *strict, "-")?
             }
             Expr::And(lhs, rhs) => {
                 let holds = self.holds(lhs, row, cursor)? && self.holds(rhs, row, cursor)?;
@@ -151,7 +152,7 @@ impl<'a, 'b> Scope<'a, 'b> {
             Expr::Arith { op, lhs, rhs } => {
                 let left = self.eval(lhs, row, cursor)?;
                 let right = self.eval(rhs, row, cursor)?;
-                Cow::Owned(value::arithmetic(*op, &left, &right)?)
+                Cow::Owned(arith::arithmetic(*op, &left, &right)?)
             }
             Expr::IsNil { operand, negated } => {
                 let value = self.eval(operand, row, cursor)?;

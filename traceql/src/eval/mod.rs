@@ -6,15 +6,11 @@
 
 pub mod aggregate;
 pub mod bind;
+mod error;
 pub mod field;
 pub mod pipeline;
 pub mod program;
 pub mod structural;
 pub mod trace;
 
-/// A run-time error that fails the whole query (spec §7.1, §7.3, §7.6, §8.3).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct QueryError {
-    pub message: String,
-}
+pub use error::QueryError;

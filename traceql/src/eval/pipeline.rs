@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::eval::QueryError;
 use crate::eval::aggregate::aggregate;
+use crate::eval::error::QueryError;
 use crate::eval::field::Scope;
 use crate::eval::program::{Pipeline, PipelineExpr, SpansetExpr, Stage};
 use crate::eval::structural::{Nested, apply, union};

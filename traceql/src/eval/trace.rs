@@ -2,8 +2,8 @@
 //! the program's pipelines turn it into the spansets that survive. This is the hook for
 //! metrics too: a metrics stage consumes the rows of the surviving spansets.
 
-use crate::eval::QueryError;
 use crate::eval::bind::{BatchView, TraceValues};
+use crate::eval::error::QueryError;
 use crate::eval::field::{DictCache, Scope};
 use crate::eval::pipeline::{Spanset, TraceScope};
 use crate::eval::program::Program;

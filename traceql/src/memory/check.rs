@@ -11,10 +11,10 @@ use crate::ast::{Attribute, AttributeScope, Intrinsic, Static};
 use crate::eval::field::test_holds;
 use crate::eval::program::Test;
 use crate::fetch::ConditionOp;
-use crate::memory::MemoryTrace;
 use crate::memory::otlp::{
     Placement, SpanContext, event_value, link_value, placement, service_name, span_value,
 };
+use crate::memory::trace::MemoryTrace;
 use crate::structure::{SpanKey, SpanNumbers, numbers};
 use crate::value::{Value, compile_regex, normalize_hex_id};
 

@@ -13,12 +13,12 @@ use crate::fetch::{
     Combine, FetchOutput, FetchRequest, NestedValues, SecondPassBatch, SecondPassRequest,
     ServiceStats, SpanBatch, TraceInfo, ValueColumn,
 };
-use crate::memory::MemoryTrace;
 use crate::memory::check::{Check, Prepared, check_holds, prepare, test_of};
 use crate::memory::otlp::{
     Placement, SpanContext, event_value, link_value, placement, scoped_keys, service_name,
     span_value, status,
 };
+use crate::memory::trace::MemoryTrace;
 use crate::value::Value;
 
 /// Rows per batch before a new batch is started (traces are never split).

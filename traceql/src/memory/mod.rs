@@ -10,25 +10,19 @@
 mod check;
 mod fetch;
 pub mod otlp;
+mod trace;
+
+pub use trace::MemoryTrace;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use contrail_proto::TraceId;
-use contrail_proto::otlp::trace::v1::ResourceSpans;
 
 use crate::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
     SpanSource,
 };
 use crate::search::driver::{CpuRunner, run_cpu};
-
-/// One trace: its ID and its spans as OTLP.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryTrace {
-    pub trace_id: TraceId,
-    pub resource_spans: Vec<ResourceSpans>,
-}
 
 /// A [`SpanSource`] over traces held in memory; fetches run on the given CPU pool.
 pub struct MemorySource {

@@ -178,7 +178,7 @@ impl MetricsPlan {
 
     /// Parses, validates and plans a query.
     pub fn parse(query: &str) -> Result<MetricsPlan> {
-        MetricsPlan::new(&crate::parse_and_validate(query)?)
+        MetricsPlan::new(&crate::entry::parse_and_validate(query)?)
     }
 
     /// `true` when some leaf needs whole traces for sampling.

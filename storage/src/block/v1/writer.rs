@@ -450,8 +450,9 @@ impl BlockWriter {
         })
         .await?;
         self.upload(output).await?;
+        // A failed shutdown leaves the writer shut down (object_store's `abort` would panic
+        // now); no `meta.json` is written, so the partial object is invisible to readers.
         if let Err(error) = self.sink.shutdown().await {
-            let _ = self.sink.abort().await;
             return Err(Error::from_store(
                 "put",
                 &self.data_path,
