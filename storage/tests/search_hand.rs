@@ -862,6 +862,41 @@ async fn time_ranges_and_targeted_fetches_select_traces() {
 }
 
 #[tokio::test]
+async fn targeted_fetches_ask_the_bloom_filter_before_scanning() {
+    let block = blocks().await;
+    // an ID inside the block's ID range that it does not hold
+    let mut ids = [trace_a(), trace_b(), trace_c()];
+    ids.sort_unstable();
+    let mut absent = ids[1];
+    absent[15] ^= 1;
+    assert!(ids[0] < absent && absent < ids[2]);
+    let mut targeted = FetchRequest::all_spans(0, u64::MAX);
+    targeted.trace_ids = Some(vec![TraceId::from_array(absent)]);
+    for units in [&block.one, &block.many] {
+        assert!(names(units, &targeted).await.is_empty());
+        let scanned: u64 = units.iter().map(|unit| unit.scan_stats().row_groups).sum();
+        assert_eq!(
+            scanned, 0,
+            "no row group scanned for an ID the bloom filter rules out"
+        );
+    }
+    // with a held ID as well, only that trace comes back
+    targeted.trace_ids = Some(vec![
+        TraceId::from_array(absent),
+        TraceId::from_array(trace_c()),
+    ]);
+    assert_eq!(names(&block.one, &targeted).await, names_of_c(&block).await);
+}
+
+async fn names_of_c(block: &Block) -> Vec<&'static str> {
+    let mut only_c = FetchRequest::all_spans(0, u64::MAX);
+    only_c.trace_ids = Some(vec![TraceId::from_array(trace_c())]);
+    let names = names(&block.many, &only_c).await;
+    assert!(!names.is_empty(), "trace C is in the block");
+    names
+}
+
+#[tokio::test]
 async fn trace_info_and_structure() {
     let block = blocks().await;
     let request = FetchRequest::all_spans(0, u64::MAX);

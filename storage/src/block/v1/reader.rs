@@ -147,11 +147,49 @@ impl BlockReader {
         if !self.meta.may_contain(trace_id) {
             return Ok(false);
         }
-        let shards = self.meta.bloom_shards;
-        if shards == 0 {
-            return Err(corrupt(&self.block_object(META_OBJECT), "bloomShards is 0"));
+        let shard = self
+            .bloom_shard(shard_for(trace_id, self.bloom_shard_count()?))
+            .await?;
+        Ok(shard.may_contain(trace_id))
+    }
+
+    /// The IDs of `trace_ids` the block may hold (ID range, then the bloom shards, each read
+    /// once), in their order.
+    pub async fn may_contain_any(&self, trace_ids: &[TraceId]) -> Result<Vec<TraceId>> {
+        let in_range: Vec<TraceId> = trace_ids
+            .iter()
+            .filter(|id| self.meta.may_contain(id))
+            .copied()
+            .collect();
+        if in_range.is_empty() {
+            return Ok(in_range);
         }
-        let path = self.block_object(&bloom_object(shard_for(trace_id, shards)));
+        let shards = self.bloom_shard_count()?;
+        let mut by_shard: std::collections::BTreeMap<u32, Vec<TraceId>> = Default::default();
+        for id in &in_range {
+            by_shard.entry(shard_for(id, shards)).or_default().push(*id);
+        }
+        let mut kept = std::collections::HashSet::new();
+        for (index, ids) in by_shard {
+            let shard = self.bloom_shard(index).await?;
+            kept.extend(ids.into_iter().filter(|id| shard.may_contain(id)));
+        }
+        Ok(in_range
+            .into_iter()
+            .filter(|id| kept.contains(id))
+            .collect())
+    }
+
+    fn bloom_shard_count(&self) -> Result<u32> {
+        match self.meta.bloom_shards {
+            0 => Err(corrupt(&self.block_object(META_OBJECT), "bloomShards is 0")),
+            shards => Ok(shards),
+        }
+    }
+
+    /// Bloom shard `index` (one GET).
+    async fn bloom_shard(&self, index: u32) -> Result<BloomShard> {
+        let path = self.block_object(&bloom_object(index));
         let bytes = self
             .store
             .get(&path)
@@ -160,8 +198,7 @@ impl BlockReader {
             .bytes()
             .await
             .map_err(|source| Error::from_store("get", &path, source))?;
-        let shard = BloomShard::decode(&bytes).map_err(|message| corrupt(&path, message))?;
-        Ok(shard.may_contain(trace_id))
+        BloomShard::decode(&bytes).map_err(|message| corrupt(&path, message))
     }
 
     fn block_object(&self, name: &str) -> Path {

@@ -148,6 +148,27 @@ impl SpanSource for BlockSpanSource {
         request: &FetchRequest,
         budget: &MemoryBudget,
     ) -> Result<FetchOutput, FetchError> {
+        // A targeted fetch (deferred traces, checks of skipped units) asks the bloom filters
+        // first: a block that holds none of the IDs is not scanned at all.
+        let narrowed;
+        let request = match &request.trace_ids {
+            Some(ids) => {
+                let kept = self
+                    .reader
+                    .may_contain_any(ids)
+                    .await
+                    .map_err(source_error)?;
+                if kept.is_empty() {
+                    return Ok(FetchOutput::default());
+                }
+                narrowed = FetchRequest {
+                    trace_ids: Some(kept),
+                    ..request.clone()
+                };
+                &narrowed
+            }
+            None => request,
+        };
         let (footer, leaves) = self.context().await.map_err(source_error)?;
         let plan = ScanPlan::new(request, &footer.tables, &leaves)
             .map_err(|message| source_error(corrupt(self.reader.data_path(), message)))?;
