@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod reads;
+mod reload;
 mod search;
 mod service;
 mod trace;
