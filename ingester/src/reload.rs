@@ -42,7 +42,7 @@ impl Ingester {
                     Err(source) => {
                         return Err(storage_error(contrail_storage::Error::from_store(
                             "head",
-                            &object_path(&tenant, &meta.block_id, META_OBJECT),
+                            object_path(&tenant, &meta.block_id, META_OBJECT),
                             source,
                         )));
                     }
