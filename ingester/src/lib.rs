@@ -22,6 +22,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod reads;
+mod reload;
 mod search;
 mod service;
 mod tags;

@@ -232,8 +232,10 @@ impl Default for QuerierTraceByIdConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// Parquet footers with their page indexes (one suffix read per block).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub footer_cache_size: ByteSize,
     /// Trace-ID bloom filter shards.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub bloom_cache_size: ByteSize,
 }
 

@@ -34,6 +34,7 @@ pub struct QueryFrontendConfig {
     pub api_timeout: Duration,
     /// Upper bound of one streamed gRPC message (Tempo's key); kept below the 4 MiB Grafana
     /// accepts.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_grpc_streaming_packet_size: ByteSize,
     /// Longest TraceQL text accepted; longer is 400 (Tempo's key).
     pub max_query_expression_size_bytes: usize,
@@ -128,6 +129,7 @@ pub struct FrontendSearchConfig {
     pub concurrent_jobs: usize,
     /// Target bytes of block data per job; a job is a block and a range of its row groups
     /// (Tempo's key).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub target_bytes_per_job: ByteSize,
     /// `limit` when the request has none (Tempo's key).
     pub default_result_limit: u32,
@@ -150,6 +152,7 @@ pub struct FrontendSearchConfig {
     pub max_spans_per_span_set: u32,
     /// Memory one query may hold (decoded columns and results); past it the answer is 400 with
     /// the reason (Contrail).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_query_memory: ByteSize,
     // Tempo settings accepted and ignored.
     pub ingester_shards: Option<IgnoredAny>,
