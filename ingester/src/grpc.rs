@@ -44,11 +44,6 @@ fn tenant(value: String) -> Result<TenantId, Status> {
     TenantId::new(value).map_err(|error| bad_request(format!("tenant: {error}")))
 }
 
-/// Tag name and value listing over recent data is not implemented yet.
-fn tags_not_available() -> Status {
-    ErrorCode::Unsupported.to_status("tag search over ingester recent data is not implemented")
-}
-
 #[tonic::async_trait]
 impl IngesterService for GrpcIngester {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
@@ -91,15 +86,24 @@ impl IngesterService for GrpcIngester {
         &self,
         request: Request<SearchTagsRecentRequest>,
     ) -> Result<Response<SearchTagsV2Response>, Status> {
-        tenant(request.into_inner().tenant)?;
-        Err(tags_not_available())
+        let request = request.into_inner();
+        let tenant = tenant(request.tenant)?;
+        let tags = request.request.unwrap_or_default();
+        let response = self.ingester.search_tags_recent(&tenant, &tags).await?;
+        Ok(Response::new(response))
     }
 
     async fn search_tag_values_recent(
         &self,
         request: Request<SearchTagValuesRecentRequest>,
     ) -> Result<Response<SearchTagValuesV2Response>, Status> {
-        tenant(request.into_inner().tenant)?;
-        Err(tags_not_available())
+        let request = request.into_inner();
+        let tenant = tenant(request.tenant)?;
+        let values = request.request.unwrap_or_default();
+        let response = self
+            .ingester
+            .search_tag_values_recent(&tenant, &values)
+            .await?;
+        Ok(Response::new(response))
     }
 }

@@ -6,7 +6,8 @@
 //! Data flow: `push` → limits → WAL record (`wal`) → live traces (`instance`) → head block →
 //! cut → `flush` (local block, then the object store, `meta.json` last) → WAL segments deleted.
 //!
-//! Search over recent data runs the `traceql` engine over an in-memory source (`search`).
+//! Search over recent data runs the `traceql` engine over an in-memory source and the local
+//! complete blocks (`search`); tag names and values use the same units (`tags`).
 //!
 //! May depend on `proto`, `storage` and `traceql`; never on another service crate.
 
@@ -24,6 +25,7 @@ mod reads;
 mod reload;
 mod search;
 mod service;
+mod tags;
 mod trace;
 mod wal;
 

@@ -3,6 +3,7 @@
 
 mod durability;
 mod flow;
+mod local_blocks;
 mod reads;
 mod support;
 mod transports;

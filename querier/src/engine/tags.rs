@@ -3,12 +3,16 @@
 //! names or values of only those rows (every row without a filter).
 
 use contrail_proto::tempopb::{SearchTagValuesV2Response, SearchTagsV2Response};
+use std::sync::Arc;
+
+use contrail_storage::DecodePool;
+use contrail_storage::block::BlockReader;
 use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_storage::block::v1::tags::{RowSelection, block_tag_names, block_tag_values};
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
 use contrail_traceql::tags::{DataScope, SpanFilter, TagNames, TagValues, ValueTarget};
 
-use super::{EngineBlockSearch, engine_error};
+use super::error::engine_error;
 use crate::error::{Error, Result};
 use crate::frontend::BlockJob;
 use crate::service::{TagScope, TagValuesRequest, TagsRequest, TimeRange};
@@ -32,7 +36,8 @@ pub(crate) fn data_scopes(scope: TagScope) -> Vec<DataScope> {
 
 /// The rows of `job` matching `filter`; `None` when there is no filter (every row).
 async fn selection(
-    engine: &EngineBlockSearch,
+    reader: &Arc<BlockReader>,
+    pool: &DecodePool,
     job: &BlockJob,
     filter: Option<&str>,
     range: TimeRange,
@@ -44,11 +49,11 @@ async fn selection(
     let Some(filter) = SpanFilter::new(query, start, end).map_err(engine_error)? else {
         return Ok(None);
     };
-    let source = BlockSpanSource::new(engine.reader(job)?, job.row_groups.clone());
+    let source = BlockSpanSource::new(reader.clone(), job.row_groups.clone());
     let source: &dyn SpanSource = &source;
     let budget = MemoryBudget::new(FILTER_MEMORY_BYTES);
     let matched = filter
-        .matching(source, engine.pool(), &budget)
+        .matching(source, pool, &budget)
         .await
         .map_err(engine_error)?;
     Ok(Some(RowSelection::from_row_refs(&matched.rows)))
@@ -56,7 +61,8 @@ async fn selection(
 
 /// Attribute names of `job` by scope.
 pub(super) async fn tag_names(
-    engine: &EngineBlockSearch,
+    reader: Arc<BlockReader>,
+    pool: &DecodePool,
     job: &BlockJob,
     request: &TagsRequest,
 ) -> Result<SearchTagsV2Response> {
@@ -65,8 +71,7 @@ pub(super) async fn tag_names(
     if scopes.is_empty() {
         return Ok(names.into_response());
     }
-    let rows = selection(engine, job, request.filter.as_deref(), request.range).await?;
-    let reader = engine.reader(job)?;
+    let rows = selection(&reader, pool, job, request.filter.as_deref(), request.range).await?;
     let names = block_tag_names(&reader, job.row_groups.clone(), rows.as_ref(), names)
         .await
         .map_err(Error::from)?;
@@ -75,7 +80,8 @@ pub(super) async fn tag_names(
 
 /// Typed values of the request's tag in `job`.
 pub(super) async fn tag_values(
-    engine: &EngineBlockSearch,
+    reader: Arc<BlockReader>,
+    pool: &DecodePool,
     job: &BlockJob,
     request: &TagValuesRequest,
 ) -> Result<SearchTagValuesV2Response> {
@@ -84,8 +90,7 @@ pub(super) async fn tag_values(
     if target.is_empty() {
         return Ok(values.into_response());
     }
-    let rows = selection(engine, job, request.filter.as_deref(), request.range).await?;
-    let reader = engine.reader(job)?;
+    let rows = selection(&reader, pool, job, request.filter.as_deref(), request.range).await?;
     let values = block_tag_values(
         &reader,
         job.row_groups.clone(),

@@ -9,7 +9,8 @@ use contrail_proto::otlp::common::v1::KeyValue;
 use contrail_proto::otlp::trace::v1::{ResourceSpans, Span};
 use contrail_proto::{SpanId, TraceId};
 
-use super::{DataScope, IntrinsicValues, MatchedSpans, TagNames, TagValues, ValueTarget};
+use super::collect::{DataScope, IntrinsicValues, TagNames, TagValues, ValueTarget};
+use super::matching::MatchedSpans;
 use crate::memory::MemoryTrace;
 use crate::memory::otlp::service_name;
 

@@ -12,7 +12,7 @@ use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 
 use super::memory::{collect_names, collect_values};
 use super::*;
-use crate::ast::Intrinsic;
+use crate::ast::{Attribute, AttributeScope, Intrinsic};
 use crate::fetch::{MemoryBudget, SpanSource};
 use crate::{InlineRunner, MemorySource, MemoryTrace};
 
