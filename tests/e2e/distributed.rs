@@ -145,11 +145,11 @@ async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
         Arc::clone(&batches),
         Arc::clone(&stop),
     );
-    wait_count(&batches, 30, "batches before the kill").await;
+    wait_count(&batches, 10, "batches before the kill").await;
     let mut victim = running_ingesters.remove(1);
     victim.signal("-KILL");
     let _ = victim.wait_exit().await;
-    wait_count(&batches, 60, "batches while an ingester is down").await;
+    wait_count(&batches, 20, "batches while an ingester is down").await;
     running_ingesters.insert(
         1,
         Running::start(
@@ -159,11 +159,11 @@ async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
         )
         .await,
     );
-    wait_count(&batches, 90, "batches after the restart").await;
+    wait_count(&batches, 30, "batches after the restart").await;
     stop.store(true, Ordering::SeqCst);
     let acked = exporter.await.expect("exporter");
     assert!(
-        acked.len() >= 400,
+        acked.len() >= 150,
         "only {} traces acknowledged",
         acked.len()
     );
@@ -198,21 +198,15 @@ async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
         &querier.url("/api/search"),
         [(
             "q",
-            r#"{ resource.service.name = "frontend" } >> { duration > 500ms }"#,
+            r#"{ resource.service.name = "frontend" } >> { name = "SELECT payments" && duration > 500ms }"#,
         )],
     )
     .expect("url");
     let answer = get_json(&http, url.to_string()).await;
-    assert_eq!(
-        answer["traces"][0]["traceID"],
-        trace_id.trim_start_matches('0'),
-        "{answer}"
-    );
-    assert_eq!(
-        answer["traces"].as_array().map(Vec::len),
-        Some(1),
-        "{answer}"
-    );
+    let traces = answer["traces"].as_array().expect("traces");
+    assert_eq!(traces.len(), 1, "{answer}");
+    assert_eq!(traces[0]["traceID"], trace_id.trim_start_matches('0'));
+    assert_eq!(traces[0]["spanSet"]["spans"][0]["name"], "SELECT payments");
     let tags = get_json(&http, querier.url("/api/v2/search/tags?scope=resource")).await;
     assert!(tags.to_string().contains("service.name"), "{tags}");
     let values = get_json(
