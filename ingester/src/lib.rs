@@ -6,7 +6,8 @@
 //! Data flow: `push` → limits → WAL record (`wal`) → live traces (`instance`) → head block →
 //! cut → `flush` (local block, then the object store, `meta.json` last) → WAL segments deleted.
 //!
-//! Search over recent data runs the `traceql` engine over an in-memory source (`search`).
+//! Search over recent data runs the `traceql` engine over an in-memory source (`search`);
+//! TraceQL metrics over recent data add the local complete blocks (`recent_metrics`).
 //!
 //! May depend on `proto`, `storage` and `traceql`; never on another service crate.
 
@@ -21,6 +22,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod reads;
+mod recent_metrics;
 mod reload;
 mod search;
 mod service;

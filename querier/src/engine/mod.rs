@@ -5,6 +5,8 @@
 //! (`contrail_storage::block::v1::tags`), with the `q` filter evaluated by the engine first
 //! (`tags`).
 //!
+//! A metrics job is `contrail_traceql::metrics::run_metrics` over the same source.
+//!
 //! `BlockReader`s are cached per block (byte-bounded by their footers), so a block's footer is
 //! read once however many jobs and queries touch it. Errors name the block: a corrupt block is
 //! a `DataCorrupt` error, a block deleted by compaction `NotFound` (the frontend then replans).
@@ -21,12 +23,13 @@ use contrail_storage::DecodePool;
 use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_storage::block::{BlockReader, ReaderOptions, Uuid};
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_traceql::metrics::{QueryPartial, run_metrics};
 use contrail_traceql::{SearchOptions, plan_search};
 use moka::sync::Cache;
 use object_store::ObjectStore;
 
 use crate::error::{Error, Result};
-use crate::frontend::{BlockJob, BlockSearch, BlockSearchRequest};
+use crate::frontend::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use crate::metrics::EngineMetrics;
 use crate::service::{TagValuesRequest, TagsRequest};
 
@@ -155,6 +158,23 @@ impl EngineBlockSearch {
             .map_err(engine_error)?;
         Ok(outcome.response)
     }
+
+    async fn run_metrics(
+        &self,
+        job: &BlockJob,
+        request: &BlockMetricsRequest,
+        budget: &MemoryBudget,
+    ) -> Result<QueryPartial> {
+        let reader = self.reader(job)?;
+        let sources: Vec<Arc<dyn SpanSource>> = vec![Arc::new(BlockSpanSource::new(
+            reader,
+            job.row_groups.clone(),
+        ))];
+        let outcome = run_metrics(&request.compiled, &sources, &self.pool, budget)
+            .await
+            .map_err(engine_error)?;
+        Ok(outcome.partial)
+    }
 }
 
 fn error_status(code: ErrorCode) -> &'static str {
@@ -202,6 +222,19 @@ impl BlockSearch for EngineBlockSearch {
         let started = Instant::now();
         let result = tags::tag_values(self, job, request).await;
         self.observe("tag_values", started, &result);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %job.tenant, block_id = %job.meta.block_id))]
+    async fn metrics(
+        &self,
+        job: &BlockJob,
+        request: &BlockMetricsRequest,
+        budget: &MemoryBudget,
+    ) -> Result<QueryPartial> {
+        let started = Instant::now();
+        let result = self.run_metrics(job, request, budget).await;
+        self.observe("metrics", started, &result);
         result
     }
 }

@@ -17,7 +17,8 @@ use contrail_proto::tempopb::{
     SearchTagsRequest, SearchTagsV2Response, Trace,
 };
 use contrail_proto::{SystemClock, TenantId, TraceId};
-use contrail_querier::frontend::{BlockJob, BlockSearch, BlockSearchRequest};
+use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial};
+use contrail_querier::frontend::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use contrail_querier::grpc::serve::http_and_grpc;
 use contrail_querier::grpc::{GrpcApiSettings, StreamingQuerierApi};
 use contrail_querier::http::{BuildInfo, HttpApiSettings, router};
@@ -29,7 +30,10 @@ use contrail_querier::trace_by_id::StaticLimits;
 use contrail_querier::{Querier, QuerierArgs, QuerierConfig, QueryFrontendConfig, QueryService};
 use contrail_storage::block::{BlockWriter, BlockWriterConfig, WrittenBlock};
 use contrail_storage::convert::{Trace as BlockTrace, split_by_trace};
-use contrail_traceql::fetch::MemoryBudget;
+use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_traceql::metrics::{QueryPartial, job_from_proto, run_metrics, wire};
+use contrail_traceql::search::driver::CpuRunner;
+use contrail_traceql::{InlineRunner, MemorySource, MemoryTrace};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 
@@ -117,6 +121,8 @@ pub struct RecentDouble {
     pub values: Mutex<HashMap<(String, String), SearchTagValuesV2Response>>,
     pub delay: Mutex<Duration>,
     pub requests: Mutex<Vec<SearchRequest>>,
+    /// Metrics jobs received, in order.
+    pub metrics_jobs: Mutex<Vec<MetricsJobRequest>>,
 }
 
 impl RecentDouble {
@@ -198,6 +204,41 @@ impl RecentData for RecentDouble {
             .into_iter()
             .collect())
     }
+
+    /// What an ingester does: the job over its recent traces in a `MemorySource`.
+    async fn query_range(
+        &self,
+        tenant: &TenantId,
+        request: &MetricsJobRequest,
+    ) -> contrail_querier::Result<Vec<MetricsPartial>> {
+        self.metrics_jobs.lock().unwrap().push(request.clone());
+        let received = job_from_proto(request)
+            .map_err(|error| contrail_querier::Error::bad_request(error.to_string()))?;
+        let traces: Vec<MemoryTrace> = self
+            .traces
+            .lock()
+            .unwrap()
+            .get(tenant.as_str())
+            .into_iter()
+            .flatten()
+            .flat_map(|trace| split_by_trace(trace.resource_spans.clone()).unwrap())
+            .map(|(trace_id, resource_spans)| MemoryTrace {
+                trace_id,
+                resource_spans,
+            })
+            .collect();
+        let runner: Arc<dyn CpuRunner> = Arc::new(InlineRunner);
+        let sources: Vec<Arc<dyn SpanSource>> = vec![Arc::new(MemorySource::new(traces, runner))];
+        let outcome = run_metrics(
+            &Arc::new(received.query),
+            &sources,
+            &InlineRunner,
+            &MemoryBudget::unlimited(),
+        )
+        .await
+        .map_err(|error| contrail_querier::Error::internal(error.to_string()))?;
+        Ok(vec![wire::to_proto(&outcome.partial)])
+    }
 }
 
 /// Block search until the engine lands: no block matches (the API cases here read recent data
@@ -229,6 +270,18 @@ impl BlockSearch for NoBlockMatches {
         _request: &TagValuesRequest,
     ) -> contrail_querier::Result<SearchTagValuesV2Response> {
         Ok(SearchTagValuesV2Response::default())
+    }
+
+    async fn metrics(
+        &self,
+        _job: &BlockJob,
+        request: &BlockMetricsRequest,
+        _budget: &MemoryBudget,
+    ) -> contrail_querier::Result<QueryPartial> {
+        Ok(request
+            .compiled
+            .plan
+            .empty_partial(&request.compiled.request))
     }
 }
 
