@@ -3,6 +3,7 @@
 
 mod durability;
 mod flow;
+mod metrics;
 mod reads;
 mod support;
 mod transports;

@@ -16,6 +16,9 @@ use super::{QueryParams, parse_go_duration, parse_u32};
 use crate::error::{Error, Result};
 use crate::service::MetricsQueryRequest;
 
+#[cfg(test)]
+mod tests;
+
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
 /// `since` when the request gives neither it nor `start`.
 const DEFAULT_SINCE: Duration = Duration::from_secs(3600);

@@ -16,7 +16,7 @@ use contrail_proto::tempopb::{
     SearchRequest, SearchResponse, SearchTagValuesRequest, SearchTagValuesV2Response,
     SearchTagsRequest, SearchTagsV2Response, Trace,
 };
-use contrail_proto::{SystemClock, TenantId, TraceId};
+use contrail_proto::{Clock, SystemClock, TenantId, TraceId};
 use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial};
 use contrail_querier::frontend::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use contrail_querier::grpc::serve::http_and_grpc;
@@ -27,7 +27,10 @@ use contrail_querier::recent::RecentData;
 use contrail_querier::service::{TagValuesRequest, TagsRequest};
 use contrail_querier::tenant::TenantResolver;
 use contrail_querier::trace_by_id::StaticLimits;
-use contrail_querier::{Querier, QuerierArgs, QuerierConfig, QueryFrontendConfig, QueryService};
+use contrail_querier::{
+    EngineBlockSearch, Querier, QuerierArgs, QuerierConfig, QueryFrontendConfig, QueryService,
+};
+use contrail_storage::DecodePool;
 use contrail_storage::block::{BlockWriter, BlockWriterConfig, WrittenBlock};
 use contrail_storage::convert::{Trace as BlockTrace, split_by_trace};
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
@@ -291,6 +294,11 @@ pub struct ServerOptions {
     pub querier: QuerierConfig,
     pub frontend: QueryFrontendConfig,
     pub max_bytes_per_trace: u64,
+    /// Block jobs through the real engine over the store (`EngineBlockSearch`) instead of
+    /// [`NoBlockMatches`].
+    pub engine: bool,
+    /// The querier's clock (default: the system clock).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl Default for ServerOptions {
@@ -300,6 +308,8 @@ impl Default for ServerOptions {
             querier: QuerierConfig::default(),
             frontend: QueryFrontendConfig::default(),
             max_bytes_per_trace: 5_000_000,
+            engine: false,
+            clock: None,
         }
     }
 }
@@ -337,18 +347,26 @@ impl TestServer {
         };
         let api_timeout = options.frontend.api_timeout;
         let max_message_bytes = options.frontend.max_grpc_streaming_packet_size.as_u64() as usize;
+        let block_search: Arc<dyn BlockSearch> = if options.engine {
+            Arc::new(
+                EngineBlockSearch::new(store.clone(), DecodePool::new(2), &prometheus::Registry::new())
+                    .unwrap(),
+            )
+        } else {
+            Arc::new(NoBlockMatches)
+        };
         let querier = Arc::new(
             Querier::new(QuerierArgs {
                 querier: options.querier,
                 frontend: options.frontend,
                 store: store.clone(),
                 recent: recent.clone(),
-                block_search: Arc::new(NoBlockMatches),
+                block_search,
                 remote_runner: None,
                 limits: Arc::new(StaticLimits {
                     max_bytes_per_trace: options.max_bytes_per_trace,
                 }),
-                clock: SystemClock::shared(),
+                clock: options.clock.unwrap_or_else(SystemClock::shared),
                 registry: &registry,
             })
             .unwrap(),
