@@ -29,7 +29,9 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::error::{Error, Result};
-use crate::frontend::{BlockJob, BlockMetricsRequest, BlockSearchRequest, JobRunner, LocalJobRunner};
+use crate::frontend::{
+    BlockJob, BlockMetricsRequest, BlockSearchRequest, JobRunner, LocalJobRunner,
+};
 use crate::params;
 use crate::recent::{Channels, MemberSource};
 use crate::service::{TagValuesRequest, TagsRequest, TimeRange};

@@ -105,12 +105,27 @@ fn live() -> Vec<ResourceSpans> {
     ]
 }
 
-/// Interval end (minutes before `NOW`) → count, per service, as written in the module docs.
+/// Interval end (minutes before `NOW`) → count, per service, as written in the module docs:
+/// every 5-minute interval of the hour (plus the frontend's leading one), 0 where nothing
+/// started.
 fn by_hand() -> BTreeMap<&'static str, Vec<(u64, f64)>> {
+    let counts = |nonzero: &[(u64, f64)]| -> Vec<(u64, f64)> {
+        (0..=12)
+            .rev()
+            .map(|step| {
+                let at = step * 5;
+                let count = nonzero
+                    .iter()
+                    .find(|(minutes, _)| *minutes == at)
+                    .map_or(0.0, |(_, count)| *count);
+                (at, count)
+            })
+            .collect()
+    };
     BTreeMap::from([
-        ("cart", vec![(45, 3.0), (15, 1.0), (5, 2.0), (0, 1.0)]),
-        ("shop", vec![(35, 2.0), (0, 2.0)]),
-        ("db", vec![(20, 1.0), (0, 1.0)]),
+        ("cart", counts(&[(45, 3.0), (15, 1.0), (5, 2.0), (0, 1.0)])),
+        ("shop", counts(&[(35, 2.0), (0, 2.0)])),
+        ("db", counts(&[(20, 1.0), (0, 1.0)])),
     ])
 }
 
@@ -157,8 +172,10 @@ fn samples(response: &QueryRangeResponse) -> BTreeMap<String, Vec<(u64, f64)>> {
         .map(|series| {
             assert_eq!(series.labels.len(), 1);
             assert_eq!(series.labels[0].key, "resource.service.name");
-            let Some(any_value::Value::StringValue(service)) =
-                series.labels[0].value.as_ref().and_then(|v| v.value.clone())
+            let Some(any_value::Value::StringValue(service)) = series.labels[0]
+                .value
+                .as_ref()
+                .and_then(|v| v.value.clone())
             else {
                 panic!("a string label: {:?}", series.labels[0]);
             };
@@ -195,7 +212,11 @@ async fn counts_and_rates_by_service_equal_the_counts_by_hand() {
             .into_iter()
             .map(|(service, points)| (service.to_owned(), points))
             .collect();
-        assert_eq!(samples(&response), expected, "count_over_time, target {target}");
+        assert_eq!(
+            samples(&response),
+            expected,
+            "count_over_time, target {target}"
+        );
 
         let (status, body) = get(&server, &range_url("rate()", "")).await;
         assert_eq!(status, 200, "{body}");
@@ -235,29 +256,48 @@ async fn the_json_follows_tempo_and_exemplars_point_at_spans() {
         .find(|series| series["labels"][0]["value"]["stringValue"] == "cart")
         .unwrap();
     assert_eq!(cart["labels"][0]["key"], "resource.service.name");
-    let first = &cart["samples"][0];
+    let samples = cart["samples"].as_array().unwrap();
     assert_eq!(
-        first["timestampMs"],
-        Value::String(((NOW_S - 45 * 60) * 1000).to_string()),
-        "int64 as a string, the interval's end"
+        samples.len(),
+        13,
+        "one sample per interval, the leading one included"
     );
-    assert_eq!(first["value"], 3.0);
+    assert_eq!(
+        samples[0],
+        serde_json::json!({ "timestampMs": ((NOW_S - 60 * 60) * 1000).to_string() }),
+        "a zero value is omitted, int64 is a string"
+    );
+    assert_eq!(
+        samples[3],
+        serde_json::json!({ "timestampMs": ((NOW_S - 45 * 60) * 1000).to_string(), "value": 3.0 }),
+        "the interval's end"
+    );
     let exemplars = cart["exemplars"].as_array().unwrap();
     assert!(!exemplars.is_empty() && exemplars.len() <= 5);
     for exemplar in exemplars {
         assert_eq!(exemplar["labels"][0]["key"], "trace:id");
-        let trace_id = exemplar["labels"][0]["value"]["stringValue"].as_str().unwrap();
+        let trace_id = exemplar["labels"][0]["value"]["stringValue"]
+            .as_str()
+            .unwrap();
         assert!(trace_id.starts_with("42"), "{trace_id}");
         assert_eq!(exemplar["labels"][1]["key"], "span:id");
     }
-    assert!(json.get("status").is_none(), "complete answers carry no status");
+    assert!(
+        json.get("status").is_none(),
+        "complete answers carry no status"
+    );
 
     // A cap of one series: PARTIAL with the reason.
     let (status, body) = get(&server, &range_url("count_over_time()", "&maxSeries=1")).await;
     assert_eq!(status, 200, "{body}");
     let json: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["status"], "PARTIAL");
-    assert!(json["message"].as_str().unwrap().contains("maximum of 1 series"));
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("maximum of 1 series")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,8 +315,10 @@ async fn the_instant_query_has_one_value_per_service() {
         .series
         .iter()
         .map(|series| {
-            let Some(any_value::Value::StringValue(service)) =
-                series.labels[0].value.as_ref().and_then(|v| v.value.clone())
+            let Some(any_value::Value::StringValue(service)) = series.labels[0]
+                .value
+                .as_ref()
+                .and_then(|v| v.value.clone())
             else {
                 panic!("a string label");
             };
@@ -309,11 +351,17 @@ async fn bad_requests_are_400s_naming_the_fault() {
     let start = NOW_S - 3600;
     let cases = [
         (
-            format!("/api/metrics/query_range?q={}&start={start}&end={NOW_S}", escape("{ } | rate(")),
+            format!(
+                "/api/metrics/query_range?q={}&start={start}&end={NOW_S}",
+                escape("{ } | rate(")
+            ),
             "invalid TraceQL query",
         ),
         (
-            format!("/api/metrics/query_range?q={}&start={start}&end={NOW_S}", escape("{ status = error }")),
+            format!(
+                "/api/metrics/query_range?q={}&start={start}&end={NOW_S}",
+                escape("{ status = error }")
+            ),
             "not a metrics query",
         ),
         (
@@ -333,7 +381,10 @@ async fn bad_requests_are_400s_naming_the_fault() {
             "end must be greater than start",
         ),
         (
-            format!("/api/metrics/query_range?q={rate}&start={}&end={NOW_S}", NOW_S - 25 * 3600),
+            format!(
+                "/api/metrics/query_range?q={rate}&start={}&end={NOW_S}",
+                NOW_S - 25 * 3600
+            ),
             "metrics query time range exceeds the maximum allowed duration of 24h0m0s",
         ),
         (
@@ -356,7 +407,10 @@ async fn bad_requests_are_400s_naming_the_fault() {
     for (url, expected) in cases {
         let (status, body) = get(&server, &url).await;
         assert_eq!(status, 400, "{url}: {body}");
-        assert!(body.contains(expected), "{url}: {body:?} should say {expected:?}");
+        assert!(
+            body.contains(expected),
+            "{url}: {body:?} should say {expected:?}"
+        );
     }
     // RFC 3339 and nanosecond bounds are accepted.
     let url = format!(

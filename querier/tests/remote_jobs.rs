@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
+use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use contrail_proto::tempopb::{
     SearchResponse, SearchTagValuesV2Response, SearchTagsV2Response, SearchTagsV2Scope, TagValue,
     TraceSearchMetadata,
 };
 use contrail_proto::{TenantId, TraceId};
-use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use contrail_querier::frontend::{
     BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest, JobRunner, LocalJobRunner,
 };
@@ -123,7 +123,11 @@ impl BlockSearch for EchoJobs {
         budget: &MemoryBudget,
     ) -> contrail_querier::Result<QueryPartial> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(budget.limit_bytes(), 1 << 20, "the budget travels with the job");
+        assert_eq!(
+            budget.limit_bytes(),
+            1 << 20,
+            "the budget travels with the job"
+        );
         let traces = job.row_groups.clone().map(metrics_trace).collect();
         let runner: Arc<dyn CpuRunner> = Arc::new(InlineRunner);
         let sources: Vec<Arc<dyn SpanSource>> = vec![Arc::new(MemorySource::new(traces, runner))];
@@ -292,11 +296,21 @@ async fn block_jobs_run_on_a_remote_querier_and_retry_past_a_dead_one() {
         .metrics(metrics_job, request, budget)
         .await
         .unwrap();
-    let remote_result = compiled.plan.evaluate(&compiled.request, &remote_partial).unwrap();
-    let local_result = compiled.plan.evaluate(&compiled.request, &local_partial).unwrap();
+    let remote_result = compiled
+        .plan
+        .evaluate(&compiled.request, &remote_partial)
+        .unwrap();
+    let local_result = compiled
+        .plan
+        .evaluate(&compiled.request, &local_partial)
+        .unwrap();
     assert_eq!(remote_result, local_result);
     assert_eq!(remote_result.series.series.len(), 1);
-    assert_eq!(remote_result.series.series[0].values, [1.0], "only the span from the cut on");
+    assert_eq!(
+        remote_result.series.series[0].values,
+        [1.0],
+        "only the span from the cut on"
+    );
     assert_eq!(remote_result.series.series[0].exemplars.len(), 1);
     server.abort();
 }

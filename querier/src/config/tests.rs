@@ -116,7 +116,10 @@ fn metrics_keys_are_honoured_or_named() {
     assert_eq!(config.metrics.query_backend_after, Duration::from_secs(300));
     assert_eq!(config.metrics.max_exemplars, 20);
     assert_eq!(config.metrics.max_response_series, 50);
-    assert_eq!(QueryFrontendConfig::default().metrics.max_duration, Duration::from_secs(86_400));
+    assert_eq!(
+        QueryFrontendConfig::default().metrics.max_duration,
+        Duration::from_secs(86_400)
+    );
 }
 
 #[test]
@@ -138,14 +141,19 @@ fn unknown_keys_and_bad_values_fail_naming_the_key() {
         error.contains("query_frontend.search.query_backend_after"),
         "{error}"
     );
-    let error = frontend("metrics:\n  max_durationn: 1h\n").unwrap_err().to_string();
+    let error = frontend("metrics:\n  max_durationn: 1h\n")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("max_durationn"), "{error}");
     let error = frontend("metrics:\n  concurrent_jobs: 0\n")
         .unwrap()
         .validate()
         .unwrap_err()
         .to_string();
-    assert!(error.contains("query_frontend.metrics.concurrent_jobs"), "{error}");
+    assert!(
+        error.contains("query_frontend.metrics.concurrent_jobs"),
+        "{error}"
+    );
     let packet = frontend("max_grpc_streaming_packet_size: 8MiB\n").unwrap();
     let error = packet.validate().unwrap_err().to_string();
     assert!(error.contains("max_grpc_streaming_packet_size"), "{error}");

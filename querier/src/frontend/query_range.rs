@@ -196,14 +196,15 @@ impl MetricsDriver {
         })
     }
 
-    async fn jobs(&self, tenants: &[TenantId], blocks: &BlockMetricsRequest) -> Result<Vec<BlockJob>> {
+    async fn jobs(
+        &self,
+        tenants: &[TenantId],
+        blocks: &BlockMetricsRequest,
+    ) -> Result<Vec<BlockJob>> {
         let request = &blocks.compiled.request;
         let range = (
             request.window.start_unix_nano(),
-            request
-                .window
-                .end_unix_nano()
-                .min(request.span_starts.last),
+            request.window.end_unix_nano().min(request.span_starts.last),
         );
         let mut jobs = Vec::new();
         for tenant in tenants {

@@ -42,15 +42,25 @@ pub fn parse_metrics_time(key: &str, text: &str) -> Result<u64> {
             "could not parse '{key}' parameter: {reason}: {text:?}"
         ))
     };
-    if text.contains('.') && !text.contains('T') {
-        let seconds: f64 = text
-            .parse()
-            .map_err(|_| error("not a number of seconds"))?;
-        if !seconds.is_finite() || seconds < 0.0 || seconds > (u64::MAX / NANOS_PER_SECOND) as f64
-        {
-            return Err(error("out of range"));
+    if let Some((whole, fraction)) = text.split_once('.')
+        && !text.contains('T')
+    {
+        // Fractional seconds, read exactly (a float would lose nanoseconds).
+        let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) {
+            return Err(error("not a number of seconds"));
         }
-        return Ok((seconds * NANOS_PER_SECOND as f64).round() as u64);
+        let seconds: u64 = whole.parse().map_err(|_| error("out of range"))?;
+        let mut nanos: u64 = 0;
+        let mut scale = NANOS_PER_SECOND;
+        for digit in fraction.bytes().take(9) {
+            scale /= 10;
+            nanos += u64::from(digit - b'0') * scale;
+        }
+        return seconds
+            .checked_mul(NANOS_PER_SECOND)
+            .and_then(|total| total.checked_add(nanos))
+            .ok_or_else(|| error("out of range"));
     }
     if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
         let value: u64 = text.parse().map_err(|_| error("out of range"))?;
@@ -252,7 +262,11 @@ impl MetricsQueryRequest {
 
     /// Exemplars per series: the request's number (default and cap `limits.max_exemplars`),
     /// then the query's `with(exemplars=...)` hint.
-    pub fn exemplar_limit(&self, hint: &contrail_traceql::metrics::MetricsHints, limits: &MetricsLimits) -> u32 {
+    pub fn exemplar_limit(
+        &self,
+        hint: &contrail_traceql::metrics::MetricsHints,
+        limits: &MetricsLimits,
+    ) -> u32 {
         let requested = self
             .exemplars
             .unwrap_or(limits.max_exemplars)

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial};
 use contrail_proto::otlp::trace::v1::ResourceSpans;
 use contrail_proto::otlp_json::decode_export_request_json;
 use contrail_proto::tempopb::{
@@ -17,7 +18,6 @@ use contrail_proto::tempopb::{
     SearchTagsRequest, SearchTagsV2Response, Trace,
 };
 use contrail_proto::{Clock, SystemClock, TenantId, TraceId};
-use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial};
 use contrail_querier::frontend::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use contrail_querier::grpc::serve::http_and_grpc;
 use contrail_querier::grpc::{GrpcApiSettings, StreamingQuerierApi};
@@ -349,8 +349,12 @@ impl TestServer {
         let max_message_bytes = options.frontend.max_grpc_streaming_packet_size.as_u64() as usize;
         let block_search: Arc<dyn BlockSearch> = if options.engine {
             Arc::new(
-                EngineBlockSearch::new(store.clone(), DecodePool::new(2), &prometheus::Registry::new())
-                    .unwrap(),
+                EngineBlockSearch::new(
+                    store.clone(),
+                    DecodePool::new(2),
+                    &prometheus::Registry::new(),
+                )
+                .unwrap(),
             )
         } else {
             Arc::new(NoBlockMatches)

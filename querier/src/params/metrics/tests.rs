@@ -40,7 +40,10 @@ fn times_come_in_every_form_tempo_accepts() {
     );
     for bad in ["", "soon", "-5", "1e400", "2023-13-40T00:00:00Z"] {
         let error = parse_metrics_time("end", bad).unwrap_err().to_string();
-        assert!(error.starts_with("could not parse 'end' parameter"), "{bad}: {error}");
+        assert!(
+            error.starts_with("could not parse 'end' parameter"),
+            "{bad}: {error}"
+        );
     }
 }
 
@@ -123,7 +126,10 @@ fn bad_parameters_name_the_fault() {
     .unwrap_err();
     assert!(too_long.to_string().contains("maximum size of 4 bytes"));
     let window_errors = [
-        ("q=%7B%7D%20%7C%20rate()&start=200&end=100", "end must be greater than start"),
+        (
+            "q=%7B%7D%20%7C%20rate()&start=200&end=100",
+            "end must be greater than start",
+        ),
         (
             "q=%7B%7D%20%7C%20rate()&since=25h",
             "exceeds the maximum allowed duration of 24h0m0s",
@@ -134,7 +140,10 @@ fn bad_parameters_name_the_fault() {
         ),
     ];
     for (raw, expected) in window_errors {
-        let error = request(raw, false).unwrap().window(NOW, &limits()).unwrap_err();
+        let error = request(raw, false)
+            .unwrap()
+            .window(NOW, &limits())
+            .unwrap_err();
         assert_eq!(error.code().http_status(), 400, "{raw}");
         assert!(error.to_string().contains(expected), "{raw}: {error}");
     }
