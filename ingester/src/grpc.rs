@@ -5,8 +5,9 @@ use contrail_proto::internal::v1::ingester_service_server::{
     IngesterService, IngesterServiceServer,
 };
 use contrail_proto::internal::v1::{
-    FindTraceByIdRequest, FindTraceByIdResponse, PushRequest, PushResponse, SearchRecentRequest,
-    SearchTagValuesRecentRequest, SearchTagsRecentRequest,
+    FindTraceByIdRequest, FindTraceByIdResponse, MetricsPartial, PushRequest, PushResponse,
+    QueryRangeRecentRequest, SearchRecentRequest, SearchTagValuesRecentRequest,
+    SearchTagsRecentRequest,
 };
 use contrail_proto::tempopb::{SearchResponse, SearchTagValuesV2Response, SearchTagsV2Response};
 use contrail_proto::{ErrorCode, TenantId, TraceId, tempopb};
@@ -105,5 +106,18 @@ impl IngesterService for GrpcIngester {
             .search_tag_values_recent(&tenant, &values)
             .await?;
         Ok(Response::new(response))
+    }
+
+    async fn query_range_recent(
+        &self,
+        request: Request<QueryRangeRecentRequest>,
+    ) -> Result<Response<MetricsPartial>, Status> {
+        let request = request.into_inner();
+        let tenant = tenant(request.tenant)?;
+        let job = request
+            .request
+            .ok_or_else(|| bad_request("metrics job request missing"))?;
+        let partial = self.ingester.query_range_recent(&tenant, &job).await?;
+        Ok(Response::new(partial))
     }
 }

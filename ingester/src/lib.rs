@@ -7,7 +7,8 @@
 //! cut → `flush` (local block, then the object store, `meta.json` last) → WAL segments deleted.
 //!
 //! Search over recent data runs the `traceql` engine over an in-memory source and the local
-//! complete blocks (`search`); tag names and values use the same units (`tags`).
+//! complete blocks (`search`); tag names and values use the same units (`tags`); TraceQL
+//! metrics over recent data likewise (`recent_metrics`).
 //!
 //! May depend on `proto`, `storage` and `traceql`; never on another service crate.
 
@@ -22,6 +23,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod reads;
+mod recent_metrics;
 mod reload;
 mod search;
 mod service;

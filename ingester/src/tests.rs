@@ -4,6 +4,7 @@
 mod durability;
 mod flow;
 mod local_blocks;
+mod metrics;
 mod reads;
 mod support;
 mod transports;

@@ -14,6 +14,7 @@ use serde::de::IgnoredAny;
 use crate::error::{Error, Result};
 
 mod frontend;
+mod metrics;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ pub use frontend::{
     FrontendSearchConfig, FrontendTraceByIdConfig, GRPC_CLIENT_MAX_MESSAGE_BYTES,
     QueryFrontendConfig,
 };
+pub use metrics::FrontendMetricsConfig;
 
 /// The warnings for the Tempo keys in `keys` that are set, under `section`.
 pub(crate) fn ignored(section: &str, keys: &[(&str, bool)]) -> Vec<ConfigWarning> {

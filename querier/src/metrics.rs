@@ -12,7 +12,7 @@ pub struct QuerierMetrics {
     pub requests: IntCounterVec,
     /// `contrail_querier_request_duration_seconds{method}`.
     pub request_duration: HistogramVec,
-    /// `contrail_querier_jobs_total{status}`: block jobs run (or skipped) for searches and tags.
+    /// `contrail_querier_jobs_total{status}`: block jobs run (or skipped) for searches, tags and metrics.
     pub jobs: IntCounterVec,
     /// `contrail_querier_cache_requests_total{method, status}`: `method` is the cache (`footer`,
     /// `bloom`), `status` is `hit` or `miss`.

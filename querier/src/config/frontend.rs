@@ -8,6 +8,7 @@ use contrail_proto::ConfigWarning;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::metrics::FrontendMetricsConfig;
 use super::{ignored, require};
 use crate::error::Result;
 
@@ -26,6 +27,8 @@ pub struct QueryFrontendConfig {
     pub search: FrontendSearchConfig,
     /// `query_frontend.trace_by_id`.
     pub trace_by_id: FrontendTraceByIdConfig,
+    /// `query_frontend.metrics` (TraceQL metrics).
+    pub metrics: FrontendMetricsConfig,
     /// Whether `X-Scope-OrgID: a|b` queries several tenants at once (Tempo's key).
     pub multi_tenant_queries_enabled: bool,
     /// Deadline of every API request, HTTP and gRPC; 0 disables (Tempo's key). Past it the
@@ -46,8 +49,6 @@ pub struct QueryFrontendConfig {
     // Tempo settings accepted and ignored, each reported by `validate`.
     pub max_batch_size: Option<IgnoredAny>,
     pub log_query_request_headers: Option<IgnoredAny>,
-    /// TraceQL metrics (issue 11).
-    pub metrics: Option<IgnoredAny>,
     pub response_consumers: Option<IgnoredAny>,
     pub weights: Option<IgnoredAny>,
     pub mcp_server: Option<IgnoredAny>,
@@ -62,6 +63,7 @@ impl Default for QueryFrontendConfig {
             max_retries: 2,
             search: FrontendSearchConfig::default(),
             trace_by_id: FrontendTraceByIdConfig::default(),
+            metrics: FrontendMetricsConfig::default(),
             multi_tenant_queries_enabled: true,
             api_timeout: Duration::ZERO,
             max_grpc_streaming_packet_size: ByteSize::mib(2),
@@ -69,7 +71,6 @@ impl Default for QueryFrontendConfig {
             query_end_cutoff: Duration::ZERO,
             max_batch_size: None,
             log_query_request_headers: None,
-            metrics: None,
             response_consumers: None,
             weights: None,
             mcp_server: None,
@@ -99,6 +100,7 @@ impl QueryFrontendConfig {
             "must be at least 1",
         )?;
         self.search.validate()?;
+        let metrics_warnings = self.metrics.validate()?;
         let mut warnings = ignored(
             "query_frontend",
             &[
@@ -107,7 +109,6 @@ impl QueryFrontendConfig {
                     "log_query_request_headers",
                     self.log_query_request_headers.is_some(),
                 ),
-                ("metrics", self.metrics.is_some()),
                 ("response_consumers", self.response_consumers.is_some()),
                 ("weights", self.weights.is_some()),
                 ("mcp_server", self.mcp_server.is_some()),
@@ -117,6 +118,7 @@ impl QueryFrontendConfig {
         );
         warnings.extend(self.search.warnings());
         warnings.extend(self.trace_by_id.warnings());
+        warnings.extend(metrics_warnings);
         Ok(warnings)
     }
 }

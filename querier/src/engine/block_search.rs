@@ -10,6 +10,7 @@ use contrail_storage::DecodePool;
 use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_storage::block::{BlockReader, ReaderOptions, Uuid};
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_traceql::metrics::{QueryPartial, run_metrics};
 use contrail_traceql::{SearchOptions, plan_search};
 use moka::sync::Cache;
 use object_store::ObjectStore;
@@ -17,7 +18,7 @@ use object_store::ObjectStore;
 use super::error::engine_error;
 use super::tags;
 use crate::error::Result;
-use crate::frontend::{BlockJob, BlockSearch, BlockSearchRequest};
+use crate::frontend::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use crate::metrics::EngineMetrics;
 use crate::service::{TagValuesRequest, TagsRequest};
 
@@ -128,6 +129,26 @@ impl EngineBlockSearch {
     }
 }
 
+impl EngineBlockSearch {
+    /// A metrics job: `run_metrics` over the job's row groups; its exact partial.
+    async fn run_metrics(
+        &self,
+        job: &BlockJob,
+        request: &BlockMetricsRequest,
+        budget: &MemoryBudget,
+    ) -> Result<QueryPartial> {
+        let reader = self.reader(job)?;
+        let sources: Vec<Arc<dyn SpanSource>> = vec![Arc::new(BlockSpanSource::new(
+            reader,
+            job.row_groups.clone(),
+        ))];
+        let outcome = run_metrics(&request.compiled, &sources, &self.pool, budget)
+            .await
+            .map_err(engine_error)?;
+        Ok(outcome.partial)
+    }
+}
+
 fn error_status(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::NotFound => "not_found",
@@ -179,6 +200,19 @@ impl BlockSearch for EngineBlockSearch {
             Err(error) => Err(error),
         };
         self.observe("tag_values", started, &result);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %job.tenant, block_id = %job.meta.block_id))]
+    async fn metrics(
+        &self,
+        job: &BlockJob,
+        request: &BlockMetricsRequest,
+        budget: &MemoryBudget,
+    ) -> Result<QueryPartial> {
+        let started = Instant::now();
+        let result = self.run_metrics(job, request, budget).await;
+        self.observe("metrics", started, &result);
         result
     }
 }

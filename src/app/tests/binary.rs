@@ -213,6 +213,13 @@ impl IngesterService for FakeIngesterService {
     ) -> Result<Response<SearchTagValuesV2Response>, Status> {
         Err(Status::unimplemented("not needed by this test"))
     }
+
+    async fn query_range_recent(
+        &self,
+        _request: Request<contrail_proto::internal::v1::QueryRangeRecentRequest>,
+    ) -> Result<Response<contrail_proto::internal::v1::MetricsPartial>, Status> {
+        Err(Status::unimplemented("not needed by this test"))
+    }
 }
 
 fn free_port() -> u16 {
