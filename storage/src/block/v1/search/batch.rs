@@ -197,6 +197,7 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
         structure,
         batch_rows,
         span_ids: span_ids.as_ref(),
+        absent_keys: &outputs.absent_keys,
     };
     let mut span_values_out = Vec::new();
     for (attribute, source) in &outputs.span {

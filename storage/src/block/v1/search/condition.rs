@@ -394,8 +394,13 @@ impl Resolved {
         }))
     }
 
-    /// The leaves the first pass decodes to evaluate this condition.
-    pub(crate) fn eval_leaves(&self, leaves: &Leaves) -> Result<Vec<usize>, String> {
+    /// The leaves the first pass decodes to evaluate this condition, in a row group whose
+    /// generic `attrs` list holds none of `absent_keys` (sorted).
+    pub(crate) fn eval_leaves(
+        &self,
+        leaves: &Leaves,
+        absent_keys: &[Arc<str>],
+    ) -> Result<Vec<usize>, String> {
         let mut out = Vec::new();
         let typed: &[&str] = match &self.op {
             Op::Compare { value, .. } => match value {
@@ -414,11 +419,13 @@ impl Resolved {
                 ResolvedSource::RefIn { column, .. } => out.push(leaves.get(column)?),
                 ResolvedSource::Column(source) => match source {
                     Source::Flat(flat) => out.push(leaves.get(flat.column)?),
-                    Source::SpanAttr { dedicated, .. } => {
+                    Source::SpanAttr { key, dedicated } => {
                         if let Some(flat) = dedicated {
                             out.push(leaves.get(flat.column)?);
                         }
-                        out.extend(attr_list_leaves(leaves, schema::ATTRS, &list_fields)?);
+                        if !is_absent(absent_keys, key) {
+                            out.extend(attr_list_leaves(leaves, schema::ATTRS, &list_fields)?);
+                        }
                     }
                     Source::Event(field) | Source::Link(field) => {
                         let nested = if matches!(source, Source::Event(_)) {
@@ -446,6 +453,13 @@ impl Resolved {
         }
         Ok(out)
     }
+}
+
+/// Whether `key` is among `absent_keys` (sorted).
+pub(crate) fn is_absent(absent_keys: &[Arc<str>], key: &str) -> bool {
+    absent_keys
+        .binary_search_by(|absent| absent.as_ref().cmp(key))
+        .is_ok()
 }
 
 fn is_column(source: &ResolvedSource) -> bool {

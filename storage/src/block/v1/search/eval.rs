@@ -2,6 +2,7 @@
 //! Arrow kernels; results are bitmaps over the decoded rows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, Int32Array, ListArray, RecordBatch, StringArray, StructArray, UInt8Array,
@@ -9,9 +10,12 @@ use arrow::array::{
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::kernels::cmp;
 use contrail_traceql::ast::Static;
+use contrail_traceql::fetch::Combine;
 
-use super::condition::{FlatTest, Op, Resolved, ResolvedSource, flat_test, id_width};
+use super::condition::{FlatTest, Op, Resolved, ResolvedSource, flat_test, id_width, is_absent};
+use super::plan::ScanPlan;
 use super::sources::{Flat, FlatKind, ItemField, Source};
+use super::structure::Structure;
 use crate::block::v1::convert::attrs::value_type;
 use crate::block::v1::schema;
 use crate::parquet_query::predicate::{ColumnPredicate, Literal};
@@ -248,8 +252,13 @@ fn eval_nested(batch: &RecordBatch, source: &Source, op: &Op) -> EvalResult {
     Ok(any_per_list(list.value_offsets(), &item_mask))
 }
 
-/// Whether each decoded row may satisfy `condition`.
-pub(crate) fn evaluate(condition: &Resolved, batch: &RecordBatch) -> EvalResult {
+/// Whether each decoded row may satisfy `condition`, in a row group whose generic `attrs` list
+/// holds none of `absent_keys` (sorted; the list is then not decoded for them).
+pub(crate) fn evaluate(
+    condition: &Resolved,
+    batch: &RecordBatch,
+    absent_keys: &[Arc<str>],
+) -> EvalResult {
     let rows = batch.num_rows();
     let mut result = all(rows, false);
     for source in &condition.sources {
@@ -267,9 +276,14 @@ pub(crate) fn evaluate(condition: &Resolved, batch: &RecordBatch) -> EvalResult 
                     false,
                 )?,
                 Source::SpanAttr { key, dedicated } => {
-                    let attrs: &ListArray =
-                        downcast(column(batch, schema::ATTRS)?.as_ref(), schema::ATTRS)?;
-                    let generic = eval_attr_list(attrs, key, &condition.op)?;
+                    let generic = if is_absent(absent_keys, key) {
+                        // every list of the row group lacks the key: only `= nil` holds
+                        all(rows, matches!(condition.op, Op::Missing))
+                    } else {
+                        let attrs: &ListArray =
+                            downcast(column(batch, schema::ATTRS)?.as_ref(), schema::ATTRS)?;
+                        eval_attr_list(attrs, key, &condition.op)?
+                    };
                     match dedicated {
                         Some(flat) => {
                             let array = column(batch, flat.column)?;
@@ -326,4 +340,64 @@ pub(crate) fn trace_in_set(batch: &RecordBatch, trace_ids: &[[u8; 16]]) -> EvalR
         bits.append(holds);
     }
     Ok(bits.finish())
+}
+
+/// What the filter of one row group's decoded rows applies beside the conditions.
+pub(crate) struct Filter<'a> {
+    /// The trace time range (the row group is not wholly inside it).
+    pub(crate) time_filter: bool,
+    /// Trace-level conditions hold on portions with orphans (the batch holds the structure).
+    pub(crate) with_orphans: bool,
+    /// Generic attribute keys no span of the row group has (sorted).
+    pub(crate) absent_keys: &'a [Arc<str>],
+}
+
+/// The conditions (combined) and the trace filters over the decoded rows.
+pub(crate) fn filter_mask(
+    plan: &ScanPlan,
+    batch: &RecordBatch,
+    &Filter {
+        time_filter,
+        with_orphans,
+        absent_keys,
+    }: &Filter<'_>,
+) -> std::result::Result<BooleanBuffer, String> {
+    let rows = batch.num_rows();
+    // rows of portions with orphans (the batch then holds every row and the structure)
+    let orphan_rows = if with_orphans {
+        let structure = Structure::new(batch)?;
+        let mut bits = arrow::array::BooleanBufferBuilder::new(rows);
+        for row in 0..rows as u32 {
+            bits.append(structure.has_orphans(structure.trace_of(row)));
+        }
+        Some(bits.finish())
+    } else {
+        None
+    };
+    let mut mask = if plan.conditions.is_empty() {
+        BooleanBuffer::new_set(rows)
+    } else {
+        let mut combined: Option<BooleanBuffer> = None;
+        for condition in &plan.conditions {
+            let mut holds = evaluate(condition, batch, absent_keys)?;
+            if condition.trace_level
+                && let Some(orphans) = &orphan_rows
+            {
+                holds = &holds | orphans;
+            }
+            combined = Some(match (combined, plan.combine) {
+                (None, _) => holds,
+                (Some(acc), Combine::All) => &acc & &holds,
+                (Some(acc), Combine::Any) => &acc | &holds,
+            });
+        }
+        combined.unwrap_or_else(|| BooleanBuffer::new_set(rows))
+    };
+    if time_filter {
+        mask = &mask & &trace_in_time(batch, plan.start_unix_nano, plan.end_unix_nano)?;
+    }
+    if let Some(ids) = &plan.trace_ids {
+        mask = &mask & &trace_in_set(batch, ids)?;
+    }
+    Ok(mask)
 }

@@ -11,6 +11,7 @@
 mod batch;
 mod condition;
 mod eval;
+mod generic;
 mod leaves;
 mod output;
 mod plan;

@@ -12,7 +12,7 @@ use contrail_traceql::fetch::{NestedValues, ValueColumn};
 use contrail_traceql::memory::otlp::lookup as attribute_value;
 use contrail_traceql::value::Value;
 
-use super::condition::{decode_any_value, scope_value};
+use super::condition::{decode_any_value, is_absent, scope_value};
 use super::sources::{FlatKind, ItemField, Source};
 use super::structure::{Parent, Structure};
 use crate::block::v1::convert::RefTables;
@@ -207,10 +207,15 @@ pub(crate) fn span_values(
             _ => return Ok(None),
         },
         Source::SpanAttr { key, dedicated } => {
-            let attrs = AttrLists::new(typed(
-                column(batch, schema::ATTRS)?.as_ref(),
-                schema::ATTRS,
-            )?)?;
+            let generic = !is_absent(context.absent_keys, key);
+            let attrs = if generic {
+                Some(AttrLists::new(typed(
+                    column(batch, schema::ATTRS)?.as_ref(),
+                    schema::ATTRS,
+                )?)?)
+            } else {
+                None
+            };
             let dedicated_column = match dedicated {
                 Some(flat) => Some((flat.kind, column(batch, flat.column)?.clone())),
                 None => None,
@@ -237,7 +242,10 @@ pub(crate) fn span_values(
                                 }
                             }
                         }
-                        attrs.value(*row, key)
+                        match &attrs {
+                            Some(attrs) => attrs.value(*row, key),
+                            None => Value::Nil,
+                        }
                     })
                     .collect(),
             )
@@ -319,6 +327,8 @@ pub(crate) struct RowContext<'a> {
     pub(crate) batch_rows: &'a [u32],
     /// Span IDs by row-group row, for `span:parentID` (when requested).
     pub(crate) span_ids: Option<&'a HashMap<u32, [u8; 8]>>,
+    /// Keys no span of the row group has in `attrs` (sorted; the list is not decoded for them).
+    pub(crate) absent_keys: &'a [std::sync::Arc<str>],
 }
 
 impl RowContext<'_> {

@@ -4,7 +4,9 @@
 use contrail_traceql::ast::{Attribute, Intrinsic};
 use contrail_traceql::fetch::{Combine, FetchRequest};
 
-use super::condition::{Prune, Resolved, resolve};
+use std::sync::Arc;
+
+use super::condition::{Prune, Resolved, ResolvedSource, is_absent, resolve};
 use super::leaves::Leaves;
 use super::sources::{Source, sources_of, value_leaves};
 use crate::block::v1::convert::RefTables;
@@ -23,6 +25,10 @@ pub(crate) struct ScanPlan {
     pub(crate) outputs: Outputs,
     /// Leaves decoded to evaluate the conditions (sorted, unique).
     pub(crate) eval_leaves: Vec<usize>,
+    /// Keys of the `span.x` conditions, looked for in the generic `attrs` list (sorted, unique).
+    pub(crate) generic_keys: Vec<Arc<str>>,
+    /// The `attrs.key` leaf, if the file has it.
+    pub(crate) attrs_key_leaf: Option<usize>,
     pub(crate) need_span_ids: bool,
     pub(crate) need_structure: bool,
 }
@@ -33,6 +39,9 @@ pub(crate) struct Outputs {
     pub(crate) span: Vec<(Attribute, Source)>,
     pub(crate) events: Vec<(Attribute, Source)>,
     pub(crate) links: Vec<(Attribute, Source)>,
+    /// Keys of `span.x` sources that no span of the row group has in the generic `attrs`
+    /// list (sorted): their values come from the dedicated column alone.
+    pub(crate) absent_keys: Vec<Arc<str>>,
 }
 
 impl Outputs {
@@ -58,9 +67,39 @@ impl Outputs {
     pub(crate) fn leaves(&self, leaves: &Leaves) -> Result<Vec<usize>, String> {
         let mut out = Vec::new();
         for (_, source) in self.span.iter().chain(&self.events).chain(&self.links) {
-            out.extend(value_leaves(leaves, source)?);
+            match source {
+                Source::SpanAttr {
+                    key,
+                    dedicated: Some(flat),
+                } if is_absent(&self.absent_keys, key) => out.push(leaves.get(flat.column)?),
+                Source::SpanAttr { key, .. } if is_absent(&self.absent_keys, key) => {}
+                _ => out.extend(value_leaves(leaves, source)?),
+            }
         }
         Ok(out)
+    }
+
+    /// The keys of the `span.x` sources (sorted, unique).
+    pub(crate) fn generic_keys(&self) -> Vec<Arc<str>> {
+        let mut keys: Vec<Arc<str>> = self
+            .span
+            .iter()
+            .filter_map(|(_, source)| match source {
+                Source::SpanAttr { key, .. } => Some(Arc::from(key.as_str())),
+                _ => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// These outputs for a row group whose generic `attrs` list holds none of `absent_keys`.
+    pub(crate) fn without_generic(&self, absent_keys: Vec<Arc<str>>) -> Outputs {
+        Outputs {
+            absent_keys,
+            ..self.clone()
+        }
     }
 
     /// Whether `span:parentID` is among them (it needs the span IDs of parent rows).
@@ -92,8 +131,20 @@ impl ScanPlan {
         let prunes = conditions.iter().map(|c| c.prune(leaves)).collect();
         let mut eval_leaves = Vec::new();
         for condition in &conditions {
-            eval_leaves.extend(condition.eval_leaves(leaves)?);
+            eval_leaves.extend(condition.eval_leaves(leaves, &[])?);
         }
+        let mut generic_keys: Vec<Arc<str>> = conditions
+            .iter()
+            .flat_map(|condition| &condition.sources)
+            .filter_map(|source| match source {
+                ResolvedSource::Column(Source::SpanAttr { key, .. }) => {
+                    Some(Arc::from(key.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        generic_keys.sort_unstable();
+        generic_keys.dedup();
         let trace_ids = request.trace_ids.as_ref().map(|ids| {
             let mut ids: Vec<[u8; 16]> = ids.iter().map(|id| id.to_array()).collect();
             ids.sort_unstable();
@@ -109,9 +160,28 @@ impl ScanPlan {
             trace_ids,
             outputs: Outputs::of(request.conditions.iter().map(|c| &c.attribute)),
             eval_leaves: sorted_unique(eval_leaves),
+            generic_keys,
+            attrs_key_leaf: leaves.find(&format!("{}.key", schema::ATTRS)),
             need_span_ids: request.need_span_ids,
             need_structure: request.need_structure,
         })
+    }
+
+    /// The leaves decoded to evaluate the conditions in a row group whose `attrs` list holds
+    /// none of `absent_keys` (sorted, unique).
+    pub(crate) fn eval_leaves_without(
+        &self,
+        leaves: &Leaves,
+        absent_keys: &[Arc<str>],
+    ) -> Result<Vec<usize>, String> {
+        if absent_keys.is_empty() {
+            return Ok(self.eval_leaves.clone());
+        }
+        let mut out = Vec::new();
+        for condition in &self.conditions {
+            out.extend(condition.eval_leaves(leaves, absent_keys)?);
+        }
+        Ok(sorted_unique(out))
     }
 
     /// Whether conditions with an operator select spans at all.

@@ -10,13 +10,11 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::buffer::BooleanBuffer;
 use contrail_traceql::fetch::{Combine, SpanBatch};
 
 use super::batch::{BuildArgs, TraceFilters, build_batch};
 use super::condition::Prune;
-use super::eval::{evaluate, trace_in_set, trace_in_time};
+use super::eval::{Filter, filter_mask};
 use super::leaves::Leaves;
 use super::plan::{Outputs, ScanPlan, sorted_unique, span_leaves, structure_leaves};
 use super::structure::{Parent, Structure};
@@ -368,7 +366,17 @@ impl Scan<'_> {
         out.inspected_spans = group_meta.spans;
         let time_filter = !(plan.start_unix_nano <= group_meta.start_time_unix_nano
             && group_meta.end_time_unix_nano <= plan.end_unix_nano);
-        let mut filter_leaves = plan.eval_leaves.clone();
+        let absent_keys = self
+            .absent_generic_keys(
+                row_group,
+                &plan.generic_keys,
+                file,
+                &mut out.stats.bytes_fetched,
+            )
+            .await?;
+        let mut filter_leaves = plan
+            .eval_leaves_without(self.leaves, &absent_keys)
+            .map_err(|e| corrupt(self.path(), e))?;
         if time_filter {
             filter_leaves.push(self.leaf(schema::TRACE_START)?);
             filter_leaves.push(self.leaf(schema::TRACE_DURATION)?);
@@ -413,8 +421,13 @@ impl Scan<'_> {
                         return Ok((Vec::new(), 0));
                     };
                     let held = batch.get_array_memory_size();
-                    let mask = filter_mask(&plan, &batch, time_filter, with_orphans)
-                        .map_err(|e| corrupt(&path, e))?;
+                    let filter = Filter {
+                        time_filter,
+                        with_orphans,
+                        absent_keys: &absent_keys,
+                    };
+                    let mask =
+                        filter_mask(&plan, &batch, &filter).map_err(|e| corrupt(&path, e))?;
                     let rows = selected_rows(read.rows.as_deref(), row_count);
                     let matched: Vec<u32> = mask.set_indices().map(|index| rows[index]).collect();
                     Ok((matched, held))
@@ -502,6 +515,15 @@ impl Scan<'_> {
         out: &mut RowGroupOutput,
     ) -> Result<SpanBatch> {
         let plan = self.plan.as_ref();
+        let absent_keys = self
+            .absent_generic_keys(
+                row_group,
+                &outputs.generic_keys(),
+                file,
+                &mut out.stats.bytes_fetched,
+            )
+            .await?;
+        let outputs = &outputs.without_generic(absent_keys);
         let parent_ids = outputs.needs_parent_ids();
         let mut read_rows = rows.clone();
         read_rows.extend_from_slice(&orphaned);
@@ -591,53 +613,6 @@ fn selected_rows(ranges: Option<&[Range<usize>]>, row_count: usize) -> Vec<u32> 
             .flat_map(|range| range.start as u32..range.end as u32)
             .collect(),
     }
-}
-
-/// The conditions (combined) and the trace filters over the decoded rows.
-fn filter_mask(
-    plan: &ScanPlan,
-    batch: &RecordBatch,
-    time_filter: bool,
-    with_orphans: bool,
-) -> std::result::Result<BooleanBuffer, String> {
-    let rows = batch.num_rows();
-    // rows of portions with orphans (the batch then holds every row and the structure)
-    let orphan_rows = if with_orphans {
-        let structure = Structure::new(batch)?;
-        let mut bits = arrow::array::BooleanBufferBuilder::new(rows);
-        for row in 0..rows as u32 {
-            bits.append(structure.has_orphans(structure.trace_of(row)));
-        }
-        Some(bits.finish())
-    } else {
-        None
-    };
-    let mut mask = if plan.conditions.is_empty() {
-        BooleanBuffer::new_set(rows)
-    } else {
-        let mut combined: Option<BooleanBuffer> = None;
-        for condition in &plan.conditions {
-            let mut holds = evaluate(condition, batch)?;
-            if condition.trace_level
-                && let Some(orphans) = &orphan_rows
-            {
-                holds = &holds | orphans;
-            }
-            combined = Some(match (combined, plan.combine) {
-                (None, _) => holds,
-                (Some(acc), Combine::All) => &acc & &holds,
-                (Some(acc), Combine::Any) => &acc | &holds,
-            });
-        }
-        combined.unwrap_or_else(|| BooleanBuffer::new_set(rows))
-    };
-    if time_filter {
-        mask = &mask & &trace_in_time(batch, plan.start_unix_nano, plan.end_unix_nano)?;
-    }
-    if let Some(ids) = &plan.trace_ids {
-        mask = &mask & &trace_in_set(batch, ids)?;
-    }
-    Ok(mask)
 }
 
 /// Every row of the traces that hold one of `rows`.
