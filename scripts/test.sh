@@ -7,13 +7,7 @@
 #   validation, DuckDB), with pip;
 # - promtool (Debian's `prometheus` package), which checks the /metrics text format, with apt-get
 #   (as root, or through sudo).
-# Then it runs `if ! command -v promtool >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
-    $apt_get update -qq
-    DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
-
-cargo test --workspace`. Tests that need ../shared (the conformance files) say so
+# Then it runs `cargo test --workspace`. Tests that need ../shared (the conformance files) say so
 # in one line and count as skipped when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
