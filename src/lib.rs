@@ -23,10 +23,31 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Entry point of the `contrail` binary: flags, config, then `-config.verify` or the target.
 pub fn run() -> ExitCode {
-    let flags = match Flags::parse_from_args(std::env::args_os()) {
+    run_binary(None)
+}
+
+/// Entry point of a one-component binary (`contrail-ingester`, ...): `contrail` with its target
+/// fixed (the config file's `target:` is not read; `-target` naming another one is an error).
+pub fn run_as(target: target::Target) -> ExitCode {
+    run_binary(Some(target))
+}
+
+fn run_binary(fixed_opt: Option<target::Target>) -> ExitCode {
+    let mut flags = match Flags::parse_from_args(std::env::args_os()) {
         Ok(flags) => flags,
         Err(error) => error.exit(),
     };
+    if let Some(fixed) = fixed_opt {
+        match flags.target_opt {
+            Some(asked) if asked != fixed => {
+                eprintln!(
+                    "error: this binary runs -target={fixed} only, not -target={asked}; use contrail -target={asked}"
+                );
+                return ExitCode::FAILURE;
+            }
+            _ => flags.target_opt = Some(fixed),
+        }
+    }
     match run_with_flags(flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -21,14 +21,20 @@ pub struct ApiState {
     pub registry: Registry,
 }
 
-/// The routes every target serves.
-pub fn api_router(state: ApiState) -> Router {
-    Router::new()
+/// The routes every target serves. `query_api`: the querier's router is merged in and
+/// serves `/api/echo` and `/api/status/buildinfo` itself.
+pub fn api_router(state: ApiState, query_api: bool) -> Router {
+    let router = Router::new()
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .route("/api/echo", get(|| async { "echo" }))
-        .route("/api/status/buildinfo", get(buildinfo))
-        .with_state(state)
+        .route("/metrics", get(metrics));
+    let router = if query_api {
+        router
+    } else {
+        router
+            .route("/api/echo", get(|| async { "echo" }))
+            .route("/api/status/buildinfo", get(buildinfo))
+    };
+    router.with_state(state)
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {

@@ -55,6 +55,7 @@ pub struct CompactionConfig {
     /// A job's inputs hold at most this many traces in total.
     pub max_compaction_objects: u64,
     /// A job's inputs hold at most this many bytes in total.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_block_bytes: ByteSize,
     /// Blocks marked or deleted concurrently by retention.
     pub retention_concurrency: usize,

@@ -178,6 +178,7 @@ pub struct HttpReceiverConfig {
     /// `traces_url_path`: where traces are posted.
     pub traces_url_path: String,
     /// `max_request_body_size`: largest body after decompression.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_request_body_size: ByteSize,
     // Collector settings accepted and ignored.
     pub tls: Option<Value>,

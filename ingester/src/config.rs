@@ -28,6 +28,7 @@ pub struct IngesterConfig {
     pub max_trace_live_period: Duration,
     /// The head block is cut into a block once its traces hold this many bytes (segment bytes,
     /// as pushed).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_block_bytes: ByteSize,
     /// The head block is cut once it is this old (and not empty).
     #[serde(with = "humantime_serde")]
@@ -48,6 +49,7 @@ pub struct IngesterConfig {
     pub flush_all_on_shutdown: bool,
     /// Contrail: pushes are refused with RESOURCE_EXHAUSTED (HTTP 429) once live traces, head
     /// blocks and blocks being flushed hold this many bytes.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_bytes_in_memory: ByteSize,
 
     // Tempo settings accepted and ignored, each reported by `validate`.
@@ -96,10 +98,11 @@ impl IngesterConfig {
                 return Err(Error::invalid_config(key(name), "must be more than 0s"));
             }
         }
-        if self.max_block_bytes.as_u64() < 1024 * 1024 {
+        // Tempo accepts any size; tiny blocks only cost objects and requests
+        if self.max_block_bytes.as_u64() < 64 * 1024 {
             return Err(Error::invalid_config(
                 key("max_block_bytes"),
-                format!("must be at least 1MiB, got {}", self.max_block_bytes),
+                format!("must be at least 64KiB, got {}", self.max_block_bytes),
             ));
         }
         if self.concurrent_flushes == 0 {

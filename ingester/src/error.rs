@@ -92,6 +92,13 @@ pub enum Error {
         source: Box<contrail_traceql::Error>,
     },
 
+    /// A metrics query over recent data failed (bad job, memory budget, unreadable block).
+    #[error("metrics query over recent data failed: {source}")]
+    RecentMetrics {
+        #[source]
+        source: Box<contrail_traceql::Error>,
+    },
+
     /// A CPU task on the blocking pool failed (panicked or was cancelled).
     #[error("ingester task failed: {message}")]
     Task { message: String },
@@ -130,7 +137,7 @@ impl Error {
             Error::MemoryLimit { .. } => ErrorCode::RateLimited,
             Error::Flush { source, .. } | Error::Storage { source } => source.code(),
             Error::FlushTimeout { .. } => ErrorCode::Timeout,
-            Error::Search { source } => source.code(),
+            Error::Search { source } | Error::RecentMetrics { source } => source.code(),
         }
     }
 }

@@ -5,8 +5,9 @@ use contrail_proto::internal::v1::ingester_service_server::{
     IngesterService, IngesterServiceServer,
 };
 use contrail_proto::internal::v1::{
-    FindTraceByIdRequest, FindTraceByIdResponse, PushRequest, PushResponse, SearchRecentRequest,
-    SearchTagValuesRecentRequest, SearchTagsRecentRequest,
+    FindTraceByIdRequest, FindTraceByIdResponse, MetricsPartial, PushRequest, PushResponse,
+    QueryRangeRecentRequest, SearchRecentRequest, SearchTagValuesRecentRequest,
+    SearchTagsRecentRequest,
 };
 use contrail_proto::tempopb::{SearchResponse, SearchTagValuesV2Response, SearchTagsV2Response};
 use contrail_proto::{ErrorCode, TenantId, TraceId, tempopb};
@@ -29,17 +30,19 @@ pub struct GrpcIngester {
     ingester: Ingester,
 }
 
+impl GrpcIngester {
+    /// The service over `ingester`, for in-process callers (the single binary's querier).
+    pub fn new(ingester: Ingester) -> Self {
+        GrpcIngester { ingester }
+    }
+}
+
 fn bad_request(message: impl Into<String>) -> Status {
     ErrorCode::BadRequest.to_status(message)
 }
 
 fn tenant(value: String) -> Result<TenantId, Status> {
     TenantId::new(value).map_err(|error| bad_request(format!("tenant: {error}")))
-}
-
-/// Tag name and value listing over recent data is not implemented yet.
-fn tags_not_available() -> Status {
-    ErrorCode::Unsupported.to_status("tag search over ingester recent data is not implemented")
 }
 
 #[tonic::async_trait]
@@ -84,15 +87,37 @@ impl IngesterService for GrpcIngester {
         &self,
         request: Request<SearchTagsRecentRequest>,
     ) -> Result<Response<SearchTagsV2Response>, Status> {
-        tenant(request.into_inner().tenant)?;
-        Err(tags_not_available())
+        let request = request.into_inner();
+        let tenant = tenant(request.tenant)?;
+        let tags = request.request.unwrap_or_default();
+        let response = self.ingester.search_tags_recent(&tenant, &tags).await?;
+        Ok(Response::new(response))
     }
 
     async fn search_tag_values_recent(
         &self,
         request: Request<SearchTagValuesRecentRequest>,
     ) -> Result<Response<SearchTagValuesV2Response>, Status> {
-        tenant(request.into_inner().tenant)?;
-        Err(tags_not_available())
+        let request = request.into_inner();
+        let tenant = tenant(request.tenant)?;
+        let values = request.request.unwrap_or_default();
+        let response = self
+            .ingester
+            .search_tag_values_recent(&tenant, &values)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn query_range_recent(
+        &self,
+        request: Request<QueryRangeRecentRequest>,
+    ) -> Result<Response<MetricsPartial>, Status> {
+        let request = request.into_inner();
+        let tenant = tenant(request.tenant)?;
+        let job = request
+            .request
+            .ok_or_else(|| bad_request("metrics job request missing"))?;
+        let partial = self.ingester.query_range_recent(&tenant, &job).await?;
+        Ok(Response::new(partial))
     }
 }

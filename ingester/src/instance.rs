@@ -253,6 +253,11 @@ impl Instance {
             .retain(|block| block.block_id != block_id);
     }
 
+    /// Adds a complete block found on local disk at start-up (already in the object store).
+    pub(crate) fn add_complete(&self, complete: CompleteBlock) {
+        self.lock().complete.push(complete);
+    }
+
     /// Replaces a flushed cut block by its complete (local) block.
     pub(crate) fn complete(&self, block_id: Uuid, complete: CompleteBlock) {
         let mut state = self.lock();

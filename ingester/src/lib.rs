@@ -6,7 +6,9 @@
 //! Data flow: `push` → limits → WAL record (`wal`) → live traces (`instance`) → head block →
 //! cut → `flush` (local block, then the object store, `meta.json` last) → WAL segments deleted.
 //!
-//! Search over recent data runs the `traceql` engine over an in-memory source (`search`).
+//! Search over recent data runs the `traceql` engine over an in-memory source and the local
+//! complete blocks (`search`); tag names and values use the same units (`tags`); TraceQL
+//! metrics over recent data likewise (`recent_metrics`).
 //!
 //! May depend on `proto`, `storage` and `traceql`; never on another service crate.
 
@@ -21,8 +23,11 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod reads;
+mod recent_metrics;
+mod reload;
 mod search;
 mod service;
+mod tags;
 mod trace;
 mod wal;
 

@@ -70,6 +70,14 @@ impl Ingester {
     /// flushes and returns. Errors: the WAL cannot be replayed (a corrupt record names its file
     /// and offset) or opened, or blocks could not be uploaded at shutdown (they stay in the WAL).
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+        match self.reload_local_blocks().await {
+            Ok(0) => {}
+            Ok(kept) => tracing::info!(blocks = kept, "local complete blocks reloaded"),
+            Err(error) => {
+                self.set_state(STOPPED);
+                return Err(error);
+            }
+        }
         let stats = match self.replay().await {
             Ok(stats) => stats,
             Err(error) => {

@@ -35,6 +35,31 @@ impl RecentTrace {
     }
 }
 
+impl RecentSnapshot {
+    /// Every trace of `traces` as OTLP, the portions of one trace ID (live, head, flushing)
+    /// decoded together so duplicates between them are dropped (CPU work: call it off the
+    /// async runtime).
+    pub fn decode_merged(&self) -> Vec<Trace> {
+        let mut by_id: std::collections::HashMap<TraceId, Vec<Bytes>> =
+            std::collections::HashMap::with_capacity(self.traces.len());
+        let mut order: Vec<TraceId> = Vec::with_capacity(self.traces.len());
+        for trace in &self.traces {
+            let chunks = by_id.entry(trace.trace_id).or_insert_with(|| {
+                order.push(trace.trace_id);
+                Vec::new()
+            });
+            chunks.extend(trace.chunks.iter().cloned());
+        }
+        order
+            .into_iter()
+            .filter_map(|trace_id| {
+                let chunks = by_id.remove(&trace_id)?;
+                decode_chunks(trace_id, &chunks, &mut Dropped::default())
+            })
+            .collect()
+    }
+}
+
 /// A tenant's recent data for search: traces not yet in a complete block (newest first) and
 /// the complete blocks still on local disk.
 #[derive(Debug, Clone, Default)]

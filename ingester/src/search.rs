@@ -1,18 +1,26 @@
 //! TraceQL search over the recent data of one tenant (`SearchRecent`): the live, head and
-//! flushing traces are decoded on the CPU pool into a `traceql::MemorySource` and searched by
-//! the engine's driver. Complete blocks are searched where they also are, in the object store
-//! (by the querier): searching their local copies here too would only repeat those results.
+//! flushing traces are decoded on the CPU pool into a `traceql::MemorySource`, the local
+//! complete blocks (uploaded, kept under `<wal>/blocks` for `complete_block_timeout`) become
+//! `BlockSpanSource`s, and the engine's driver searches them all at once, so a span is found
+//! from its ack until the querier's blocklist poll and backend window cover its block. A trace
+//! with spans both in memory and in a block is joined by the driver (split traces); the
+//! querier merges the ingesters' answers with the blocks' by trace ID.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use contrail_proto::{TenantId, tempopb};
-use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_proto::{ErrorCode, TenantId, tempopb};
+use contrail_storage::block::v1::search::BlockSpanSource;
+use contrail_traceql::fetch::{
+    FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
+    SpanSource,
+};
 use contrail_traceql::search::driver::{CpuRunError, CpuRunner};
 use contrail_traceql::{MemorySource, MemoryTrace, SearchOptions, plan_search, search};
 
 use crate::cpu::CpuPool;
 use crate::error::{Error, Result};
+use crate::reads::RecentSnapshot;
 use crate::service::Ingester;
 
 /// Bytes one search over recent data may hold (fetched spans and results).
@@ -27,7 +35,7 @@ impl CpuRunner for CpuPool {
     }
 }
 
-fn search_error(error: contrail_traceql::Error) -> Error {
+pub(crate) fn search_error(error: contrail_traceql::Error) -> Error {
     Error::Search {
         source: Box::new(error),
     }
@@ -82,8 +90,73 @@ impl Ingester {
             options.end_unix_nano
         };
         let snapshot = self.recent(tenant, options.start_unix_nano, end);
-        let cpu = self.inner.cpu.clone();
-        let traces: Vec<MemoryTrace> = cpu
+        let runner: Arc<dyn CpuRunner> = Arc::new(self.inner.cpu.clone());
+        let mut sources: Vec<Arc<dyn SpanSource>> = block_sources(&snapshot);
+        let traces = self.memory_traces(snapshot).await?;
+        sources.push(Arc::new(MemorySource::new(traces, runner.clone())));
+        let budget = MemoryBudget::new(SEARCH_MEMORY_BYTES);
+        let outcome = search(&plan, &sources, runner.as_ref(), &budget)
+            .await
+            .map_err(search_error)?;
+        Ok(outcome.response)
+    }
+}
+
+/// A local complete block as a search unit. Its files are deleted once it passes
+/// `complete_block_timeout` (it is in the object store by then), possibly while a search reads
+/// it: a first pass that finds them gone answers nothing instead of failing the search.
+struct LocalBlockSource {
+    inner: BlockSpanSource,
+}
+
+#[async_trait]
+impl SpanSource for LocalBlockSource {
+    async fn fetch(
+        &self,
+        request: &FetchRequest,
+        budget: &MemoryBudget,
+    ) -> Result<FetchOutput, FetchError> {
+        match self.inner.fetch(request, budget).await {
+            Err(error) if error.code() == ErrorCode::NotFound => {
+                tracing::warn!(error = %error, "local block vanished during a search");
+                Ok(FetchOutput::default())
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_second_pass(
+        &self,
+        request: &SecondPassRequest,
+        budget: &MemoryBudget,
+    ) -> Result<SecondPassBatch, FetchError> {
+        self.inner.fetch_second_pass(request, budget).await
+    }
+
+    fn latest_start_unix_nano(&self) -> Option<u64> {
+        self.inner.latest_start_unix_nano()
+    }
+}
+
+/// The local complete blocks of `snapshot`, each as one unit over all its row groups.
+pub(crate) fn block_sources(snapshot: &RecentSnapshot) -> Vec<Arc<dyn SpanSource>> {
+    snapshot
+        .blocks
+        .iter()
+        .map(|reader| {
+            let row_groups = reader.meta().row_groups.len();
+            Arc::new(LocalBlockSource {
+                inner: BlockSpanSource::new(reader.clone(), 0..row_groups),
+            }) as Arc<dyn SpanSource>
+        })
+        .collect()
+}
+
+impl Ingester {
+    /// The snapshot's in-memory traces decoded as OTLP (on the CPU pool).
+    pub(crate) async fn memory_traces(&self, snapshot: RecentSnapshot) -> Result<Vec<MemoryTrace>> {
+        self.inner
+            .cpu
             .run(move || {
                 snapshot
                     .traces
@@ -95,14 +168,6 @@ impl Ingester {
                     })
                     .collect()
             })
-            .await?;
-        let runner: Arc<dyn CpuRunner> = Arc::new(self.inner.cpu.clone());
-        let sources: Vec<Arc<dyn SpanSource>> =
-            vec![Arc::new(MemorySource::new(traces, runner.clone()))];
-        let budget = MemoryBudget::new(SEARCH_MEMORY_BYTES);
-        let outcome = search(&plan, &sources, runner.as_ref(), &budget)
             .await
-            .map_err(search_error)?;
-        Ok(outcome.response)
     }
 }

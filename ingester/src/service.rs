@@ -140,12 +140,7 @@ impl Ingester {
             wal_options.opener = opener;
         }
         let local_dir = wal_options.dir.join("blocks");
-        // Blocks left by an earlier run are in the object store or replayed from the WAL.
-        match std::fs::remove_dir_all(&local_dir) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::wal_io("remove", &local_dir, source)),
-        }
+        // Blocks left by an earlier run are kept if uploaded, else replayed (`reload`).
         std::fs::create_dir_all(&local_dir)
             .map_err(|source| Error::wal_io("create", &local_dir, source))?;
         let local: Arc<dyn ObjectStore> = Arc::new(

@@ -3,6 +3,8 @@
 
 mod durability;
 mod flow;
+mod local_blocks;
+mod metrics;
 mod reads;
 mod support;
 mod transports;

@@ -169,6 +169,13 @@ impl RecentData for NoIngesters {
     ) -> contrail_querier::Result<Vec<SearchTagValuesV2Response>> {
         Ok(Vec::new())
     }
+    async fn query_range(
+        &self,
+        _: &TenantId,
+        _: &contrail_proto::internal::v1::MetricsJobRequest,
+    ) -> contrail_querier::Result<Vec<contrail_proto::internal::v1::MetricsPartial>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Trace by ID never runs block jobs.
@@ -200,6 +207,16 @@ impl BlockSearch for NoBlockSearch {
         _: &BlockJob,
         _: &TagValuesRequest,
     ) -> contrail_querier::Result<SearchTagValuesV2Response> {
+        Err(contrail_querier::Error::internal(
+            "not used by this benchmark",
+        ))
+    }
+    async fn metrics(
+        &self,
+        _: &BlockJob,
+        _: &contrail_querier::frontend::BlockMetricsRequest,
+        _: &MemoryBudget,
+    ) -> contrail_querier::Result<contrail_traceql::metrics::QueryPartial> {
         Err(contrail_querier::Error::internal(
             "not used by this benchmark",
         ))

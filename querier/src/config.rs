@@ -14,6 +14,7 @@ use serde::de::IgnoredAny;
 use crate::error::{Error, Result};
 
 mod frontend;
+mod metrics;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ pub use frontend::{
     FrontendSearchConfig, FrontendTraceByIdConfig, GRPC_CLIENT_MAX_MESSAGE_BYTES,
     QueryFrontendConfig,
 };
+pub use metrics::FrontendMetricsConfig;
 
 /// The warnings for the Tempo keys in `keys` that are set, under `section`.
 pub(crate) fn ignored(section: &str, keys: &[(&str, bool)]) -> Vec<ConfigWarning> {
@@ -232,8 +234,10 @@ impl Default for QuerierTraceByIdConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// Parquet footers with their page indexes (one suffix read per block).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub footer_cache_size: ByteSize,
     /// Trace-ID bloom filter shards.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub bloom_cache_size: ByteSize,
 }
 

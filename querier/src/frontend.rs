@@ -8,6 +8,7 @@
 
 mod combiner;
 mod jobs;
+mod query_range;
 mod runner;
 mod search;
 mod split;
@@ -24,12 +25,14 @@ use contrail_proto::tempopb::{SearchResponse, SearchTagValuesV2Response, SearchT
 use contrail_storage::block::BlockMeta;
 use contrail_traceql::RootExpr;
 use contrail_traceql::fetch::MemoryBudget;
+use contrail_traceql::metrics::{MetricsQuery, QueryPartial};
 
 use crate::error::Result;
 use crate::service::{TagValuesRequest, TagsRequest};
 
 pub use combiner::SearchCombiner;
 pub use jobs::block_jobs;
+pub(crate) use query_range::{MetricsDriver, MetricsSettings};
 pub use runner::{JobRunner, LocalJobRunner};
 pub(crate) use search::{SearchDriver, SearchSettings};
 pub use split::{SplitSettings, Windows, split_windows};
@@ -64,6 +67,16 @@ pub struct BlockSearchRequest {
     pub spans_per_span_set: u32,
 }
 
+/// What the block jobs of one metrics query compute.
+#[derive(Debug, Clone)]
+pub struct BlockMetricsRequest {
+    /// The TraceQL text (it travels to remote queriers as text).
+    pub query: String,
+    /// The compiled query, with the span starts block jobs count (those before the cut
+    /// between blocks and recent data).
+    pub compiled: Arc<MetricsQuery>,
+}
+
 /// Search and tag work over one block job: the engine's driver over the block's span source.
 /// Answers must not depend on how a block is cut into jobs (results of jobs merge).
 #[async_trait]
@@ -89,4 +102,12 @@ pub trait BlockSearch: Send + Sync + 'static {
         job: &BlockJob,
         request: &TagValuesRequest,
     ) -> Result<SearchTagValuesV2Response>;
+
+    /// The metrics partial of the job's data (it merges exactly with other jobs' partials).
+    async fn metrics(
+        &self,
+        job: &BlockJob,
+        request: &BlockMetricsRequest,
+        budget: &MemoryBudget,
+    ) -> Result<QueryPartial>;
 }

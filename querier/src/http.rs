@@ -98,6 +98,8 @@ pub fn router(service: Arc<dyn QueryService>, settings: HttpApiSettings) -> Rout
             "/api/v2/search/tag/{*scoped_tag_values}",
             any(tag_values_v2),
         )
+        .route("/api/metrics/query_range", get(metrics_query_range))
+        .route("/api/metrics/query", get(metrics_query_instant))
         .fallback(not_found)
         .with_state(state)
         .layer(
@@ -361,6 +363,60 @@ async fn tag_values_v2(
         within_timeout(
             state.settings.api_timeout,
             state.service.search_tag_values(&tenants, request),
+        )
+        .await
+    };
+    match answer.await {
+        Ok(response) => message_response(Format::from_headers(&headers), &response),
+        Err(error) => error_response(&error),
+    }
+}
+
+/// Parses a metrics request (`instant` for `/api/metrics/query`) and resolves its tenants.
+fn metrics_request(
+    state: &ApiState,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+    instant: bool,
+) -> Result<(Vec<TenantId>, crate::service::MetricsQueryRequest)> {
+    let tenants = tenants(state, headers)?;
+    let request = params::parse_metrics(
+        &QueryParams::parse(raw),
+        instant,
+        state.settings.limits.max_query_bytes,
+    )?;
+    Ok((tenants, request))
+}
+
+async fn metrics_query_range(
+    State(state): State<SharedState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let (tenants, request) = metrics_request(&state, raw.as_deref(), &headers, false)?;
+        within_timeout(
+            state.settings.api_timeout,
+            state.service.query_range(&tenants, request),
+        )
+        .await
+    };
+    match answer.await {
+        Ok(response) => message_response(Format::from_headers(&headers), &response),
+        Err(error) => error_response(&error),
+    }
+}
+
+async fn metrics_query_instant(
+    State(state): State<SharedState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let (tenants, request) = metrics_request(&state, raw.as_deref(), &headers, true)?;
+        within_timeout(
+            state.settings.api_timeout,
+            state.service.query_instant(&tenants, request),
         )
         .await
     };

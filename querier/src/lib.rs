@@ -5,13 +5,16 @@
 //! blocks at once (meta ID range → one bloom shard → the row group and pages of the hit).
 //!
 //! Data flow: `http` / `grpc` (convert) → [`Querier`] ([`QueryService`]) → `trace_by_id`,
-//! `frontend` (split, jobs, combine) → `recent` (ingesters), `blocklist` + `cache` (blocks).
+//! `frontend` (split, jobs, combine) → `recent` (ingesters), `blocklist` + `cache` (blocks);
+//! block jobs run on [`EngineBlockSearch`] (`engine`: the TraceQL engine and the tag scan over
+//! `vc1` blocks).
 //!
 //! May depend on `proto`, `storage`, `traceql` and `ring`; never on another service crate.
 
 pub mod blocklist;
 pub mod cache;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod frontend;
 pub mod grpc;
@@ -28,6 +31,7 @@ pub mod tenant;
 pub mod trace_by_id;
 
 pub use config::{QuerierConfig, QueryFrontendConfig};
+pub use engine::EngineBlockSearch;
 pub use error::{Error, Result};
 pub use metrics::QuerierMetrics;
 pub use querier::{Querier, QuerierArgs};

@@ -12,7 +12,7 @@ pub struct QuerierMetrics {
     pub requests: IntCounterVec,
     /// `contrail_querier_request_duration_seconds{method}`.
     pub request_duration: HistogramVec,
-    /// `contrail_querier_jobs_total{status}`: block jobs run (or skipped) for searches and tags.
+    /// `contrail_querier_jobs_total{status}`: block jobs run (or skipped) for searches, tags and metrics.
     pub jobs: IntCounterVec,
     /// `contrail_querier_cache_requests_total{method, status}`: `method` is the cache (`footer`,
     /// `bloom`), `status` is `hit` or `miss`.
@@ -102,6 +102,55 @@ impl QuerierMetrics {
     }
 }
 
+/// Metrics of the engine behind block jobs ([`crate::engine::EngineBlockSearch`]).
+#[derive(Debug, Clone)]
+pub struct EngineMetrics {
+    /// `contrail_querier_engine_jobs_total{method, status}`: `method` is `search`, `tag_names`
+    /// or `tag_values`; `status` is `ok` or the error's kind.
+    pub jobs: IntCounterVec,
+    /// `contrail_querier_engine_job_duration_seconds{method}`.
+    pub job_duration: HistogramVec,
+    /// `contrail_querier_engine_readers_total{status}`: block reader cache lookups, `hit` or
+    /// `miss` (a miss reads the footer again on first use).
+    pub readers: IntCounterVec,
+}
+
+impl EngineMetrics {
+    /// Registers the metrics in `registry` (an error when they already are).
+    pub fn new(registry: &Registry) -> Result<Self> {
+        let jobs = IntCounterVec::new(
+            Opts::new(
+                "contrail_querier_engine_jobs_total",
+                "block jobs run by the engine, by method and outcome",
+            ),
+            &["method", "status"],
+        )?;
+        let job_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "contrail_querier_engine_job_duration_seconds",
+                "time to run one block job, by method",
+            )
+            .buckets(prometheus::exponential_buckets(0.001, 2.0, 16)?),
+            &["method"],
+        )?;
+        let readers = IntCounterVec::new(
+            Opts::new(
+                "contrail_querier_engine_readers_total",
+                "block reader cache lookups by outcome",
+            ),
+            &["status"],
+        )?;
+        registry.register(Box::new(jobs.clone()))?;
+        registry.register(Box::new(job_duration.clone()))?;
+        registry.register(Box::new(readers.clone()))?;
+        Ok(EngineMetrics {
+            jobs,
+            job_duration,
+            readers,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +161,13 @@ mod tests {
         QuerierMetrics::new(&registry).unwrap();
         assert!(QuerierMetrics::new(&registry).is_err());
         QuerierMetrics::new(&Registry::new()).unwrap();
+    }
+
+    #[test]
+    fn engine_metrics_live_beside_the_querier_metrics() {
+        let registry = Registry::new();
+        QuerierMetrics::new(&registry).unwrap();
+        EngineMetrics::new(&registry).unwrap();
+        assert!(EngineMetrics::new(&registry).is_err());
     }
 }

@@ -5,6 +5,7 @@
 
 mod duration;
 mod logfmt;
+mod metrics;
 mod tags;
 #[cfg(test)]
 mod tests;
@@ -17,6 +18,7 @@ use contrail_storage::block::Uuid;
 use contrail_traceql::value::format_go_duration;
 
 pub(crate) use duration::parse_go_duration;
+pub use metrics::{MetricsLimits, parse_metrics, parse_metrics_time, parse_prometheus_duration};
 pub use tags::{parse_tag_name, tolerant_filter};
 
 use crate::config::QueryFrontendConfig;

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use contrail_proto::tempopb::{SearchTagValuesV2Response, SearchTagsV2Response};
+use contrail_proto::tempopb::{
+    QueryInstantResponse, QueryRangeResponse, SearchTagValuesV2Response, SearchTagsV2Response,
+};
 use contrail_proto::{Clock, TenantId};
 use object_store::ObjectStore;
 use prometheus::Registry;
@@ -18,14 +20,15 @@ use crate::cache::CachingStore;
 use crate::config::{QuerierConfig, QueryFrontendConfig};
 use crate::error::{Error, Result};
 use crate::frontend::{
-    BlockSearch, JobRunner, LocalJobRunner, SearchDriver, SearchSettings, SplitSettings,
-    TagsFrontend,
+    BlockSearch, JobRunner, LocalJobRunner, MetricsDriver, MetricsSettings, SearchDriver,
+    SearchSettings, SplitSettings, TagsFrontend,
 };
 use crate::metrics::QuerierMetrics;
+use crate::params::MetricsLimits;
 use crate::recent::RecentData;
 use crate::service::{
-    QueryService, SearchRequest, SearchStream, TagValuesRequest, TagsRequest, TraceByIdRequest,
-    TraceByIdResult,
+    MetricsQueryRequest, QueryService, SearchRequest, SearchStream, TagValuesRequest, TagsRequest,
+    TraceByIdRequest, TraceByIdResult,
 };
 use crate::trace_by_id::{TenantLimits, TraceFinder};
 
@@ -56,6 +59,7 @@ pub struct Querier {
     traces: TraceFinder,
     search: Arc<SearchDriver>,
     tags: TagsFrontend,
+    metrics_queries: MetricsDriver,
     metrics: QuerierMetrics,
     max_outstanding_per_tenant: usize,
     outstanding: Arc<Mutex<HashMap<TenantId, usize>>>,
@@ -122,6 +126,28 @@ impl Querier {
             None => local_runner.clone(),
         };
         let search_config = &frontend.search;
+        let max_query_memory_bytes =
+            usize::try_from(search_config.max_query_memory.as_u64()).unwrap_or(usize::MAX);
+        let metrics_config = &frontend.metrics;
+        let metrics_queries = MetricsDriver {
+            blocklist: blocklist.clone(),
+            runner: runner.clone(),
+            recent: recent.clone(),
+            clock: clock.clone(),
+            settings: MetricsSettings {
+                limits: MetricsLimits {
+                    max_duration: metrics_config.max_duration,
+                    max_exemplars: metrics_config.max_exemplars,
+                    max_series: metrics_config.max_response_series,
+                },
+                query_backend_after: metrics_config.query_backend_after,
+                target_bytes_per_job: metrics_config.target_bytes_per_job.as_u64(),
+                concurrent_jobs: metrics_config.concurrent_jobs,
+                max_query_memory_bytes,
+                query_timeout: querier.search.query_timeout,
+            },
+            metrics: metrics.clone(),
+        };
         let search = Arc::new(SearchDriver {
             blocklist: blocklist.clone(),
             runner: runner.clone(),
@@ -135,8 +161,7 @@ impl Querier {
                 },
                 target_bytes_per_job: search_config.target_bytes_per_job.as_u64(),
                 concurrent_jobs: search_config.concurrent_jobs,
-                max_query_memory_bytes: usize::try_from(search_config.max_query_memory.as_u64())
-                    .unwrap_or(usize::MAX),
+                max_query_memory_bytes,
                 query_timeout: querier.search.query_timeout,
             },
             metrics: metrics.clone(),
@@ -163,6 +188,7 @@ impl Querier {
             traces,
             search,
             tags,
+            metrics_queries,
             metrics,
             max_outstanding_per_tenant: frontend.max_outstanding_per_tenant,
             outstanding: Arc::new(Mutex::new(HashMap::new())),
@@ -288,6 +314,49 @@ impl QueryService for Querier {
         let _admitted = self.admit(tenants)?;
         let result = self.tags.search_tag_values(tenants, request).await;
         self.observe("search_tag_values", started, &result);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(tenants = tenants.len(), query = %request.query))]
+    async fn query_range(
+        &self,
+        tenants: &[TenantId],
+        request: MetricsQueryRequest,
+    ) -> Result<QueryRangeResponse> {
+        let started = Instant::now();
+        let _admitted = self.admit(tenants)?;
+        let request = MetricsQueryRequest {
+            instant: false,
+            ..request
+        };
+        let result = self
+            .metrics_queries
+            .run(tenants, &request)
+            .await
+            .map(|result| result.to_range_response());
+        self.observe("query_range", started, &result);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(tenants = tenants.len(), query = %request.query))]
+    async fn query_instant(
+        &self,
+        tenants: &[TenantId],
+        request: MetricsQueryRequest,
+    ) -> Result<QueryInstantResponse> {
+        let started = Instant::now();
+        let _admitted = self.admit(tenants)?;
+        let request = MetricsQueryRequest {
+            instant: true,
+            step_nano: None,
+            ..request
+        };
+        let result = self
+            .metrics_queries
+            .run(tenants, &request)
+            .await
+            .map(|result| result.to_instant_response());
+        self.observe("query_instant", started, &result);
         result
     }
 }

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use contrail_proto::internal::v1::ingester_service_client::IngesterServiceClient;
 use contrail_proto::internal::v1::ingester_service_server::IngesterService;
 use contrail_proto::internal::v1::{
-    FindTraceByIdRequest, SearchRecentRequest, SearchTagValuesRecentRequest,
-    SearchTagsRecentRequest,
+    FindTraceByIdRequest, MetricsJobRequest, MetricsPartial, QueryRangeRecentRequest,
+    SearchRecentRequest, SearchTagValuesRecentRequest, SearchTagsRecentRequest,
 };
 use contrail_proto::tempopb::{
     SearchRequest, SearchResponse, SearchTagValuesRequest, SearchTagValuesV2Response,
@@ -48,6 +48,13 @@ pub trait RecentData: Send + Sync + 'static {
         tenant: &TenantId,
         request: &SearchTagValuesRequest,
     ) -> Result<Vec<SearchTagValuesV2Response>>;
+    /// A metrics job over each ingester's recent data (its span starts only): one partial per
+    /// ingester, in the wire form.
+    async fn query_range(
+        &self,
+        tenant: &TenantId,
+        request: &MetricsJobRequest,
+    ) -> Result<Vec<MetricsPartial>>;
 }
 
 /// Where the live ingesters (or queriers) are: gRPC endpoint URIs (`http://host:9095`). The
@@ -209,6 +216,22 @@ impl RecentData for GrpcRecentData {
         })
         .await
     }
+
+    async fn query_range(
+        &self,
+        tenant: &TenantId,
+        request: &MetricsJobRequest,
+    ) -> Result<Vec<MetricsPartial>> {
+        let request = QueryRangeRecentRequest {
+            tenant: tenant.to_string(),
+            request: Some(request.clone()),
+        };
+        self.each(|mut client| {
+            let request = request.clone();
+            async move { client.query_range_recent(request).await }
+        })
+        .await
+    }
 }
 
 /// The in-process ingester of the single binary, called through its `IngesterService`
@@ -295,6 +318,23 @@ impl<S: IngesterService> RecentData for LocalRecentData<S> {
         let answer = self
             .ingester
             .search_tag_values_recent(request)
+            .await
+            .map_err(|status| local_error(&status))?;
+        Ok(vec![answer.into_inner()])
+    }
+
+    async fn query_range(
+        &self,
+        tenant: &TenantId,
+        request: &MetricsJobRequest,
+    ) -> Result<Vec<MetricsPartial>> {
+        let request = tonic::Request::new(QueryRangeRecentRequest {
+            tenant: tenant.to_string(),
+            request: Some(request.clone()),
+        });
+        let answer = self
+            .ingester
+            .query_range_recent(request)
             .await
             .map_err(|status| local_error(&status))?;
         Ok(vec![answer.into_inner()])

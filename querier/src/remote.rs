@@ -15,7 +15,8 @@ use contrail_proto::internal::v1::querier_job_service_server::{
     QuerierJobService, QuerierJobServiceServer,
 };
 use contrail_proto::internal::v1::{
-    BlockJob as WireBlockJob, SearchBlockJobRequest, TagValuesBlockJobRequest, TagsBlockJobRequest,
+    BlockJob as WireBlockJob, MetricsBlockJobRequest, MetricsPartial, SearchBlockJobRequest,
+    TagValuesBlockJobRequest, TagsBlockJobRequest,
 };
 use contrail_proto::tempopb::{
     SearchResponse, SearchTagValuesRequest, SearchTagValuesV2Response, SearchTagsRequest,
@@ -23,11 +24,14 @@ use contrail_proto::tempopb::{
 };
 use contrail_storage::block::BlockMeta;
 use contrail_traceql::fetch::MemoryBudget;
+use contrail_traceql::metrics::{QueryPartial, job_from_proto, job_to_proto, wire};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::error::{Error, Result};
-use crate::frontend::{BlockJob, BlockSearchRequest, JobRunner, LocalJobRunner};
+use crate::frontend::{
+    BlockJob, BlockMetricsRequest, BlockSearchRequest, JobRunner, LocalJobRunner,
+};
 use crate::params;
 use crate::recent::{Channels, MemberSource};
 use crate::service::{TagValuesRequest, TagsRequest, TimeRange};
@@ -236,6 +240,39 @@ impl JobRunner for RemoteJobRunner {
         })
         .await
     }
+
+    async fn metrics(
+        &self,
+        job: BlockJob,
+        request: Arc<BlockMetricsRequest>,
+        budget: Arc<MemoryBudget>,
+    ) -> Result<QueryPartial> {
+        let message = MetricsBlockJobRequest {
+            job: Some(wire_job(&job)?),
+            request: Some(job_to_proto(
+                &request.query,
+                &request.compiled.request,
+                budget.limit_bytes() as u64,
+            )),
+        };
+        let partial = self
+            .call(|mut client| {
+                let message = message.clone();
+                async move { client.metrics_block_job(message).await }
+            })
+            .await?;
+        let compiled = request.compiled.clone();
+        tokio::task::spawn_blocking(move || {
+            wire::from_proto(&partial, &compiled.plan, &compiled.request)
+        })
+        .await
+        .map_err(|error| Error::internal(format!("metrics decode: {error}")))?
+        .map_err(|error| Error::Remote {
+            target: "querier".to_owned(),
+            code: contrail_proto::ErrorCode::Internal,
+            message: error.to_string(),
+        })
+    }
 }
 
 /// The querier's side of the job service, over its local pool.
@@ -336,5 +373,34 @@ impl QuerierJobService for JobServiceApi {
             .await
             .map(Response::new)
             .map_err(|error| error.to_status())
+    }
+
+    async fn metrics_block_job(
+        &self,
+        request: Request<MetricsBlockJobRequest>,
+    ) -> std::result::Result<Response<MetricsPartial>, Status> {
+        let request = request.into_inner();
+        let job = job_from_wire(request.job).map_err(|error| error.to_status())?;
+        let message = request
+            .request
+            .ok_or_else(|| Error::bad_request("metrics job request missing").to_status())?;
+        let received =
+            job_from_proto(&message).map_err(|error| Error::InvalidQuery(error).to_status())?;
+        let budget_bytes = usize::try_from(received.memory_budget_bytes).unwrap_or(usize::MAX);
+        let budget = Arc::new(if budget_bytes == 0 {
+            MemoryBudget::unlimited()
+        } else {
+            MemoryBudget::new(budget_bytes)
+        });
+        let metrics = Arc::new(BlockMetricsRequest {
+            query: message.query,
+            compiled: Arc::new(received.query),
+        });
+        let partial = self
+            .runner
+            .metrics(job, metrics, budget)
+            .await
+            .map_err(|error| error.to_status())?;
+        Ok(Response::new(wire::to_proto(&partial)))
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use contrail_proto::tempopb::{
-    SearchResponse, SearchTagValuesV2Response, SearchTagsV2Response, SearchTagsV2Scope, TagValue,
-    Trace,
+    QueryInstantResponse, QueryRangeResponse, SearchResponse, SearchTagValuesV2Response,
+    SearchTagsV2Response, SearchTagsV2Scope, TagValue, Trace,
 };
 use contrail_proto::{TenantId, TraceId};
 use contrail_storage::block::Uuid;
@@ -99,6 +99,31 @@ pub enum SearchUpdate {
 
 /// The stream a search answers with: progress messages, then exactly one `Final` (or an error).
 pub type SearchStream = BoxStream<'static, Result<SearchUpdate>>;
+
+/// `GET /api/metrics/query_range` and `/api/metrics/query`, parsed and validated once; the
+/// clock-dependent defaults are resolved by the service
+/// ([`MetricsQueryRequest::window`](crate::params::parse_metrics)).
+#[derive(Debug, Clone)]
+pub struct MetricsQueryRequest {
+    /// The TraceQL metrics query text.
+    pub query: String,
+    /// The parsed and validated query (its body is a metrics query).
+    pub root: Arc<RootExpr>,
+    /// Unix nanoseconds; unset: `end` − `since`.
+    pub start_unix_nano: Option<u64>,
+    /// Unix nanoseconds; unset: now.
+    pub end_unix_nano: Option<u64>,
+    /// Unset: one hour.
+    pub since: Option<std::time::Duration>,
+    /// Range queries only; unset: about 240 points.
+    pub step_nano: Option<u64>,
+    /// `/api/metrics/query`: one value per series over the whole range.
+    pub instant: bool,
+    /// Exemplars per series asked for (`exemplars`).
+    pub exemplars: Option<u32>,
+    /// `maxSeries`.
+    pub max_series: Option<u32>,
+}
 
 /// `scope` of the tag endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +221,20 @@ pub trait QueryService: Send + Sync + 'static {
         tenants: &[TenantId],
         request: TagValuesRequest,
     ) -> Result<SearchTagValuesV2Response>;
+
+    /// A TraceQL metrics query over a range (`request.instant` false).
+    async fn query_range(
+        &self,
+        tenants: &[TenantId],
+        request: MetricsQueryRequest,
+    ) -> Result<QueryRangeResponse>;
+
+    /// A TraceQL metrics query with one value per series (`request.instant` true).
+    async fn query_instant(
+        &self,
+        tenants: &[TenantId],
+        request: MetricsQueryRequest,
+    ) -> Result<QueryInstantResponse>;
 }
 
 /// The intrinsics every tags answer lists in scope `intrinsic` (spec §4.7).

@@ -7,19 +7,52 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
+use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use contrail_proto::tempopb::{
     SearchResponse, SearchTagValuesV2Response, SearchTagsV2Response, SearchTagsV2Scope, TagValue,
     TraceSearchMetadata,
 };
 use contrail_proto::{TenantId, TraceId};
 use contrail_querier::frontend::{
-    BlockJob, BlockSearch, BlockSearchRequest, JobRunner, LocalJobRunner,
+    BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest, JobRunner, LocalJobRunner,
 };
 use contrail_querier::recent::StaticMembers;
 use contrail_querier::remote::{JobServiceApi, RemoteJobRunner};
 use contrail_querier::service::{TagScope, TagValuesRequest, TagsRequest, TimeRange};
 use contrail_storage::block::{BlockMeta, RowGroupMeta, Uuid};
-use contrail_traceql::fetch::MemoryBudget;
+use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_traceql::metrics::{
+    MetricsPlan, MetricsQuery, MetricsRequest, QueryPartial, SpanStarts, TimeWindow, run_metrics,
+};
+use contrail_traceql::search::driver::CpuRunner;
+use contrail_traceql::{InlineRunner, MemorySource, MemoryTrace};
+
+const BASE: u64 = 1_700_000_000_000_000_000;
+const SECOND: u64 = 1_000_000_000;
+
+/// One span of trace `index`, starting at `BASE + index` seconds.
+fn metrics_trace(index: usize) -> MemoryTrace {
+    let mut id = [0u8; 16];
+    id[15] = index as u8 + 1;
+    let start = BASE + index as u64 * SECOND;
+    MemoryTrace {
+        trace_id: TraceId::from_array(id),
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: id.to_vec(),
+                    span_id: vec![0, 0, 0, 0, 0, 0, 0, index as u8 + 1],
+                    name: "op".into(),
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: start + 1_000,
+                    ..Span::default()
+                }],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
 
 #[derive(Default)]
 struct EchoJobs {
@@ -79,6 +112,34 @@ impl BlockSearch for EchoJobs {
             }],
             metrics: None,
         })
+    }
+
+    /// A metrics job over one span per row group of the job, at the job's `BASE + row group`
+    /// seconds: what arrives (window, span starts, exemplars) decides the answer.
+    async fn metrics(
+        &self,
+        job: &BlockJob,
+        request: &BlockMetricsRequest,
+        budget: &MemoryBudget,
+    ) -> contrail_querier::Result<QueryPartial> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(
+            budget.limit_bytes(),
+            1 << 20,
+            "the budget travels with the job"
+        );
+        let traces = job.row_groups.clone().map(metrics_trace).collect();
+        let runner: Arc<dyn CpuRunner> = Arc::new(InlineRunner);
+        let sources: Vec<Arc<dyn SpanSource>> = vec![Arc::new(MemorySource::new(traces, runner))];
+        let outcome = run_metrics(
+            &request.compiled,
+            &sources,
+            &InlineRunner,
+            &MemoryBudget::unlimited(),
+        )
+        .await
+        .map_err(|error| contrail_querier::Error::internal(error.to_string()))?;
+        Ok(outcome.partial)
     }
 }
 
@@ -204,5 +265,52 @@ async fn block_jobs_run_on_a_remote_querier_and_retry_past_a_dead_one() {
         .await
         .unwrap_err();
     assert_eq!(error.code().http_status(), 400, "{error}");
+
+    // A metrics job: the remote answer equals the local one, span starts included (row groups
+    // 1..2 hold spans at BASE + 1 s; the job counts only spans from BASE + 1 s on).
+    let mut metrics_job = job();
+    metrics_job.row_groups = 0..2;
+    let query = "{ } | count_over_time()";
+    let window = TimeWindow::instant(BASE - SECOND, BASE + 10 * SECOND).unwrap();
+    let compiled = Arc::new(
+        MetricsQuery::new(
+            MetricsPlan::parse(query).unwrap(),
+            MetricsRequest {
+                span_starts: SpanStarts::from(BASE + SECOND),
+                max_exemplars: 2,
+                ..MetricsRequest::new(window)
+            },
+        )
+        .unwrap(),
+    );
+    let request = Arc::new(BlockMetricsRequest {
+        query: query.into(),
+        compiled: compiled.clone(),
+    });
+    let budget = Arc::new(MemoryBudget::new(1 << 20));
+    let remote_partial = remote
+        .metrics(metrics_job.clone(), request.clone(), budget.clone())
+        .await
+        .unwrap();
+    let local_partial = LocalJobRunner::new(jobs.clone(), 1)
+        .metrics(metrics_job, request, budget)
+        .await
+        .unwrap();
+    let remote_result = compiled
+        .plan
+        .evaluate(&compiled.request, &remote_partial)
+        .unwrap();
+    let local_result = compiled
+        .plan
+        .evaluate(&compiled.request, &local_partial)
+        .unwrap();
+    assert_eq!(remote_result, local_result);
+    assert_eq!(remote_result.series.series.len(), 1);
+    assert_eq!(
+        remote_result.series.series[0].values,
+        [1.0],
+        "only the span from the cut on"
+    );
+    assert_eq!(remote_result.series.series[0].exemplars.len(), 1);
     server.abort();
 }

@@ -1,20 +1,27 @@
-//! Running a target: builds the components, serves them, and shuts down in order on SIGTERM or
-//! SIGINT (or when a component stops on its own): (1) stop OTLP intake and readiness, (2) flush
-//! ingesters, (3) stop the API servers, (4) flush telemetry.
+//! Running a target: builds the components the target names (`all`: distributor, ingester,
+//! querier with its query-frontend, compactor, in one process), serves them, and shuts down in
+//! order on SIGTERM or SIGINT (or when a component stops on its own): (1) stop OTLP intake and
+//! readiness, (2) stop the ingester (it flushes or keeps its WAL for replay: acknowledged spans
+//! are never lost), (3) stop the API servers and background loops, (4) flush telemetry.
+//! Files: `limits` (overrides adapters), `write` (ingester, distributor), `read` (querier),
+//! `compact` (compactor), then this file.
+
+mod compact;
+mod limits;
+mod read;
+mod write;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use contrail_distributor::{Distributor, DistributorArgs, bind_receivers};
+use anyhow::Context;
+use axum::Router;
+use contrail_distributor::bind_receivers;
 use contrail_overrides::Overrides;
-use contrail_proto::SystemClock;
-use contrail_ring::{
-    DiscoveredMembers, DiscoveredMembersArgs, Discovery, INGESTER_HEALTH_SERVICE, Ring,
-    RingMetrics, health_service,
-};
+use contrail_proto::{Clock, SystemClock};
+use contrail_ring::{INGESTER_HEALTH_SERVICE, Ring, health_service};
 use prometheus::Registry;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -59,22 +66,38 @@ async fn stop_signal() -> anyhow::Result<&'static str> {
     }
 }
 
-/// Runs `target` until a stop signal or until a component stops.
-pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
-    match target {
-        Target::Distributor => {}
-        Target::All | Target::Ingester => bail!(
-            "target {target} runs the ingester, which is not part of this build yet; run -target=distributor with distributor.ring.addresses naming remote ingesters"
-        ),
-        Target::Querier | Target::QueryFrontend | Target::Compactor => {
-            bail!("target {target}: the {target} component is not part of this build yet")
+/// Which components a target runs.
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    distributor: bool,
+    ingester: bool,
+    querier: bool,
+    compactor: bool,
+}
+
+impl Parts {
+    fn of(target: Target) -> Parts {
+        let all = target == Target::All;
+        Parts {
+            distributor: all || target == Target::Distributor,
+            ingester: all || target == Target::Ingester,
+            // the query-frontend runs inside every querier (block jobs on its local pool)
+            querier: all || matches!(target, Target::Querier | Target::QueryFrontend),
+            compactor: all || target == Target::Compactor,
         }
     }
+}
+
+/// Runs `target` until a stop signal or until a component stops.
+pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
+    let parts = Parts::of(target);
     let registry = Registry::new();
+    let clock: Arc<dyn Clock> = SystemClock::shared();
     let ready = Arc::new(AtomicBool::new(false));
     let tracker = TaskTracker::new();
     let servers_shutdown = CancellationToken::new();
     let intake_shutdown = CancellationToken::new();
+    let ingester_shutdown = CancellationToken::new();
     let (exit_tx, mut exit_rx) = mpsc::channel::<TaskExit>(16);
     let graceful_timeout = config.server.graceful_shutdown_timeout;
 
@@ -84,52 +107,135 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
         let shutdown = servers_shutdown.clone();
         async move { Ok(overrides.run(shutdown).await?) }
     });
+    let store = if parts.ingester || parts.querier || parts.compactor {
+        Some(
+            contrail_storage::build_object_store(&config.storage.trace, &registry)
+                .context("storage.trace")?,
+        )
+    } else {
+        None
+    };
+    let store_of = || {
+        store
+            .clone()
+            .context("no object store was built for this target")
+    };
 
-    let ring_config = &config.distributor.ring;
-    if ring_config.addresses.is_empty() {
-        bail!(
-            "distributor.ring.addresses: required with -target=distributor (the ingesters to push to)"
-        );
+    let mut http = Router::new();
+    let mut grpc = tonic::service::Routes::builder();
+    let (health_reporter, health_server) = health_service();
+
+    // The ingester: WAL replay starts now; readiness waits for it.
+    let ingester = if parts.ingester {
+        let ingester = write::ingester(
+            &config,
+            store_of()?,
+            &overrides,
+            Arc::clone(&clock),
+            &registry,
+        )?;
+        let task = spawn_component(&tracker, &exit_tx, "ingester", {
+            let ingester = ingester.clone();
+            let shutdown = ingester_shutdown.clone();
+            async move { Ok(ingester.run(shutdown).await?) }
+        });
+        http = http.merge(contrail_ingester::http::router(ingester.clone()));
+        grpc.add_service(contrail_ingester::grpc::ingester_service(ingester.clone()));
+        Some((ingester, task))
+    } else {
+        None
+    };
+
+    // The distributor, over the in-process ingester or the discovered ones.
+    let distributor = if parts.distributor {
+        let ring = match &ingester {
+            Some((ingester, _)) => write::local_ring(ingester),
+            None => {
+                let members =
+                    write::discovered_ingesters(&config, &registry, "-target=distributor").await?;
+                spawn_component(&tracker, &exit_tx, "ingester-ring", {
+                    let members = Arc::clone(&members);
+                    let shutdown = servers_shutdown.clone();
+                    async move { Ok(members.run(shutdown).await?) }
+                });
+                Ring::new(members, config.replication_factor()?)
+            }
+        };
+        let distributor = write::distributor(
+            &config,
+            ring,
+            Arc::clone(&overrides),
+            Arc::clone(&clock),
+            &registry,
+        )?;
+        let receivers = bind_receivers(Arc::clone(&distributor)).await?;
+        let receivers_task = spawn_component(&tracker, &exit_tx, "otlp-receivers", {
+            let shutdown = intake_shutdown.clone();
+            async move { Ok(receivers.run(shutdown).await?) }
+        });
+        Some((distributor, receivers_task))
+    } else {
+        None
+    };
+
+    // The querier and its query-frontend.
+    if parts.querier {
+        let recent = match &ingester {
+            Some((ingester, _)) => read::Recent::Local(ingester.clone()),
+            None => {
+                let why = format!("-target={target}");
+                let members = write::discovered_ingesters(&config, &registry, &why).await?;
+                spawn_component(&tracker, &exit_tx, "ingester-ring", {
+                    let members = Arc::clone(&members);
+                    let shutdown = servers_shutdown.clone();
+                    async move { Ok(members.run(shutdown).await?) }
+                });
+                read::Recent::Remote(members)
+            }
+        };
+        let read_path = read::querier(
+            &config,
+            store_of()?,
+            recent,
+            &overrides,
+            Arc::clone(&clock),
+            &registry,
+        )?;
+        spawn_component(&tracker, &exit_tx, "blocklist-poller", {
+            let blocklist = read_path.querier.blocklist();
+            let shutdown = servers_shutdown.clone();
+            async move { Ok(blocklist.run(shutdown).await?) }
+        });
+        http = http.merge(read_path.api);
+        grpc.add_service(read_path.jobs.into_server());
     }
-    let members = DiscoveredMembers::start(DiscoveredMembersArgs {
-        discovery: Discovery::new(&ring_config.addresses)?,
-        health_service: INGESTER_HEALTH_SERVICE.to_owned(),
-        refresh_interval: ring_config.refresh_interval,
-        health_check_interval: ring_config.health_check_interval,
-        health_check_timeout: ring_config.health_check_timeout,
-        remote_timeout: ring_config.remote_timeout,
-        metrics: RingMetrics::new(&registry, "ingester")?,
-    })
-    .await;
-    spawn_component(&tracker, &exit_tx, "ingester-ring", {
-        let members = Arc::clone(&members);
-        let shutdown = servers_shutdown.clone();
-        async move { Ok(members.run(shutdown).await?) }
-    });
-    let ring = Ring::new(members, config.replication_factor()?);
 
-    let distributor = Distributor::new(DistributorArgs {
-        config: config.distributor.clone(),
-        multitenancy_enabled: config.multitenancy_enabled,
-        overrides,
-        ring,
-        clock: SystemClock::shared(),
-        registry: &registry,
-    })?;
-    let receivers = bind_receivers(Arc::clone(&distributor)).await?;
-    let receivers_task = spawn_component(&tracker, &exit_tx, "otlp-receivers", {
-        let shutdown = intake_shutdown.clone();
-        async move { Ok(receivers.run(shutdown).await?) }
-    });
+    if parts.compactor {
+        let compactor = compact::compactor(
+            &config,
+            store_of()?,
+            &overrides,
+            Arc::clone(&clock),
+            &registry,
+        )?;
+        spawn_component(&tracker, &exit_tx, "compactor", {
+            let shutdown = servers_shutdown.clone();
+            async move { Ok(compactor.run(shutdown).await?) }
+        });
+    }
 
     let http_address = config.server.http_address();
     let http_listener = tokio::net::TcpListener::bind(&http_address)
         .await
         .with_context(|| format!("cannot listen on {http_address} (server.http_listen_port)"))?;
-    let router = api_router(ApiState {
-        ready: Arc::clone(&ready),
-        registry: registry.clone(),
-    });
+    let router = api_router(
+        ApiState {
+            ready: Arc::clone(&ready),
+            registry: registry.clone(),
+        },
+        parts.querier,
+    )
+    .merge(http);
     spawn_component(&tracker, &exit_tx, "http-api", {
         let shutdown = servers_shutdown.clone();
         async move {
@@ -144,20 +250,21 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
     let grpc_listener = tokio::net::TcpListener::bind(&grpc_address)
         .await
         .with_context(|| format!("cannot listen on {grpc_address} (server.grpc_listen_port)"))?;
-    let (health_reporter, health_server) = health_service();
+    let max_recv =
+        usize::try_from(config.server.grpc_server_max_recv_msg_size.as_u64()).unwrap_or(usize::MAX);
+    let max_send =
+        usize::try_from(config.server.grpc_server_max_send_msg_size.as_u64()).unwrap_or(usize::MAX);
+    grpc.add_service(
+        health_server
+            .max_decoding_message_size(max_recv)
+            .max_encoding_message_size(max_send),
+    );
+    let grpc_routes = grpc.routes();
     spawn_component(&tracker, &exit_tx, "grpc", {
         let shutdown = servers_shutdown.clone();
-        let max_recv = usize::try_from(config.server.grpc_server_max_recv_msg_size.as_u64())
-            .unwrap_or(usize::MAX);
-        let max_send = usize::try_from(config.server.grpc_server_max_send_msg_size.as_u64())
-            .unwrap_or(usize::MAX);
         async move {
             tonic::transport::Server::builder()
-                .add_service(
-                    health_server
-                        .max_decoding_message_size(max_recv)
-                        .max_encoding_message_size(max_send),
-                )
+                .add_routes(grpc_routes)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(grpc_listener),
                     shutdown.cancelled_owned(),
@@ -168,21 +275,21 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
     });
     drop(exit_tx);
 
-    ready.store(true, Ordering::SeqCst);
-    tracing::info!(
-        version = crate::VERSION,
-        target = %target,
-        http = %http_address,
-        grpc = %grpc_address,
-        "contrail started"
-    );
-
     let early_exit_opt = tokio::select! {
         signal = stop_signal() => {
             tracing::info!(signal = signal?, "shutting down");
             None
         }
         exit = exit_rx.recv() => exit,
+        () = become_ready(ingester.as_ref().map(|(ingester, _)| ingester), &ready, &health_reporter, target, &http_address, &grpc_address) => {
+            tokio::select! {
+                signal = stop_signal() => {
+                    tracing::info!(signal = signal?, "shutting down");
+                    None
+                }
+                exit = exit_rx.recv() => exit,
+            }
+        }
     };
     let outcome = match early_exit_opt {
         None => Ok(()),
@@ -205,16 +312,30 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
     health_reporter
         .set_service_status("", ServingStatus::NotServing)
         .await;
-    distributor.stop_accepting();
-    intake_shutdown.cancel();
-    if tokio::time::timeout(graceful_timeout, receivers_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!(timeout = ?graceful_timeout, "otlp receivers did not stop in time");
+    if let Some((distributor, receivers_task)) = distributor {
+        distributor.stop_accepting();
+        intake_shutdown.cancel();
+        if tokio::time::timeout(graceful_timeout, receivers_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?graceful_timeout, "otlp receivers did not stop in time");
+        }
+        distributor.drain(graceful_timeout).await;
     }
-    distributor.drain(graceful_timeout).await;
-    // (2) Ingester flush: no ingester runs in this build.
+    // (2) The ingester stops taking pushes, then flushes (or leaves its WAL for the replay).
+    if let Some((_, task)) = ingester {
+        health_reporter
+            .set_service_status(INGESTER_HEALTH_SERVICE, ServingStatus::NotServing)
+            .await;
+        ingester_shutdown.cancel();
+        if tokio::time::timeout(INGESTER_STOP_TIMEOUT, task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?INGESTER_STOP_TIMEOUT, "ingester did not stop in time; its WAL is replayed at the next start");
+        }
+    }
     // (3) API servers and background loops.
     servers_shutdown.cancel();
     tracker.close();
@@ -227,4 +348,35 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
     // (4) Telemetry: logs go to stderr unbuffered; nothing is left to flush.
     tracing::info!("contrail stopped");
     outcome
+}
+
+/// How long shutdown waits for the ingester's final flush.
+const INGESTER_STOP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Waits for the ingester's WAL replay (when there is one), then reports ready; never returns
+/// if the replay fails (the ingester's task reports the failure).
+async fn become_ready(
+    ingester: Option<&contrail_ingester::Ingester>,
+    ready: &AtomicBool,
+    health: &tonic_health::server::HealthReporter,
+    target: Target,
+    http_address: &str,
+    grpc_address: &str,
+) {
+    if let Some(ingester) = ingester {
+        if !ingester.wait_ready().await {
+            std::future::pending::<()>().await;
+        }
+        health
+            .set_service_status(INGESTER_HEALTH_SERVICE, ServingStatus::Serving)
+            .await;
+    }
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!(
+        version = crate::VERSION,
+        target = %target,
+        http = %http_address,
+        grpc = %grpc_address,
+        "contrail started"
+    );
 }

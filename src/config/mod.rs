@@ -7,9 +7,12 @@ pub mod server;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use contrail_compactor::CompactorConfig;
 use contrail_distributor::DistributorConfig;
+use contrail_ingester::IngesterConfig;
 use contrail_overrides::OverridesConfig;
 use contrail_proto::ConfigWarning;
+use contrail_querier::{QuerierConfig, QueryFrontendConfig};
 use contrail_storage::TraceStorageConfig;
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -42,12 +45,16 @@ pub struct Config {
     pub overrides: OverridesConfig,
     /// `storage`.
     pub storage: StorageConfig,
-    /// `ingester`, `querier`, `query_frontend`, `compactor`: owned by components that are not
-    /// part of this build yet; kept as written (warned about) until they are.
+    /// `ingester`, `querier`, `query_frontend`, `compactor` as written: parsed into
+    /// [`Config::components`] (Tempo's `ingester.lifecycler.ring.replication_factor` is read
+    /// from the raw `ingester` section, which the typed one accepts and ignores).
     pub ingester: Option<Value>,
     pub querier: Option<Value>,
     pub query_frontend: Option<Value>,
     pub compactor: Option<Value>,
+    /// The typed component sections (filled by [`Config::parse`]).
+    #[serde(skip)]
+    pub components: ComponentConfigs,
 
     // Tempo settings and sections Contrail accepts and ignores, each reported by `validate`.
     pub stream_over_http_enabled: Option<Value>,
@@ -72,6 +79,37 @@ pub struct Config {
     pub tracing: Option<Value>,
 }
 
+/// The sections of the ingester, querier, query-frontend and compactor, typed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ComponentConfigs {
+    pub ingester: IngesterConfig,
+    pub querier: QuerierConfig,
+    pub query_frontend: QueryFrontendConfig,
+    pub compactor: CompactorConfig,
+}
+
+/// Deserializes one section; errors name the full key path (`ingester.max_block_bytes`).
+fn section<T: serde::de::DeserializeOwned + Default>(
+    name: &str,
+    value: Option<&Value>,
+) -> anyhow::Result<T> {
+    let Some(value) = value else {
+        return Ok(T::default());
+    };
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    serde_path_to_error::deserialize(value.clone()).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        if path == "." {
+            anyhow::anyhow!("{name}: {message}")
+        } else {
+            anyhow::anyhow!("{name}.{path}: {message}")
+        }
+    })
+}
+
 impl Config {
     /// Reads and parses `path`, expanding `${VAR}` and `${VAR:-default}` first when
     /// `expand_env` is set.
@@ -92,15 +130,23 @@ impl Config {
             return Ok(Config::default());
         }
         let deserializer = serde_yaml::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            let message = error.inner().to_string();
-            if path == "." || message.starts_with(&format!("invalid config {path}")) {
-                anyhow::anyhow!("{message}")
-            } else {
-                anyhow::anyhow!("{path}: {message}")
-            }
-        })
+        let mut config: Config =
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                let path = error.path().to_string();
+                let message = error.inner().to_string();
+                if path == "." || message.starts_with(&format!("invalid config {path}")) {
+                    anyhow::anyhow!("{message}")
+                } else {
+                    anyhow::anyhow!("{path}: {message}")
+                }
+            })?;
+        config.components = ComponentConfigs {
+            ingester: section("ingester", config.ingester.as_ref())?,
+            querier: section("querier", config.querier.as_ref())?,
+            query_frontend: section("query_frontend", config.query_frontend.as_ref())?,
+            compactor: section("compactor", config.compactor.as_ref())?,
+        };
+        Ok(config)
     }
 
     /// Checks every section; returns the warnings, or the first invalid value.
@@ -116,19 +162,10 @@ impl Config {
                 "empty: the single binary has one in-process ingester, so the replication factor is 1",
             ));
         }
-        for (section, present) in [
-            ("ingester", self.ingester.is_some()),
-            ("querier", self.querier.is_some()),
-            ("query_frontend", self.query_frontend.is_some()),
-            ("compactor", self.compactor.is_some()),
-        ] {
-            if present {
-                warnings.push(ConfigWarning::new(
-                    section,
-                    "section accepted; its component is not part of this build, so its keys are not checked yet",
-                ));
-            }
-        }
+        warnings.extend(self.components.ingester.validate()?);
+        warnings.extend(self.components.querier.validate()?);
+        warnings.extend(self.components.query_frontend.validate()?);
+        warnings.extend(self.components.compactor.validate()?);
         let ignored = [
             (
                 "stream_over_http_enabled",

@@ -65,8 +65,10 @@ pub struct ServerConfig {
     #[serde(with = "humantime_serde")]
     pub graceful_shutdown_timeout: Duration,
     /// `grpc_server_max_recv_msg_size`: bytes.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub grpc_server_max_recv_msg_size: ByteSize,
     /// `grpc_server_max_send_msg_size`: bytes.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub grpc_server_max_send_msg_size: ByteSize,
 
     // dskit settings accepted and ignored, each reported by `validate`.

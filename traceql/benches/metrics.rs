@@ -15,7 +15,7 @@ use std::hint::black_box;
 use contrail_proto::{SpanId, TraceId};
 use contrail_traceql::ast::{Attribute, AttributeScope};
 use contrail_traceql::fetch::{SpanBatch, SpanColumns, TraceInfo, ValueColumn};
-use contrail_traceql::metrics::{MetricsPlan, MetricsRequest, SpanRows, TimeWindow};
+use contrail_traceql::metrics::{MetricsPlan, MetricsRequest, SpanRows, SpanStarts, TimeWindow};
 use contrail_traceql::value::Value;
 use criterion::{Criterion, Throughput, criterion_group};
 
@@ -148,6 +148,7 @@ fn bench_metrics(c: &mut Criterion) {
             window,
             max_series: 1000,
             max_exemplars: exemplars,
+            span_starts: SpanStarts::ALL,
         };
         group.bench_function(name, |bencher| {
             bencher.iter(|| black_box(run(&plan, &request, &batches, rows)));
@@ -205,6 +206,7 @@ fn cpu_report() {
             window,
             max_series: 1000,
             max_exemplars: exemplars,
+            span_starts: SpanStarts::ALL,
         };
         let started = cpu_seconds();
         let mut iterations = 0u64;

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod plan;
 pub mod search;
 pub mod structure;
+pub mod tags;
 mod validate;
 pub mod value;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use contrail_traceql::InlineRunner;
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
 use contrail_traceql::metrics::{
-    MetricsPlan, MetricsQuery, MetricsRequest, MetricsResult, TimeWindow, run_metrics,
+    MetricsPlan, MetricsQuery, MetricsRequest, MetricsResult, SpanStarts, TimeWindow, run_metrics,
 };
 use support::*;
 
@@ -44,6 +44,7 @@ async fn run(query: &str, sources: &[Arc<dyn SpanSource>], exemplars: u32) -> Me
         window: window(),
         max_series: 1000,
         max_exemplars: exemplars,
+        span_starts: SpanStarts::ALL,
     };
     let compiled = Arc::new(MetricsQuery::new(plan, request).unwrap());
     let outcome = run_metrics(
@@ -209,6 +210,7 @@ fn fetch_requests_carry_what_metrics_need() {
         window: window(),
         max_series: 1000,
         max_exemplars: 0,
+        span_starts: SpanStarts::ALL,
     };
     let compiled = MetricsQuery::new(plan, request).unwrap();
     let fetch = compiled.fetch_requests()[0].expect("a fetch");
@@ -235,6 +237,7 @@ fn snapshot_of(query: &str) -> String {
             .unwrap(),
         max_series: 1000,
         max_exemplars: 100,
+        span_starts: SpanStarts::ALL,
     };
     let compiled = MetricsQuery::new(plan, request).unwrap();
     format!(

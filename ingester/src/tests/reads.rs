@@ -247,3 +247,78 @@ async fn traceql_search_over_recent_traces_finds_matching_traces() {
     assert!(none.traces.is_empty());
     running.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_local_blocks_stay_readable_after_a_restart_and_unuploaded_ones_are_replayed() {
+    let fixture = Fixture::new();
+    let running = fixture.start().await;
+    let trace = corpus(3, 1).remove(0);
+    running
+        .ingester
+        .push(
+            &tenant(),
+            PushBatch {
+                segments: vec![trace.segment.clone()],
+            },
+        )
+        .await
+        .expect("push");
+    running.ingester.request_flush();
+    eventually("block uploaded", || async {
+        block_count(&fixture.store, &tenant()).await == 1
+    })
+    .await;
+    running.stop().await.expect("stop");
+
+    // A block cut but never uploaded (a crash between the two): only on local disk.
+    let local = fixture.wal_dir.path().join("blocks");
+    let orphan = local
+        .join(tenant().as_str())
+        .join(uuid::Uuid::new_v4().to_string());
+    std::fs::create_dir_all(&orphan).expect("orphan dir");
+    let uploaded = std::fs::read_dir(local.join(tenant().as_str()))
+        .expect("local tenant dir")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.join("meta.json").exists())
+        .expect("the uploaded block is on local disk");
+    for object in ["meta.json", "data.parquet", "bloom-0"] {
+        std::fs::copy(uploaded.join(object), orphan.join(object)).expect("copy");
+    }
+    let meta = std::fs::read_to_string(orphan.join("meta.json")).expect("meta");
+    let uploaded_id = uploaded
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let orphan_id = orphan
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    std::fs::write(
+        orphan.join("meta.json"),
+        meta.replace(&uploaded_id, &orphan_id),
+    )
+    .expect("rewrite meta");
+
+    let running = fixture.start().await;
+    let snapshot = running.ingester.recent(&tenant(), 0, u64::MAX);
+    assert_eq!(snapshot.blocks.len(), 1, "the uploaded block only");
+    assert_eq!(snapshot.blocks[0].meta().block_id.to_string(), uploaded_id);
+    assert!(
+        !orphan.exists(),
+        "the block that was never uploaded is deleted"
+    );
+    let found = running
+        .ingester
+        .find_trace_by_id(&tenant(), &trace.trace_id)
+        .await
+        .expect("find")
+        .expect("held");
+    let mut ids = span_ids(&found);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, trace.span_ids.iter().copied().collect::<Vec<_>>());
+    running.stop().await.expect("stop");
+}

@@ -165,6 +165,52 @@ async fn the_grpc_adapter_serves_push_and_find_trace_by_id_to_the_real_client() 
         .await
         .expect_err("bad query");
     assert_eq!(bad_query.code(), tonic::Code::InvalidArgument);
+    let tags = client
+        .search_tags_recent(contrail_proto::internal::v1::SearchTagsRecentRequest {
+            tenant: "acme".to_owned(),
+            request: Some(contrail_proto::tempopb::SearchTagsRequest {
+                scope: "resource".to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("tags over recent data")
+        .into_inner();
+    assert_eq!(tags.scopes.len(), 1);
+    assert_eq!(tags.scopes[0].name, "resource");
+    assert!(
+        tags.scopes[0].tags.iter().any(|tag| tag == "service.name"),
+        "{tags:?}"
+    );
+    let services = client
+        .search_tag_values_recent(contrail_proto::internal::v1::SearchTagValuesRecentRequest {
+            tenant: "acme".to_owned(),
+            request: Some(contrail_proto::tempopb::SearchTagValuesRequest {
+                tag_name: "resource.service.name".to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("tag values over recent data")
+        .into_inner();
+    assert!(!services.tag_values.is_empty());
+    assert!(
+        services
+            .tag_values
+            .iter()
+            .all(|value| value.r#type == "string")
+    );
+    let bad_scope = client
+        .search_tags_recent(contrail_proto::internal::v1::SearchTagsRecentRequest {
+            tenant: "acme".to_owned(),
+            request: Some(contrail_proto::tempopb::SearchTagsRequest {
+                scope: "everything".to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect_err("bad scope");
+    assert_eq!(bad_scope.code(), tonic::Code::InvalidArgument);
 
     running.request_shutdown_and_wait().await;
     let refused = target

@@ -105,6 +105,13 @@ impl IngesterService for RecordingIngester {
     ) -> Result<Response<SearchTagValuesV2Response>, Status> {
         Err(Status::unimplemented("not in this test"))
     }
+
+    async fn query_range_recent(
+        &self,
+        _request: Request<crate::internal::v1::QueryRangeRecentRequest>,
+    ) -> Result<Response<crate::internal::v1::MetricsPartial>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
 }
 
 async fn serve_ingester(ingester: RecordingIngester) -> Channel {

@@ -8,6 +8,7 @@ use contrail_proto::ConfigWarning;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::metrics::FrontendMetricsConfig;
 use super::{ignored, require};
 use crate::error::Result;
 
@@ -26,6 +27,8 @@ pub struct QueryFrontendConfig {
     pub search: FrontendSearchConfig,
     /// `query_frontend.trace_by_id`.
     pub trace_by_id: FrontendTraceByIdConfig,
+    /// `query_frontend.metrics` (TraceQL metrics).
+    pub metrics: FrontendMetricsConfig,
     /// Whether `X-Scope-OrgID: a|b` queries several tenants at once (Tempo's key).
     pub multi_tenant_queries_enabled: bool,
     /// Deadline of every API request, HTTP and gRPC; 0 disables (Tempo's key). Past it the
@@ -34,6 +37,7 @@ pub struct QueryFrontendConfig {
     pub api_timeout: Duration,
     /// Upper bound of one streamed gRPC message (Tempo's key); kept below the 4 MiB Grafana
     /// accepts.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_grpc_streaming_packet_size: ByteSize,
     /// Longest TraceQL text accepted; longer is 400 (Tempo's key).
     pub max_query_expression_size_bytes: usize,
@@ -45,8 +49,6 @@ pub struct QueryFrontendConfig {
     // Tempo settings accepted and ignored, each reported by `validate`.
     pub max_batch_size: Option<IgnoredAny>,
     pub log_query_request_headers: Option<IgnoredAny>,
-    /// TraceQL metrics (issue 11).
-    pub metrics: Option<IgnoredAny>,
     pub response_consumers: Option<IgnoredAny>,
     pub weights: Option<IgnoredAny>,
     pub mcp_server: Option<IgnoredAny>,
@@ -61,6 +63,7 @@ impl Default for QueryFrontendConfig {
             max_retries: 2,
             search: FrontendSearchConfig::default(),
             trace_by_id: FrontendTraceByIdConfig::default(),
+            metrics: FrontendMetricsConfig::default(),
             multi_tenant_queries_enabled: true,
             api_timeout: Duration::ZERO,
             max_grpc_streaming_packet_size: ByteSize::mib(2),
@@ -68,7 +71,6 @@ impl Default for QueryFrontendConfig {
             query_end_cutoff: Duration::ZERO,
             max_batch_size: None,
             log_query_request_headers: None,
-            metrics: None,
             response_consumers: None,
             weights: None,
             mcp_server: None,
@@ -98,6 +100,7 @@ impl QueryFrontendConfig {
             "must be at least 1",
         )?;
         self.search.validate()?;
+        let metrics_warnings = self.metrics.validate()?;
         let mut warnings = ignored(
             "query_frontend",
             &[
@@ -106,7 +109,6 @@ impl QueryFrontendConfig {
                     "log_query_request_headers",
                     self.log_query_request_headers.is_some(),
                 ),
-                ("metrics", self.metrics.is_some()),
                 ("response_consumers", self.response_consumers.is_some()),
                 ("weights", self.weights.is_some()),
                 ("mcp_server", self.mcp_server.is_some()),
@@ -116,6 +118,7 @@ impl QueryFrontendConfig {
         );
         warnings.extend(self.search.warnings());
         warnings.extend(self.trace_by_id.warnings());
+        warnings.extend(metrics_warnings);
         Ok(warnings)
     }
 }
@@ -128,6 +131,7 @@ pub struct FrontendSearchConfig {
     pub concurrent_jobs: usize,
     /// Target bytes of block data per job; a job is a block and a range of its row groups
     /// (Tempo's key).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub target_bytes_per_job: ByteSize,
     /// `limit` when the request has none (Tempo's key).
     pub default_result_limit: u32,
@@ -150,6 +154,7 @@ pub struct FrontendSearchConfig {
     pub max_spans_per_span_set: u32,
     /// Memory one query may hold (decoded columns and results); past it the answer is 400 with
     /// the reason (Contrail).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_query_memory: ByteSize,
     // Tempo settings accepted and ignored.
     pub ingester_shards: Option<IgnoredAny>,

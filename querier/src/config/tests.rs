@@ -92,6 +92,37 @@ fn ignored_tempo_keys_are_named_in_warnings() {
 }
 
 #[test]
+fn metrics_keys_are_honoured_or_named() {
+    let config = frontend(
+        "metrics:\n  max_duration: 200h\n  query_backend_after: 5m\n  concurrent_jobs: 8\n  \
+         target_bytes_per_job: 10MiB\n  max_exemplars: 20\n  max_response_series: 50\n  \
+         duration_slo: 5s\n  interval: 30m\n",
+    )
+    .unwrap();
+    let keys: Vec<String> = config
+        .validate()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.key)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "query_frontend.metrics.interval",
+            "query_frontend.metrics.duration_slo"
+        ]
+    );
+    assert_eq!(config.metrics.max_duration, Duration::from_secs(200 * 3600));
+    assert_eq!(config.metrics.query_backend_after, Duration::from_secs(300));
+    assert_eq!(config.metrics.max_exemplars, 20);
+    assert_eq!(config.metrics.max_response_series, 50);
+    assert_eq!(
+        QueryFrontendConfig::default().metrics.max_duration,
+        Duration::from_secs(86_400)
+    );
+}
+
+#[test]
 fn unknown_keys_and_bad_values_fail_naming_the_key() {
     let error = querier("serch: {}").unwrap_err().to_string();
     assert!(error.contains("serch"), "{error}");
@@ -108,6 +139,19 @@ fn unknown_keys_and_bad_values_fail_naming_the_key() {
     let error = gap.validate().unwrap_err().to_string();
     assert!(
         error.contains("query_frontend.search.query_backend_after"),
+        "{error}"
+    );
+    let error = frontend("metrics:\n  max_durationn: 1h\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("max_durationn"), "{error}");
+    let error = frontend("metrics:\n  concurrent_jobs: 0\n")
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("query_frontend.metrics.concurrent_jobs"),
         "{error}"
     );
     let packet = frontend("max_grpc_streaming_packet_size: 8MiB\n").unwrap();

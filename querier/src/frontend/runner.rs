@@ -7,9 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use contrail_proto::tempopb::{SearchResponse, SearchTagValuesV2Response, SearchTagsV2Response};
 use contrail_traceql::fetch::MemoryBudget;
+use contrail_traceql::metrics::QueryPartial;
 use tokio::sync::Semaphore;
 
-use super::{BlockJob, BlockSearch, BlockSearchRequest};
+use super::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use crate::error::{Error, Result};
 use crate::service::{TagValuesRequest, TagsRequest};
 
@@ -37,6 +38,14 @@ pub trait JobRunner: Send + Sync + 'static {
         job: BlockJob,
         request: Arc<TagValuesRequest>,
     ) -> Result<SearchTagValuesV2Response>;
+
+    /// One metrics job.
+    async fn metrics(
+        &self,
+        job: BlockJob,
+        request: Arc<BlockMetricsRequest>,
+        budget: Arc<MemoryBudget>,
+    ) -> Result<QueryPartial>;
 }
 
 /// Runs jobs in this process, at most `max_concurrent_queries` at once across all queries.
@@ -99,5 +108,15 @@ impl JobRunner for LocalJobRunner {
     ) -> Result<SearchTagValuesV2Response> {
         let _permit = self.permit().await?;
         self.search.tag_values(&job, &request).await
+    }
+
+    async fn metrics(
+        &self,
+        job: BlockJob,
+        request: Arc<BlockMetricsRequest>,
+        budget: Arc<MemoryBudget>,
+    ) -> Result<QueryPartial> {
+        let _permit = self.permit().await?;
+        self.search.metrics(&job, &request, &budget).await
     }
 }

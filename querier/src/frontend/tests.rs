@@ -296,6 +296,19 @@ impl BlockSearch for FakeBlocks {
     ) -> crate::Result<contrail_proto::tempopb::SearchTagValuesV2Response> {
         Ok(Default::default())
     }
+
+    /// These blocks hold search answers, not spans: a metrics job finds nothing.
+    async fn metrics(
+        &self,
+        _job: &BlockJob,
+        request: &super::BlockMetricsRequest,
+        _budget: &MemoryBudget,
+    ) -> crate::Result<contrail_traceql::metrics::QueryPartial> {
+        Ok(request
+            .compiled
+            .plan
+            .empty_partial(&request.compiled.request))
+    }
 }
 
 struct NoRecent;
@@ -328,6 +341,13 @@ impl RecentData for NoRecent {
         _tenant: &TenantId,
         _request: &contrail_proto::tempopb::SearchTagValuesRequest,
     ) -> crate::Result<Vec<contrail_proto::tempopb::SearchTagValuesV2Response>> {
+        Ok(Vec::new())
+    }
+    async fn query_range(
+        &self,
+        _tenant: &TenantId,
+        _request: &contrail_proto::internal::v1::MetricsJobRequest,
+    ) -> crate::Result<Vec<contrail_proto::internal::v1::MetricsPartial>> {
         Ok(Vec::new())
     }
 }

@@ -4,37 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use contrail_traceql::ast::{Attribute, Body, FieldExpr, FieldOp, SpansetExpr, Stage, Static};
+use contrail_traceql::ast::Attribute;
 
 use crate::error::{Error, Result};
 
 /// Checks the `{scopedTag}` of `/api/v2/search/tag/{scopedTag}/values` is one TraceQL attribute
-/// (`resource.service.name`, `.http.method`, `status`, `event.exception.type`, ...).
+/// (`resource.service.name`, `.http.method`, `status`, `event.exception.type`, ...); the rule
+/// is the engine's (`contrail_traceql::tags::parse_tag_name`, which the ingesters use too).
 pub fn parse_tag_name(tag: &str) -> Result<Attribute> {
-    if tag.is_empty() {
-        return Err(Error::bad_request("please provide a non-empty tagName"));
-    }
-    let invalid =
-        |reason: &str| Error::bad_request(format!("please provide a valid tagName: {reason}"));
-    let root = contrail_traceql::parse(&format!("{{ {tag} != nil }}"))
-        .map_err(|error| invalid(&error.message()))?;
-    let Body::Pipeline(pipeline) = root.body else {
-        return Err(invalid("not an attribute"));
-    };
-    if !root.hints.is_empty() || pipeline.stages.len() != 1 {
-        return Err(invalid("not an attribute"));
-    }
-    match pipeline.stages.into_iter().next() {
-        Some(Stage::Spanset(SpansetExpr::Filter(FieldExpr::Binary { op, lhs, rhs })))
-            if op == FieldOp::Ne && *rhs == FieldExpr::Static(Static::Nil) =>
-        {
-            match *lhs {
-                FieldExpr::Attribute(attribute) => Ok(attribute),
-                _ => Err(invalid("not an attribute")),
-            }
-        }
-        _ => Err(invalid("not an attribute")),
-    }
+    contrail_traceql::tags::parse_tag_name(tag).map_err(|error| Error::bad_request(error.message()))
 }
 
 /// The usable part of an autocomplete filter. A `q` that parses is kept whole; one that does not

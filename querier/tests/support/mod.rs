@@ -10,14 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial};
 use contrail_proto::otlp::trace::v1::ResourceSpans;
 use contrail_proto::otlp_json::decode_export_request_json;
 use contrail_proto::tempopb::{
     SearchRequest, SearchResponse, SearchTagValuesRequest, SearchTagValuesV2Response,
     SearchTagsRequest, SearchTagsV2Response, Trace,
 };
-use contrail_proto::{SystemClock, TenantId, TraceId};
-use contrail_querier::frontend::{BlockJob, BlockSearch, BlockSearchRequest};
+use contrail_proto::{Clock, SystemClock, TenantId, TraceId};
+use contrail_querier::frontend::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use contrail_querier::grpc::serve::http_and_grpc;
 use contrail_querier::grpc::{GrpcApiSettings, StreamingQuerierApi};
 use contrail_querier::http::{BuildInfo, HttpApiSettings, router};
@@ -26,10 +27,16 @@ use contrail_querier::recent::RecentData;
 use contrail_querier::service::{TagValuesRequest, TagsRequest};
 use contrail_querier::tenant::TenantResolver;
 use contrail_querier::trace_by_id::StaticLimits;
-use contrail_querier::{Querier, QuerierArgs, QuerierConfig, QueryFrontendConfig, QueryService};
+use contrail_querier::{
+    EngineBlockSearch, Querier, QuerierArgs, QuerierConfig, QueryFrontendConfig, QueryService,
+};
+use contrail_storage::DecodePool;
 use contrail_storage::block::{BlockWriter, BlockWriterConfig, WrittenBlock};
 use contrail_storage::convert::{Trace as BlockTrace, split_by_trace};
-use contrail_traceql::fetch::MemoryBudget;
+use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_traceql::metrics::{QueryPartial, job_from_proto, run_metrics, wire};
+use contrail_traceql::search::driver::CpuRunner;
+use contrail_traceql::{InlineRunner, MemorySource, MemoryTrace};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 
@@ -117,6 +124,8 @@ pub struct RecentDouble {
     pub values: Mutex<HashMap<(String, String), SearchTagValuesV2Response>>,
     pub delay: Mutex<Duration>,
     pub requests: Mutex<Vec<SearchRequest>>,
+    /// Metrics jobs received, in order.
+    pub metrics_jobs: Mutex<Vec<MetricsJobRequest>>,
 }
 
 impl RecentDouble {
@@ -198,6 +207,41 @@ impl RecentData for RecentDouble {
             .into_iter()
             .collect())
     }
+
+    /// What an ingester does: the job over its recent traces in a `MemorySource`.
+    async fn query_range(
+        &self,
+        tenant: &TenantId,
+        request: &MetricsJobRequest,
+    ) -> contrail_querier::Result<Vec<MetricsPartial>> {
+        self.metrics_jobs.lock().unwrap().push(request.clone());
+        let received = job_from_proto(request)
+            .map_err(|error| contrail_querier::Error::bad_request(error.to_string()))?;
+        let traces: Vec<MemoryTrace> = self
+            .traces
+            .lock()
+            .unwrap()
+            .get(tenant.as_str())
+            .into_iter()
+            .flatten()
+            .flat_map(|trace| split_by_trace(trace.resource_spans.clone()).unwrap())
+            .map(|(trace_id, resource_spans)| MemoryTrace {
+                trace_id,
+                resource_spans,
+            })
+            .collect();
+        let runner: Arc<dyn CpuRunner> = Arc::new(InlineRunner);
+        let sources: Vec<Arc<dyn SpanSource>> = vec![Arc::new(MemorySource::new(traces, runner))];
+        let outcome = run_metrics(
+            &Arc::new(received.query),
+            &sources,
+            &InlineRunner,
+            &MemoryBudget::unlimited(),
+        )
+        .await
+        .map_err(|error| contrail_querier::Error::internal(error.to_string()))?;
+        Ok(vec![wire::to_proto(&outcome.partial)])
+    }
 }
 
 /// Block search until the engine lands: no block matches (the API cases here read recent data
@@ -230,6 +274,18 @@ impl BlockSearch for NoBlockMatches {
     ) -> contrail_querier::Result<SearchTagValuesV2Response> {
         Ok(SearchTagValuesV2Response::default())
     }
+
+    async fn metrics(
+        &self,
+        _job: &BlockJob,
+        request: &BlockMetricsRequest,
+        _budget: &MemoryBudget,
+    ) -> contrail_querier::Result<QueryPartial> {
+        Ok(request
+            .compiled
+            .plan
+            .empty_partial(&request.compiled.request))
+    }
 }
 
 /// How a test server is set up.
@@ -238,6 +294,11 @@ pub struct ServerOptions {
     pub querier: QuerierConfig,
     pub frontend: QueryFrontendConfig,
     pub max_bytes_per_trace: u64,
+    /// Block jobs through the real engine over the store (`EngineBlockSearch`) instead of
+    /// [`NoBlockMatches`].
+    pub engine: bool,
+    /// The querier's clock (default: the system clock).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl Default for ServerOptions {
@@ -247,6 +308,8 @@ impl Default for ServerOptions {
             querier: QuerierConfig::default(),
             frontend: QueryFrontendConfig::default(),
             max_bytes_per_trace: 5_000_000,
+            engine: false,
+            clock: None,
         }
     }
 }
@@ -284,18 +347,30 @@ impl TestServer {
         };
         let api_timeout = options.frontend.api_timeout;
         let max_message_bytes = options.frontend.max_grpc_streaming_packet_size.as_u64() as usize;
+        let block_search: Arc<dyn BlockSearch> = if options.engine {
+            Arc::new(
+                EngineBlockSearch::new(
+                    store.clone(),
+                    DecodePool::new(2),
+                    &prometheus::Registry::new(),
+                )
+                .unwrap(),
+            )
+        } else {
+            Arc::new(NoBlockMatches)
+        };
         let querier = Arc::new(
             Querier::new(QuerierArgs {
                 querier: options.querier,
                 frontend: options.frontend,
                 store: store.clone(),
                 recent: recent.clone(),
-                block_search: Arc::new(NoBlockMatches),
+                block_search,
                 remote_runner: None,
                 limits: Arc::new(StaticLimits {
                     max_bytes_per_trace: options.max_bytes_per_trace,
                 }),
-                clock: SystemClock::shared(),
+                clock: options.clock.unwrap_or_else(SystemClock::shared),
                 registry: &registry,
             })
             .unwrap(),

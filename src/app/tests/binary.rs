@@ -110,25 +110,62 @@ fn config_verify_fails_naming_the_bad_key() {
 }
 
 #[test]
-fn targets_without_their_component_fail_with_a_message_naming_it() {
+fn targets_that_need_remote_ingesters_fail_naming_the_missing_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flag = write_config(
         dir.path(),
-        "server:\n  http_listen_port: 0\n  grpc_listen_port: 0\n",
+        &format!(
+            "server:\n  http_listen_port: 0\n  grpc_listen_port: 0\nstorage:\n  trace:\n    backend: local\n    local:\n      path: {data}/blocks\n    wal:\n      path: {data}/wal\n",
+            data = dir.path().display()
+        ),
     );
-    let all = run(&[&flag]);
-    assert_eq!(all.status.code(), Some(1));
+    for target in ["distributor", "querier", "query-frontend"] {
+        let output = run(&[&flag, &format!("-target={target}")]);
+        assert_eq!(output.status.code(), Some(1), "{target}");
+        assert!(
+            text(&output.stderr).contains("distributor.ring.addresses"),
+            "{target}: {}",
+            text(&output.stderr)
+        );
+    }
+}
+
+/// The Helm chart's checks (helm-python-sdk render + strict lint + Kubernetes schemas, see
+/// helm/tests/check_chart.py), then every rendered tempo.yaml through `-config.verify`.
+#[test]
+fn the_helm_chart_renders_valid_manifests_and_configs_contrail_accepts() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let checked = Command::new("python3")
+        .arg(repo_root().join("helm/tests/check_chart.py"))
+        .arg(out.path())
+        .output()
+        .expect("python3 runs (scripts/test.sh installs the chart checks' packages)");
     assert!(
-        text(&all.stderr).contains("ingester"),
-        "{}",
-        text(&all.stderr)
+        checked.status.success(),
+        "chart checks failed:\n{}{}",
+        text(&checked.stdout),
+        text(&checked.stderr)
     );
-    let querier = run(&[&flag, "-target=querier"]);
-    assert_eq!(querier.status.code(), Some(1));
-    assert!(text(&querier.stderr).contains("querier"));
-    let no_ring = run(&[&flag, "-target=distributor"]);
-    assert_eq!(no_ring.status.code(), Some(1));
-    assert!(text(&no_ring.stderr).contains("distributor.ring.addresses"));
+    let mut configs: Vec<PathBuf> = std::fs::read_dir(out.path())
+        .expect("rendered configs")
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    configs.sort();
+    assert!(configs.len() >= 5, "{configs:?}");
+    for config in configs {
+        let output = run(&[
+            "-config.verify",
+            &format!("-config.file={}", config.display()),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            config.display(),
+            text(&output.stderr)
+        );
+    }
 }
 
 /// An ingester that acknowledges every push and counts the spans.
@@ -174,6 +211,13 @@ impl IngesterService for FakeIngesterService {
         &self,
         _: Request<SearchTagValuesRecentRequest>,
     ) -> Result<Response<SearchTagValuesV2Response>, Status> {
+        Err(Status::unimplemented("not needed by this test"))
+    }
+
+    async fn query_range_recent(
+        &self,
+        _request: Request<contrail_proto::internal::v1::QueryRangeRecentRequest>,
+    ) -> Result<Response<contrail_proto::internal::v1::MetricsPartial>, Status> {
         Err(Status::unimplemented("not needed by this test"))
     }
 }

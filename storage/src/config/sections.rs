@@ -39,6 +39,7 @@ pub struct WalConfig {
     #[serde(with = "humantime_serde")]
     pub fsync_interval: Duration,
     /// Contrail: a segment file is closed and a new one started once it passes this size.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub segment_size: ByteSize,
     /// Contrail: at replay, skip a corrupt record in the middle of a segment (counted in
     /// `contrail_ingester_wal_corrupt_records_skipped_total`) instead of refusing to start.
@@ -115,8 +116,10 @@ pub struct BlockConfig {
     /// False-positive rate of the trace-ID bloom filters.
     pub bloom_filter_false_positive: f64,
     /// Upper bound of one bloom shard.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub bloom_filter_shard_size_bytes: ByteSize,
     /// Target size of a Parquet row group.
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub parquet_row_group_size_bytes: ByteSize,
     // Tempo settings accepted and ignored.
     pub parquet_dedicated_columns: Option<IgnoredAny>,

@@ -13,7 +13,7 @@ use crate::metrics::log2::bucket_exponent;
 use crate::metrics::partial::{CellKind, SeriesPartial, merge_extreme};
 use crate::metrics::plan::{FirstStage, Function};
 use crate::metrics::series_table::{Bucket, SeriesCount};
-use crate::metrics::window::TimeWindow;
+use crate::metrics::window::{SpanStarts, TimeWindow};
 use crate::value::Value;
 
 /// Limits and options every accumulator of a query shares.
@@ -25,6 +25,8 @@ pub struct AccumulatorOptions {
     /// Exemplars per series (0: none; needs span IDs in the batches).
     pub max_exemplars: usize,
     pub sampling: Sampling,
+    /// The span starts the job counts.
+    pub span_starts: SpanStarts,
 }
 
 /// Per-row numeric values of the function's attribute in one batch.
@@ -107,6 +109,7 @@ pub struct SeriesAccumulator {
     value: Option<Attribute>,
     bucketed: bool,
     sampling: Sampling,
+    span_starts: SpanStarts,
     partial: SeriesPartial,
     row_traces: Vec<u32>,
 }
@@ -141,6 +144,7 @@ impl SeriesAccumulator {
             value: leaf.function.value_attribute().cloned(),
             bucketed,
             sampling: options.sampling,
+            span_starts: options.span_starts,
             partial: SeriesPartial::new(
                 kind,
                 options.window,
@@ -187,7 +191,7 @@ impl SeriesAccumulator {
         } else {
             Vec::new()
         };
-        let window = self.partial.window.mapper();
+        let window = self.partial.window.mapper_within(self.span_starts);
         let intervals = self.partial.intervals;
         let kind = self.partial.kind;
         let bucketed = self.bucketed;
@@ -282,7 +286,7 @@ impl SeriesAccumulator {
         groups: &mut BatchGroups<'_>,
     ) {
         let starts = &input.batch.spans.start_unix_nano;
-        let window = self.partial.window.mapper();
+        let window = self.partial.window.mapper_within(self.span_starts);
         let intervals = self.partial.intervals;
         let mut inspected = 0u64;
         let mut count = |row: usize| {

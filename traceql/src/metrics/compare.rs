@@ -19,7 +19,7 @@ use crate::metrics::labels::{
     Label, META_ERROR_LABEL, META_TYPE_LABEL, ValueKey, label_name, labels_text,
 };
 use crate::metrics::series::{Series, SeriesSet};
-use crate::metrics::window::TimeWindow;
+use crate::metrics::window::{SpanStarts, TimeWindow};
 use crate::value::Value;
 
 /// Distinct values per attribute and side a partial keeps.
@@ -216,6 +216,7 @@ fn skipped(attribute: &Attribute) -> bool {
 #[derive(Debug)]
 pub struct CompareAccumulator {
     window: Option<(u64, u64)>,
+    span_starts: SpanStarts,
     partial: ComparePartial,
     row_traces: Vec<u32>,
 }
@@ -225,9 +226,16 @@ impl CompareAccumulator {
     pub fn new(window: TimeWindow, selection_window: Option<(u64, u64)>) -> Self {
         CompareAccumulator {
             window: selection_window,
+            span_starts: SpanStarts::ALL,
             partial: ComparePartial::new(window),
             row_traces: Vec::new(),
         }
+    }
+
+    /// The same accumulator counting only the spans of `span_starts` (a job's share).
+    pub fn within(mut self, span_starts: SpanStarts) -> Self {
+        self.span_starts = span_starts;
+        self
     }
 
     /// Adds the surviving spans of a batch; `matches_filter[row]` tells whether a row matches
@@ -254,7 +262,7 @@ impl CompareAccumulator {
         ];
         let mut row_trace = std::mem::take(&mut self.row_traces);
         row_traces(batch, &mut row_trace);
-        let window = self.partial.window.mapper();
+        let window = self.partial.window.mapper_within(self.span_starts);
         let intervals = self.partial.intervals;
         let mut inspected = 0;
         input.for_each(|row| {

@@ -19,6 +19,7 @@ mod finalize;
 mod group;
 mod hints;
 mod input;
+pub mod job;
 mod labels;
 mod log2;
 mod output;
@@ -40,6 +41,7 @@ pub use engine::{LeafProgram, MetricsOutcome, MetricsQuery, run_metrics};
 pub use exact_sum::ExactSum;
 pub use hints::{MetricsHints, Sampling};
 pub use input::{Column, Number, SpanRows, TraceField, resolve};
+pub use job::{MAX_INTERVALS, ReceivedJob, job_from_proto, job_to_proto};
 pub use labels::{
     BUCKET_LABEL, Label, META_ERROR_LABEL, META_TYPE_LABEL, NAME_LABEL, QUANTILE_LABEL, any_value,
     label_name, labels_text,
@@ -54,4 +56,4 @@ pub use query::{
     QueryAccumulator,
 };
 pub use series::{Series, SeriesExemplar, SeriesSet};
-pub use window::{IntervalMapper, TimeWindow, default_step_nano};
+pub use window::{IntervalMapper, SpanStarts, TimeWindow, default_step_nano};

@@ -13,7 +13,7 @@ use crate::metrics::partial::{Partial, QueryPartial};
 use crate::metrics::plan::{Function, MetricsPlan, PlanExpr};
 use crate::metrics::second_stage::apply_second_stage;
 use crate::metrics::series::SeriesSet;
-use crate::metrics::window::TimeWindow;
+use crate::metrics::window::{SpanStarts, TimeWindow};
 
 /// The default cap on series per query (Tempo's `max_response_series` default).
 pub const DEFAULT_MAX_SERIES: usize = 1000;
@@ -30,6 +30,21 @@ pub struct MetricsRequest {
     /// Exemplars per series (already capped, hint applied: see
     /// [`MetricsHints::exemplar_limit`](crate::metrics::MetricsHints::exemplar_limit)).
     pub max_exemplars: u32,
+    /// The span starts this job counts (the cells stay the window's); [`SpanStarts::ALL`] for
+    /// a job that owns every span it reads.
+    pub span_starts: SpanStarts,
+}
+
+impl MetricsRequest {
+    /// A request over `window` with the default series cap, no exemplars, every span start.
+    pub fn new(window: TimeWindow) -> Self {
+        MetricsRequest {
+            window,
+            max_series: DEFAULT_MAX_SERIES,
+            max_exemplars: 0,
+            span_starts: SpanStarts::ALL,
+        }
+    }
 }
 
 /// The accumulator of one leaf.
@@ -122,15 +137,17 @@ impl MetricsPlan {
                     max_series: request.max_series,
                     max_exemplars: request.max_exemplars as usize,
                     sampling: self.hints.sampling(leaf.needs_full_trace()),
+                    span_starts: request.span_starts,
                 };
                 match (SeriesAccumulator::new(leaf, &options), &leaf.function) {
                     (Some(accumulator), _) => LeafAccumulator::Series(accumulator),
-                    (None, Function::Compare { window, .. }) => {
-                        LeafAccumulator::Compare(CompareAccumulator::new(request.window, *window))
-                    }
-                    (None, _) => {
-                        LeafAccumulator::Compare(CompareAccumulator::new(request.window, None))
-                    }
+                    (None, Function::Compare { window, .. }) => LeafAccumulator::Compare(
+                        CompareAccumulator::new(request.window, *window)
+                            .within(request.span_starts),
+                    ),
+                    (None, _) => LeafAccumulator::Compare(
+                        CompareAccumulator::new(request.window, None).within(request.span_starts),
+                    ),
                 }
             })
             .collect();

@@ -75,6 +75,39 @@ impl TimeWindow {
         })
     }
 
+    /// A window from its aligned parts, as another process sent them ([`crate::metrics::job`]):
+    /// checked, never trusted (a positive step dividing the range, at most `max_intervals`).
+    pub fn from_parts(
+        start_unix_nano: u64,
+        end_unix_nano: u64,
+        step_nano: u64,
+        instant: bool,
+        max_intervals: u64,
+    ) -> Result<Self> {
+        if instant {
+            let window = TimeWindow::instant(start_unix_nano, end_unix_nano)?;
+            if window.step_nano != step_nano {
+                return Err(Error::metrics_request(
+                    "an instant window's step must be its length",
+                ));
+            }
+            return Ok(window);
+        }
+        let window = TimeWindow::range(start_unix_nano, end_unix_nano, step_nano)?;
+        if window.end_unix_nano != end_unix_nano || window.start_unix_nano != start_unix_nano {
+            return Err(Error::metrics_request(
+                "the window is not aligned to its step",
+            ));
+        }
+        if window.intervals() as u64 > max_intervals {
+            return Err(Error::metrics_request(format!(
+                "the window has {} intervals, more than {max_intervals}",
+                window.intervals()
+            )));
+        }
+        Ok(window)
+    }
+
     /// Aligned start (the left border of interval 0, exclusive for range windows).
     pub fn start_unix_nano(&self) -> u64 {
         self.start_unix_nano
@@ -119,11 +152,17 @@ impl TimeWindow {
 
     /// The same mapping as [`TimeWindow::interval_of`] for hot loops (no 64-bit division).
     pub fn mapper(&self) -> IntervalMapper {
+        self.mapper_within(SpanStarts::ALL)
+    }
+
+    /// [`TimeWindow::mapper`] for a job that counts only the spans of `starts`.
+    pub fn mapper_within(&self, starts: SpanStarts) -> IntervalMapper {
         IntervalMapper {
             start_unix_nano: self.start_unix_nano,
             end_unix_nano: self.end_unix_nano,
             step: StrengthReducedU64::new(self.step_nano.max(1)),
             instant: self.instant,
+            starts,
         }
     }
 
@@ -148,20 +187,76 @@ impl TimeWindow {
     }
 }
 
+/// The span starts one job counts, unix nanoseconds, both ends inclusive. Data split in time
+/// between jobs (blocks before a cut, the ingesters' recent data from it on) is counted by
+/// disjoint jobs this way, while every job keeps the query's cells ([`TimeWindow`]): a span
+/// outside a job's range is left to the job that owns it, so no span is counted twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanStarts {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl SpanStarts {
+    /// Every span start.
+    pub const ALL: SpanStarts = SpanStarts {
+        first: 0,
+        last: u64::MAX,
+    };
+
+    /// Spans starting before `cut`.
+    pub fn before(cut_unix_nano: u64) -> SpanStarts {
+        SpanStarts {
+            first: 0,
+            last: cut_unix_nano.saturating_sub(1),
+        }
+    }
+
+    /// Spans starting at `cut` or later.
+    pub fn from(cut_unix_nano: u64) -> SpanStarts {
+        SpanStarts {
+            first: cut_unix_nano,
+            last: u64::MAX,
+        }
+    }
+
+    /// Whether a span starting at `start_unix_nano` is counted.
+    #[inline]
+    pub fn contains(&self, start_unix_nano: u64) -> bool {
+        start_unix_nano >= self.first && start_unix_nano <= self.last
+    }
+
+    /// `true` when no span start is excluded.
+    pub fn is_all(&self) -> bool {
+        *self == SpanStarts::ALL
+    }
+}
+
+impl Default for SpanStarts {
+    fn default() -> Self {
+        SpanStarts::ALL
+    }
+}
+
 /// Span start → interval, precomputed for a loop over many spans (the division by the step
-/// is a multiply by a precomputed reciprocal).
+/// is a multiply by a precomputed reciprocal). Spans outside the job's [`SpanStarts`] map to
+/// no interval.
 #[derive(Debug, Clone, Copy)]
 pub struct IntervalMapper {
     start_unix_nano: u64,
     end_unix_nano: u64,
     step: StrengthReducedU64,
     instant: bool,
+    starts: SpanStarts,
 }
 
 impl IntervalMapper {
     /// See [`TimeWindow::interval_of`].
     #[inline]
     pub fn interval_of(&self, start_unix_nano: u64) -> Option<usize> {
+        if !self.starts.contains(start_unix_nano) {
+            return None;
+        }
         if self.instant {
             return (start_unix_nano >= self.start_unix_nano
                 && start_unix_nano <= self.end_unix_nano)

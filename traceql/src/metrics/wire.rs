@@ -53,7 +53,7 @@ pub fn to_proto(partial: &QueryPartial) -> pb::MetricsPartial {
     }
 }
 
-fn window_to_proto(window: &TimeWindow) -> pb::MetricsWindow {
+pub(crate) fn window_to_proto(window: &TimeWindow) -> pb::MetricsWindow {
     pb::MetricsWindow {
         start_unix_nano: window.start_unix_nano(),
         end_unix_nano: window.end_unix_nano(),

@@ -7,6 +7,7 @@ mod reader;
 pub mod schema;
 pub mod search;
 mod slices;
+pub mod tags;
 mod writer;
 
 pub use reader::{BlockReader, Footer, Projection, ReaderOptions};

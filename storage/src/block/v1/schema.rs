@@ -130,6 +130,11 @@ pub(crate) fn dedicated_of(
         .filter(move |column| column.scope == scope)
 }
 
+/// The span dedicated column holding attribute `key`, if there is one.
+pub(crate) fn span_dedicated(key: &str) -> Option<&'static DedicatedColumn> {
+    dedicated_of(DedicatedScope::Span).find(|column| column.attribute == key)
+}
+
 pub(crate) fn attr_fields() -> Fields {
     Fields::from(vec![
         Field::new("key", DataType::Utf8, false),

@@ -62,14 +62,20 @@ impl LeafProgram {
         };
         let fetch_attributes = leaf.fetch_attributes();
         let reads_trace_level = fetch_attributes.iter().any(trace_level);
+        // Only traces overlapping the spans this job counts are fetched.
         let window = request.window;
+        let start_unix_nano = window.start_unix_nano().max(request.span_starts.first);
+        let end_unix_nano = window
+            .end_unix_nano()
+            .min(request.span_starts.last)
+            .max(start_unix_nano);
         let probe = plan_pipeline(
             &leaf.pipeline,
             PipelineInputs {
                 filters: &filters,
                 fetch_attributes: &fetch_attributes,
-                start_unix_nano: window.start_unix_nano(),
-                end_unix_nano: window.end_unix_nano(),
+                start_unix_nano,
+                end_unix_nano,
                 need_span_ids: false,
                 all_attributes: false,
             },
@@ -82,8 +88,8 @@ impl LeafProgram {
             PipelineInputs {
                 filters: &filters,
                 fetch_attributes: &fetch_attributes,
-                start_unix_nano: window.start_unix_nano(),
-                end_unix_nano: window.end_unix_nano(),
+                start_unix_nano,
+                end_unix_nano,
                 need_span_ids: request.max_exemplars > 0 || defer_split_traces,
                 all_attributes: leaf.needs_all_attributes(),
             },

@@ -136,7 +136,7 @@ proptest! {
         } else {
             range(3, 60)
         };
-        let request = MetricsRequest { window, max_series: 1000, max_exemplars: 3 };
+        let request = MetricsRequest { max_exemplars: 3, ..MetricsRequest::new(window) };
         let whole = plan
             .evaluate(&request, &partial_of(&plan, &request, &[batch(&spans)]))
             .unwrap();
@@ -175,6 +175,40 @@ proptest! {
         prop_assert_eq!(fingerprint(&split), fingerprint(&whole), "{}", QUERIES[query]);
         prop_assert_eq!(split.inspected_spans, whole.inspected_spans);
         let _ = merged.leaves.iter().map(Partial::truncated).count();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Two jobs that both read every span (a block and an ingester holding the same spans) but
+    /// count disjoint span starts (before and from a cut) give the answer of one job.
+    #[test]
+    fn jobs_split_at_a_cut_count_each_span_once(
+        spans in prop::collection::vec(arbitrary_span(), 0..60),
+        query in 0..QUERIES.len(),
+        cut_ms in 0u64..200_001,
+        instant in any::<bool>(),
+    ) {
+        let plan = MetricsPlan::parse(QUERIES[query]).unwrap();
+        let window = if instant {
+            TimeWindow::instant(T0 + 10 * SECOND, T0 + 150 * SECOND).unwrap()
+        } else {
+            range(3, 60)
+        };
+        let request = MetricsRequest { max_exemplars: 3, ..MetricsRequest::new(window) };
+        let batches = [batch(&spans)];
+        let whole = plan.evaluate(&request, &partial_of(&plan, &request, &batches)).unwrap();
+        let cut = T0 + cut_ms * 1_000_000;
+        let before = MetricsRequest { span_starts: SpanStarts::before(cut), ..request };
+        let after = MetricsRequest { span_starts: SpanStarts::from(cut), ..request };
+        let mut merged = partial_of(&plan, &before, &batches);
+        let other = wire::decode(&wire::encode(&partial_of(&plan, &after, &batches)), &plan, &request)
+            .unwrap();
+        merged.merge(&other).unwrap();
+        let split = plan.evaluate(&request, &merged).unwrap();
+        prop_assert_eq!(fingerprint(&split), fingerprint(&whole), "{}", QUERIES[query]);
+        prop_assert_eq!(split.inspected_spans, whole.inspected_spans);
     }
 }
 

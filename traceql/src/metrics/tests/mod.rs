@@ -8,13 +8,14 @@ use contrail_proto::{SpanId, TraceId};
 use crate::ast::{Attribute, AttributeScope, Intrinsic};
 use crate::fetch::{SpanBatch, SpanColumns, TraceInfo, ValueColumn};
 use crate::metrics::{
-    MetricsPlan, MetricsRequest, MetricsResult, QueryPartial, SpanRows, TimeWindow,
+    MetricsPlan, MetricsRequest, MetricsResult, QueryPartial, SpanRows, SpanStarts, TimeWindow,
 };
 use crate::value::Value;
 
 mod arithmetic;
 mod compare;
 mod functions;
+mod job;
 mod merge;
 mod output;
 mod second_stage;
@@ -189,6 +190,7 @@ pub(super) fn request(window: TimeWindow) -> MetricsRequest {
         window,
         max_series: 1000,
         max_exemplars: 0,
+        span_starts: SpanStarts::ALL,
     }
 }
 
