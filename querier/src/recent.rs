@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use contrail_proto::ErrorCode;
 use contrail_proto::internal::v1::ingester_service_client::IngesterServiceClient;
 use contrail_proto::internal::v1::ingester_service_server::IngesterService;
 use contrail_proto::internal::v1::{
@@ -26,7 +27,6 @@ use contrail_proto::tempopb::{
     SearchTagsRequest, SearchTagsV2Response, Trace,
 };
 use contrail_proto::{TenantId, TraceId};
-use contrail_proto::ErrorCode;
 use futures::future::{join_all, try_join_all};
 use tonic::transport::{Channel, Endpoint};
 

@@ -103,7 +103,10 @@ struct Ring(Vec<String>);
 
 impl MemberSource for Ring {
     fn members(&self) -> Vec<String> {
-        self.ring_members().into_iter().map(|m| m.endpoint).collect()
+        self.ring_members()
+            .into_iter()
+            .map(|m| m.endpoint)
+            .collect()
     }
 
     fn ring_members(&self) -> Vec<RingMember> {
@@ -138,7 +141,10 @@ async fn every_ingester_gets_the_ring_and_a_dead_one_is_left_out_of_a_second_rou
     let ids: Vec<String> = addresses.iter().map(|a| format!("id-{a}")).collect();
     let recent = GrpcRecentData::new(Arc::new(Ring(addresses)), Duration::from_secs(5))
         .with_replication_factor(3);
-    let answers = recent.query_range(&tenant(), &job()).await.expect("answers");
+    let answers = recent
+        .query_range(&tenant(), &job())
+        .await
+        .expect("answers");
     assert_eq!(answers.len(), 2);
     for (fake, receiver) in [(&first, 0), (&third, 2)] {
         let seen = fake.seen.lock().unwrap().clone();
@@ -185,12 +191,19 @@ async fn every_ingester_down_is_an_error_and_rf1_sends_no_ownership() {
         .query_range(&tenant(), &job())
         .await
         .expect_err("nobody answers");
-    assert_eq!(error.code(), contrail_proto::ErrorCode::Unavailable, "{error}");
+    assert_eq!(
+        error.code(),
+        contrail_proto::ErrorCode::Unavailable,
+        "{error}"
+    );
 
     let fake = Arc::new(FakeIngester::default());
     let address = serve(fake.clone()).await;
     let recent = GrpcRecentData::new(Arc::new(Ring(vec![address])), Duration::from_secs(5));
-    let answers = recent.query_range(&tenant(), &job()).await.expect("answers");
+    let answers = recent
+        .query_range(&tenant(), &job())
+        .await
+        .expect("answers");
     assert_eq!(answers.len(), 1);
     assert_eq!(*fake.seen.lock().unwrap(), [None]);
 }

@@ -156,7 +156,11 @@ fn request(query: &str) -> BlockMetricsRequest {
     }
 }
 
-async fn run(engine: &EngineBlockSearch, jobs: &[BlockJob], request: &BlockMetricsRequest) -> MetricsResult {
+async fn run(
+    engine: &EngineBlockSearch,
+    jobs: &[BlockJob],
+    request: &BlockMetricsRequest,
+) -> MetricsResult {
     let compiled = &request.compiled;
     let mut merged: QueryPartial = compiled.plan.empty_partial(&compiled.request);
     for job in jobs {
@@ -166,7 +170,10 @@ async fn run(engine: &EngineBlockSearch, jobs: &[BlockJob], request: &BlockMetri
             .expect("metrics job");
         merged.merge(&partial).expect("merge");
     }
-    compiled.plan.evaluate(&compiled.request, &merged).expect("evaluate")
+    compiled
+        .plan
+        .evaluate(&compiled.request, &merged)
+        .expect("evaluate")
 }
 
 /// Series as label text and value bits (NaN compares equal to NaN).
@@ -175,7 +182,12 @@ fn shape(result: &MetricsResult) -> Vec<(String, Vec<u64>)> {
         .series
         .series
         .iter()
-        .map(|series| (series.key(), series.values.iter().map(|value| value.to_bits()).collect()))
+        .map(|series| {
+            (
+                series.key(),
+                series.values.iter().map(|value| value.to_bits()).collect(),
+            )
+        })
         .collect();
     series.sort();
     series
@@ -226,7 +238,10 @@ async fn three_replicas_merged_count_like_one_copy() {
             assert_eq!(answer, expected, "seed {seed}: {query}");
             if query.contains("count_over_time() by (resource") {
                 let overcount = shape(&run(&engine, &separate, &request).await);
-                assert_ne!(overcount, expected, "seed {seed}: separate jobs count copies");
+                assert_ne!(
+                    overcount, expected,
+                    "seed {seed}: separate jobs count copies"
+                );
             }
         }
     }

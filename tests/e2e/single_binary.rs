@@ -144,7 +144,11 @@ async fn which_service_made_the_request_slow_is_answered_end_to_end() {
     *expected.entry("frontend".to_owned()).or_default() += 1; // POST /checkout
     *expected.entry("payments".to_owned()).or_default() += 2; // charge, SELECT payments
     let expected = as_totals(&expected);
-    let window = (test_start_s - 120, now_unix_nanos() / 1_000_000_000 + 60, 15);
+    let window = (
+        test_start_s - 120,
+        now_unix_nanos() / 1_000_000_000 + 60,
+        15,
+    );
     let api = setup.url("");
     let by_service = "by (resource.service.name)";
     let counts = range_totals(

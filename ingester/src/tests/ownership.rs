@@ -80,7 +80,10 @@ async fn replicas_holding_the_same_traces_count_each_once_between_them() {
         .expect("push");
     let service = GrpcIngester::new(ingester.clone());
     let everything = request(SpanStarts::ALL);
-    let alone = counts(&ask(&service, &everything, None).await.expect("metrics"), &everything);
+    let alone = counts(
+        &ask(&service, &everything, None).await.expect("metrics"),
+        &everything,
+    );
     assert_eq!(
         alone,
         [
@@ -124,7 +127,9 @@ async fn replicas_holding_the_same_traces_count_each_once_between_them() {
         replication_factor: 1,
         ..ownership(&[0, 1, 2], 0)
     };
-    let rf1 = ask(&service, &everything, Some(rf1)).await.expect("metrics");
+    let rf1 = ask(&service, &everything, Some(rf1))
+        .await
+        .expect("metrics");
     assert_eq!(counts(&rf1, &everything), alone);
     running.stop().await.expect("stop");
 }
@@ -137,7 +142,10 @@ async fn malformed_ownership_is_an_invalid_argument_naming_the_fault() {
     let everything = request(SpanStarts::ALL);
     let cases = [
         (ownership(&[0, 1, 2], 3), "receiver 3 is not a member index"),
-        (ownership(&[0, 7], 0), "asked member 7 is not a member index"),
+        (
+            ownership(&[0, 7], 0),
+            "asked member 7 is not a member index",
+        ),
         (ownership(&[0, 1], 2), "is not among the asked members"),
         (
             RecentOwnership {

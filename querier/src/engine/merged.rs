@@ -59,11 +59,9 @@ pub(super) async fn merged_reader<'a>(
         .chain(&job.merge_with)
         .map(|meta| (**meta).clone())
         .collect();
-    let input_bytes: u64 = inputs
-        .iter()
-        .map(|meta| meta.size + meta.bloom_size)
-        .sum();
-    let mut reservation = Reservation::new(budget, usize::try_from(input_bytes).unwrap_or(usize::MAX))?;
+    let input_bytes: u64 = inputs.iter().map(|meta| meta.size + meta.bloom_size).sum();
+    let mut reservation =
+        Reservation::new(budget, usize::try_from(input_bytes).unwrap_or(usize::MAX))?;
     let mut config = BlockWriterConfig::new(job.tenant.clone());
     config.compaction_level = inputs
         .iter()

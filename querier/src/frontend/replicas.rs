@@ -108,7 +108,10 @@ fn merged_job(tenant: &TenantId, mut metas: Vec<Arc<BlockMeta>>) -> BlockJob {
         row_groups: 0..first.row_groups.len(),
         bytes: all().map(|meta| meta.size).sum(),
         start_unix_nano: all().map(|meta| block_nanos(meta).0).min().unwrap_or(0),
-        end_unix_nano: all().map(|meta| block_nanos(meta).1).max().unwrap_or(u64::MAX),
+        end_unix_nano: all()
+            .map(|meta| block_nanos(meta).1)
+            .max()
+            .unwrap_or(u64::MAX),
         meta: first.clone(),
         merge_with: metas,
     }

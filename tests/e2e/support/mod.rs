@@ -316,7 +316,12 @@ pub async fn instant_totals(
         .as_array()
         .into_iter()
         .flatten()
-        .map(|series| (series_label(series), series["value"].as_f64().unwrap_or(0.0)))
+        .map(|series| {
+            (
+                series_label(series),
+                series["value"].as_f64().unwrap_or(0.0),
+            )
+        })
         .collect()
 }
 

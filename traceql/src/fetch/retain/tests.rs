@@ -150,11 +150,7 @@ struct Fixed(Vec<SpanBatch>);
 
 #[async_trait]
 impl SpanSource for Fixed {
-    async fn fetch(
-        &self,
-        _: &FetchRequest,
-        _: &MemoryBudget,
-    ) -> Result<FetchOutput, FetchError> {
+    async fn fetch(&self, _: &FetchRequest, _: &MemoryBudget) -> Result<FetchOutput, FetchError> {
         Ok(FetchOutput {
             batches: self.0.clone(),
             stats: Default::default(),
@@ -183,7 +179,10 @@ async fn the_filter_source_drops_rejected_traces_and_empty_batches() {
     let keep: KeepTrace = Arc::new(|trace: &TraceId| *trace == trace_id(1));
     let source = TraceFilter::new(inner, keep, Arc::new(InlineRunner));
     let output = source
-        .fetch(&FetchRequest::all_spans(0, u64::MAX), &MemoryBudget::unlimited())
+        .fetch(
+            &FetchRequest::all_spans(0, u64::MAX),
+            &MemoryBudget::unlimited(),
+        )
         .await
         .expect("fetch");
     // The second batch held trace 0 only: gone.
