@@ -207,7 +207,6 @@ pub fn export_until_failure(
                 seed,
                 start_time_unix_nano: now_unix_nanos(),
                 traces_per_second: 10_000.0,
-                ..Default::default()
             });
         let mut acked = Acked::new();
         let mut services: BTreeMap<(String, String), String> = BTreeMap::new();
