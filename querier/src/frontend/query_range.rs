@@ -261,7 +261,12 @@ impl MetricsDriver {
                     let budget = budget.clone();
                     async move { runner.metrics(job, blocks, budget).await }
                 })
-                .buffer_unordered(self.settings.concurrent_jobs.max(1))
+                .buffer_unordered(
+                    self.settings
+                        .concurrent_jobs
+                        .min(self.runner.parallelism())
+                        .max(1),
+                )
                 .inspect_ok(|_| self.metrics.jobs.with_label_values(&["ok"]).inc())
                 .inspect_err(|error| {
                     if error.code() != ErrorCode::NotFound {
