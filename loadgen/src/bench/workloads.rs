@@ -26,13 +26,21 @@ pub(super) fn start_server(config: &BenchConfig, data_dir: &Path) -> Result<Chil
         .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
     let config_file = std::path::absolute(&config.server_config)
         .map_err(|error| format!("{}: {error}", config.server_config.display()))?;
-    let mut child = Command::new(&config.contrail_bin)
+    // The server runs in its data directory: a relative binary path would not resolve there
+    // (a bare name is still looked up in PATH).
+    let contrail_bin = if config.contrail_bin.components().count() > 1 {
+        std::path::absolute(&config.contrail_bin)
+            .map_err(|error| format!("{}: {error}", config.contrail_bin.display()))?
+    } else {
+        config.contrail_bin.clone()
+    };
+    let mut child = Command::new(&contrail_bin)
         .arg(format!("-config.file={}", config_file.display()))
         .current_dir(data_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|error| format!("cannot start {}: {error}", config.contrail_bin.display()))?;
+        .map_err(|error| format!("cannot start {}: {error}", contrail_bin.display()))?;
     let deadline = Instant::now() + config.server_start_timeout;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
