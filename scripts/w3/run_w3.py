@@ -65,6 +65,30 @@ def corpus_spans(cli, data_dir):
     return sum(int(line.split("\t")[4]) for line in listing.splitlines()[1:] if line.strip())
 
 
+def trace_ids(answer):
+    """The trace IDs of a search answer, in order, without leading zeros (as DuckDB prints)."""
+    return [t["traceID"].lstrip("0") for t in answer.get("traces", [])]
+
+
+def duckdb_argv(data_dir, name):
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duckdb_w3.py")
+    return [sys.executable, script, data_dir, "--runs", "1", "--query", name]
+
+
+def run_duckdb(argv):
+    """One DuckDB process (one warm-up and one counted run in it): (in-process s, trace IDs)."""
+    line = subprocess.run(argv, check=True, capture_output=True, text=True)
+    result = json.loads(line.stdout.splitlines()[-1])
+    return result["median_s"], result["traces"]
+
+
+def add_duckdb(row, wall, duck_seconds, same_traces):
+    duck = statistics.median(duck_seconds)
+    row["duckdb_s"] = round(duck, 4)
+    row["contrail_over_duckdb"] = round(wall / duck, 3)
+    row["same_traces"] = same_traces
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("data_dir")
@@ -73,11 +97,10 @@ def main():
     parser.add_argument("--cli", default="target/release/contrail-cli")
     args = parser.parse_args()
     cli = os.path.abspath(args.cli)
-    duckdb_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duckdb_w3.py")
     spans = corpus_spans(cli, args.data_dir)
     for name in args.query or list(QUERIES):
         argv = [cli, "query", "blocks", args.data_dir, QUERIES[name]]
-        duck_argv = [sys.executable, duckdb_script, args.data_dir, "--runs", "1", "--query", name]
+        duck_argv = duckdb_argv(args.data_dir, name)
         timed(argv)  # warm-up
         walls, cpus, peaks, duck_seconds = [], [], [], []
         traces, duck_traces = None, None
@@ -86,13 +109,10 @@ def main():
             walls.append(wall)
             cpus.append(cpu)
             peaks.append(peak)
-            traces = [t["traceID"].lstrip("0") for t in json.loads(stdout).get("traces", [])]
+            traces = trace_ids(json.loads(stdout))
             if name in WITH_DUCKDB:
-                # one warm-up and one counted run in the DuckDB process: its in-process time
-                line = subprocess.run(duck_argv, check=True, capture_output=True, text=True)
-                result = json.loads(line.stdout.splitlines()[-1])
-                duck_seconds.append(result["median_s"])
-                duck_traces = result["traces"]
+                seconds, duck_traces = run_duckdb(duck_argv)
+                duck_seconds.append(seconds)
         wall, cpu = statistics.median(walls), statistics.median(cpus)
         row = {
             "query": name,
@@ -105,10 +125,7 @@ def main():
             "traces": len(traces),
         }
         if name in WITH_DUCKDB:
-            duck = statistics.median(duck_seconds)
-            row["duckdb_s"] = round(duck, 4)
-            row["contrail_over_duckdb"] = round(wall / duck, 3)
-            row["same_traces"] = traces == duck_traces
+            add_duckdb(row, wall, duck_seconds, traces == duck_traces)
         print(json.dumps(row), flush=True)
 
 

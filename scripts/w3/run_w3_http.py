@@ -28,7 +28,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from run_w3 import QUERIES, WITH_DUCKDB, corpus_spans
+from run_w3 import (QUERIES, WITH_DUCKDB, add_duckdb, corpus_spans, duckdb_argv, run_duckdb,
+                    trace_ids)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -125,7 +126,6 @@ def main():
     parser.add_argument("--cli", default="target/release/contrail-cli")
     parser.add_argument("--port", type=int, default=3200)
     args = parser.parse_args()
-    duckdb_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duckdb_w3.py")
     spans = corpus_spans(os.path.abspath(args.cli), args.data_dir)
     with tempfile.TemporaryDirectory(prefix="contrail-w3-http-") as work:
         server = start_querier(os.path.abspath(args.contrail), args.data_dir, args.port, work)
@@ -151,17 +151,12 @@ def main():
                     answer = get_json(url)
                     walls.append(time.perf_counter() - started)
                     cpus.append(server_cpu_s(server.pid) - cpu_before)
-                    traces = [t["traceID"].lstrip("0") for t in answer.get("traces", [])]
+                    traces = trace_ids(answer)
                     metrics = answer.get("metrics", {})
                     series = answer.get("series")
                     if name in WITH_DUCKDB:
-                        duck_argv = [sys.executable, duckdb_script, args.data_dir,
-                                     "--runs", "1", "--query", name]
-                        line = subprocess.run(duck_argv, check=True, capture_output=True,
-                                              text=True)
-                        result = json.loads(line.stdout.splitlines()[-1])
-                        duck_seconds.append(result["median_s"])
-                        duck_traces = result["traces"]
+                        seconds, duck_traces = run_duckdb(duckdb_argv(args.data_dir, name))
+                        duck_seconds.append(seconds)
                 wall, cpu = statistics.median(walls), statistics.median(cpus)
                 row = {
                     "query": name,
@@ -177,10 +172,7 @@ def main():
                     "server_peak_rss_mib": round(server_peak_rss_mib(server.pid), 1),
                 }
                 if name in WITH_DUCKDB:
-                    duck = statistics.median(duck_seconds)
-                    row["duckdb_s"] = round(duck, 4)
-                    row["contrail_over_duckdb"] = round(wall / duck, 3)
-                    row["same_traces"] = traces == duck_traces
+                    add_duckdb(row, wall, duck_seconds, traces == duck_traces)
                 print(json.dumps(row), flush=True)
         finally:
             server.terminate()

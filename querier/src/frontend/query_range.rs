@@ -27,6 +27,7 @@ use contrail_traceql::metrics::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::replicas::metrics_jobs;
+use super::runner::jobs_in_flight;
 use super::{BlockJob, BlockMetricsRequest, JobRunner};
 use crate::blocklist::Blocklist;
 use crate::error::{Error, Result};
@@ -261,12 +262,10 @@ impl MetricsDriver {
                     let budget = budget.clone();
                     async move { runner.metrics(job, blocks, budget).await }
                 })
-                .buffer_unordered(
-                    self.settings
-                        .concurrent_jobs
-                        .min(self.runner.parallelism())
-                        .max(1),
-                )
+                .buffer_unordered(jobs_in_flight(
+                    self.settings.concurrent_jobs,
+                    self.runner.as_ref(),
+                ))
                 .inspect_ok(|_| self.metrics.jobs.with_label_values(&["ok"]).inc())
                 .inspect_err(|error| {
                     if error.code() != ErrorCode::NotFound {

@@ -56,6 +56,12 @@ pub trait JobRunner: Send + Sync + 'static {
     }
 }
 
+/// Jobs of one query a driver keeps in flight: its own `concurrent_jobs`, bounded by what
+/// `runner` runs at once (see [`JobRunner::parallelism`]), at least one.
+pub(crate) fn jobs_in_flight(concurrent_jobs: usize, runner: &dyn JobRunner) -> usize {
+    concurrent_jobs.min(runner.parallelism()).max(1)
+}
+
 /// Jobs in flight per CPU on a [`LocalJobRunner`]: two, so that one job's reads overlap another
 /// one's decoding.
 const LOCAL_JOBS_PER_CPU: usize = 2;

@@ -17,6 +17,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use super::jobs::sort_newest_first;
+use super::runner::jobs_in_flight;
 use super::{
     BlockJob, BlockSearchRequest, JobRunner, SearchCombiner, SplitSettings, block_jobs,
     split_windows,
@@ -174,11 +175,7 @@ impl SearchDriver {
         let mut completed = 0u32;
         let mut skipped = 0u32;
         // Recent-data requests count too: they hold the in-process ingester's CPU as well.
-        let in_flight = self
-            .settings
-            .concurrent_jobs
-            .min(self.runner.parallelism())
-            .max(1);
+        let in_flight = jobs_in_flight(self.settings.concurrent_jobs, self.runner.as_ref());
         loop {
             while pending.len() < in_flight {
                 let Some(next_end) = jobs.front().map(|job| job.end_unix_nano) else {
