@@ -12,7 +12,7 @@ use std::sync::Arc;
 use contrail_proto::internal::v1::RecentOwnership;
 use contrail_proto::{TenantId, TraceId};
 use contrail_ring::{RingSnapshot, placement_key};
-use contrail_traceql::fetch::KeepTrace;
+use contrail_traceql::retain::KeepTrace;
 
 use crate::error::{Error, Result};
 

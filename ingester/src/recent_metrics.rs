@@ -13,9 +13,10 @@ use std::sync::Arc;
 use contrail_proto::TenantId;
 use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial, RecentOwnership};
 use contrail_storage::block::v1::search::BlockSpanSource;
-use contrail_traceql::fetch::{MemoryBudget, SpanSource, TraceFilter};
+use contrail_traceql::CpuRunner;
+use contrail_traceql::fetch::{MemoryBudget, SpanSource};
 use contrail_traceql::metrics::{job_from_proto, run_metrics, wire};
-use contrail_traceql::search::driver::CpuRunner;
+use contrail_traceql::retain::TraceFilter;
 use contrail_traceql::{MemorySource, MemoryTrace};
 
 use crate::error::{Error, Result};

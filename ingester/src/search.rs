@@ -15,7 +15,7 @@ use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
     SpanSource,
 };
-use contrail_traceql::search::driver::{CpuRunError, CpuRunner};
+use contrail_traceql::{CpuRunError, CpuRunner};
 use contrail_traceql::{MemorySource, MemoryTrace, SearchOptions, plan_search, search};
 
 use crate::cpu::CpuPool;

@@ -10,8 +10,8 @@ use contrail_proto::{ErrorCode, TenantId, tempopb};
 use contrail_storage::block::BlockReader;
 use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_storage::block::v1::tags::{RowSelection, block_tag_names, block_tag_values};
+use contrail_traceql::CpuRunner;
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
-use contrail_traceql::search::driver::CpuRunner;
 use contrail_traceql::tags::memory::{collect_names, collect_values};
 use contrail_traceql::tags::{
     DataScope, MatchedSpans, SpanFilter, TagNames, TagValues, ValueTarget, parse_tag_name,

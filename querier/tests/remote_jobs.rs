@@ -20,11 +20,11 @@ use contrail_querier::recent::StaticMembers;
 use contrail_querier::remote::{JobServiceApi, RemoteJobRunner};
 use contrail_querier::service::{TagScope, TagValuesRequest, TagsRequest, TimeRange};
 use contrail_storage::block::{BlockMeta, RowGroupMeta, Uuid};
+use contrail_traceql::CpuRunner;
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
 use contrail_traceql::metrics::{
     MetricsPlan, MetricsQuery, MetricsRequest, QueryPartial, SpanStarts, TimeWindow, run_metrics,
 };
-use contrail_traceql::search::driver::CpuRunner;
 use contrail_traceql::{InlineRunner, MemorySource, MemoryTrace};
 
 const BASE: u64 = 1_700_000_000_000_000_000;

@@ -33,6 +33,12 @@ pub enum Error {
     Fetch(#[from] crate::fetch::FetchError),
 }
 
+impl From<crate::cpu::CpuRunError> for Error {
+    fn from(error: crate::cpu::CpuRunError) -> Self {
+        Error::Fetch(error.into())
+    }
+}
+
 /// The class of an [`Error`], for callers that report it (`contrail-cli traceql check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {

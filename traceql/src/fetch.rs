@@ -16,8 +16,6 @@
 //! Units combine: results of different units of the same query merge (spans deduplicated by span
 //! ID), so the work can be split by block and row-group range in any way.
 
-mod retain;
-
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,8 +25,6 @@ use contrail_proto::{ErrorCode, SpanId, TraceId};
 
 use crate::ast::{Attribute, Static};
 use crate::value::{CompareOp, Value};
-
-pub use retain::{KeepTrace, TraceFilter};
 
 /// What a condition asks of an attribute.
 #[derive(Debug, Clone, PartialEq)]
@@ -433,6 +429,15 @@ impl FetchError {
         match self {
             FetchError::Budget(_) => ErrorCode::TooLarge,
             FetchError::Source { code, .. } => *code,
+        }
+    }
+}
+
+impl From<crate::cpu::CpuRunError> for FetchError {
+    fn from(error: crate::cpu::CpuRunError) -> Self {
+        FetchError::Source {
+            code: ErrorCode::Internal,
+            message: error.to_string(),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod arith;
 pub mod ast;
+mod cpu;
 mod display;
 mod entry;
 mod error;
@@ -20,6 +21,7 @@ pub mod fetch;
 pub mod memory;
 pub mod metrics;
 pub mod plan;
+pub mod retain;
 pub mod search;
 pub mod structure;
 pub mod tags;
@@ -30,11 +32,12 @@ mod lower;
 mod parse;
 
 pub use ast::RootExpr;
+pub use cpu::{CpuRunError, CpuRunner, InlineRunner, run_cpu};
 pub use entry::{parse, parse_and_validate};
 pub use error::{Error, ErrorKind, Result};
 pub use memory::{MemorySource, MemoryTrace};
 pub use plan::{Plan, SearchOptions, plan_search};
-pub use search::driver::{CpuRunError, CpuRunner, InlineRunner, SearchOutcome, run_cpu, search};
+pub use search::driver::{SearchOutcome, search};
 pub use validate::validate;
 
 #[cfg(test)]

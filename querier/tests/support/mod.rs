@@ -33,9 +33,9 @@ use contrail_querier::{
 use contrail_storage::DecodePool;
 use contrail_storage::block::{BlockWriter, BlockWriterConfig, WrittenBlock};
 use contrail_storage::convert::{Trace as BlockTrace, split_by_trace};
+use contrail_traceql::CpuRunner;
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
 use contrail_traceql::metrics::{QueryPartial, job_from_proto, run_metrics, wire};
-use contrail_traceql::search::driver::CpuRunner;
 use contrail_traceql::{InlineRunner, MemorySource, MemoryTrace};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;

@@ -18,11 +18,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::cpu::{CpuRunner, run_cpu};
 use crate::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
     SpanSource,
 };
-use crate::search::driver::{CpuRunner, run_cpu};
 
 /// A [`SpanSource`] over traces held in memory; fetches run on the given CPU pool.
 pub struct MemorySource {
@@ -55,13 +55,6 @@ impl MemorySource {
             latest_start_unix_nano,
         }
     }
-
-    fn cpu_error(error: crate::Error) -> FetchError {
-        FetchError::Source {
-            code: error.code(),
-            message: error.message(),
-        }
-    }
 }
 
 #[async_trait]
@@ -77,7 +70,7 @@ impl SpanSource for MemorySource {
             fetch::fetch(&traces, &request)
         })
         .await
-        .map_err(Self::cpu_error)
+        .map_err(FetchError::from)
     }
 
     async fn fetch_second_pass(
@@ -91,7 +84,7 @@ impl SpanSource for MemorySource {
             fetch::second_pass(&traces, &request)
         })
         .await
-        .map_err(Self::cpu_error)
+        .map_err(FetchError::from)
     }
 
     fn latest_start_unix_nano(&self) -> Option<u64> {

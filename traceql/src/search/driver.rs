@@ -10,12 +10,12 @@
 //! Held batches and results are charged to the [`MemoryBudget`].
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use contrail_proto::tempopb;
 
 use crate::ast::{Attribute, Intrinsic};
+use crate::cpu::{CpuRunner, run_cpu};
 use crate::error::{Error, Result};
 use crate::fetch::{Condition, FetchError, FetchStats, MemoryBudget, SpanSource};
 use crate::plan::Plan;
@@ -25,63 +25,6 @@ use crate::search::deferred::join;
 use crate::search::response::trace_metadata;
 use crate::search::result::TraceResult;
 use crate::search::second_pass::second_pass;
-
-/// A CPU pool failed to run a job (shut down, or the job panicked).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cpu pool could not run the job: {message}")]
-pub struct CpuRunError {
-    pub message: String,
-}
-
-/// The bounded pool evaluation runs on; storage, the ingester and the querier plug in theirs.
-#[async_trait]
-pub trait CpuRunner: Send + Sync {
-    /// Runs `job` to completion on the pool.
-    async fn run(&self, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), CpuRunError>;
-}
-
-/// Runs jobs on the calling thread: for tests, tools and benchmarks that are not on an async
-/// runtime's worker threads.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct InlineRunner;
-
-#[async_trait]
-impl CpuRunner for InlineRunner {
-    async fn run(&self, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), CpuRunError> {
-        job();
-        Ok(())
-    }
-}
-
-/// Runs `work` on `runner` and returns its result.
-pub async fn run_cpu<T: Send + 'static>(
-    runner: &dyn CpuRunner,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T> {
-    let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
-    let writer = slot.clone();
-    runner
-        .run(Box::new(move || {
-            let value = work();
-            if let Ok(mut guard) = writer.lock() {
-                *guard = Some(value);
-            }
-        }))
-        .await
-        .map_err(|error| {
-            Error::Fetch(FetchError::Source {
-                code: contrail_proto::ErrorCode::Internal,
-                message: error.to_string(),
-            })
-        })?;
-    let value = slot.lock().ok().and_then(|mut guard| guard.take());
-    value.ok_or_else(|| {
-        Error::Fetch(FetchError::Source {
-            code: contrail_proto::ErrorCode::Internal,
-            message: "cpu job finished without a result".to_owned(),
-        })
-    })
-}
 
 /// A search's answer and what it read.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use contrail_proto::{SpanId, TraceId};
 
+use crate::cpu::{CpuRunner, run_cpu};
 use crate::error::{Error, Result};
 use crate::fetch::{MemoryBudget, SpanSource};
 use crate::plan::{Plan, SearchOptions, plan_search};
 use crate::search::batch::evaluate_batch;
-use crate::search::driver::{CpuRunner, run_cpu};
 
 /// A parsed and planned `q` filter.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use contrail_proto::TraceId;
 
 use crate::ast::{Attribute, Intrinsic};
+use crate::cpu::{CpuRunner, run_cpu};
 use crate::error::{Error, Result};
 use crate::fetch::{
     Combine, Condition, FetchError, FetchRequest, FetchStats, MemoryBudget, SpanBatch, SpanSource,
@@ -21,7 +22,6 @@ use crate::metrics::engine::program::MetricsQuery;
 use crate::metrics::partial::QueryPartial;
 use crate::metrics::query::QueryAccumulator;
 use crate::search::deferred::join;
-use crate::search::driver::{CpuRunner, run_cpu};
 
 /// A job's partial result and what it read.
 #[derive(Debug, Clone)]

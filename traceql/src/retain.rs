@@ -9,11 +9,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use contrail_proto::TraceId;
 
-use super::{
+use crate::cpu::{CpuRunner, run_cpu};
+use crate::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, NestedValues, SecondPassBatch,
     SecondPassRequest, SpanBatch, SpanSource, TraceInfo, ValueColumn,
 };
-use crate::search::driver::{CpuRunner, run_cpu};
 
 /// `values` reduced to the items at `picked` (a column left empty stays empty).
 fn pick<T: Clone>(values: &mut Vec<T>, picked: &[usize]) {
@@ -137,11 +137,7 @@ impl SpanSource for TraceFilter {
             batches.retain(|batch| !batch.traces.is_empty());
             batches
         })
-        .await
-        .map_err(|error| FetchError::Source {
-            code: error.code(),
-            message: error.to_string(),
-        })?;
+        .await?;
         Ok(output)
     }
 

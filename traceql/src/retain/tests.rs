@@ -8,8 +8,8 @@ use contrail_proto::{SpanId, TraceId};
 
 use super::*;
 use crate::ast::{Attribute, AttributeScope};
+use crate::cpu::InlineRunner;
 use crate::fetch::TraceInfo;
-use crate::search::driver::InlineRunner;
 use crate::value::Value;
 
 fn trace_id(index: u8) -> TraceId {
