@@ -130,6 +130,8 @@ struct Run<'a> {
     stats: FetchStats,
     skipped_units: usize,
     skipped: Vec<usize>,
+    /// Units that left traces out of a batch under `keep_most_recent`.
+    truncated: Vec<usize>,
 }
 
 fn add_stats(total: &mut FetchStats, more: FetchStats) {
@@ -155,9 +157,13 @@ impl Run<'_> {
     /// Units then deferred traces; `Ok(None)` when an exact re-run without eviction is needed.
     async fn collect(&mut self, unbounded: bool) -> Result<Option<Vec<TraceResult>>> {
         let plan = self.plan;
-        let Some(request) = plan.fetch.clone() else {
+        let Some(mut request) = plan.fetch.clone() else {
             return Ok(Some(Vec::new()));
         };
+        if unbounded {
+            // the exact re-run ranks every trace itself
+            request.keep_most_recent = None;
+        }
         let limit = plan.options.limit.max(1);
         let mut collector = Collector::new(limit, unbounded);
         // the exact re-run evaluates every trace of a batch
@@ -187,6 +193,12 @@ impl Run<'_> {
             let mut batches = Reservation::new(self.budget);
             batches.resize(output.batches.iter().map(|batch| batch.memory_size()).sum())?;
             for batch in output.batches {
+                if batch.omitted_traces > 0 {
+                    collector.evicted = true;
+                    if self.truncated.last() != Some(&index) {
+                        self.truncated.push(index);
+                    }
+                }
                 let plan = Arc::clone(plan);
                 let worst = collector.worst();
                 let outcome = run_cpu(self.runner, move || {
@@ -255,6 +267,7 @@ impl Run<'_> {
             need_span_ids: true,
             need_structure: false,
             all_attributes: false,
+            keep_most_recent: None,
         };
         let mut outputs = Vec::with_capacity(self.sources.len());
         let mut held = Reservation::new(self.budget);
@@ -312,14 +325,45 @@ impl Run<'_> {
     }
 
     /// Whether a skipped unit holds a portion of a trace of the answer (possible only when a
-    /// span starts before its trace's root, e.g. clock skew): then the answer may be wrong and
-    /// the search runs again without skipping.
+    /// span starts before its trace's root, e.g. clock skew), or a unit that left traces out
+    /// of a batch holds a portion of an answer trace it did not return (that portion starts
+    /// before the trace's held start, or limit traces of that batch would rank above it):
+    /// then the answer may be wrong and the search runs again without skipping.
     async fn skipped_hold_answer(&mut self, results: &[TraceResult]) -> Result<bool> {
-        if self.skipped.is_empty() || results.is_empty() {
+        if results.is_empty() {
             return Ok(false);
         }
-        let mut trace_ids: Vec<_> = results.iter().map(|result| result.trace_id).collect();
-        trace_ids.sort_unstable();
+        let all_ids: Vec<_> = results.iter().map(|result| result.trace_id).collect();
+        let mut checks: Vec<(usize, Vec<contrail_proto::TraceId>)> =
+            std::mem::take(&mut self.skipped)
+                .into_iter()
+                .map(|index| (index, all_ids.clone()))
+                .collect();
+        for index in std::mem::take(&mut self.truncated) {
+            let ids: Vec<_> = results
+                .iter()
+                .filter(|result| !result.sources.contains(&index))
+                .map(|result| result.trace_id)
+                .collect();
+            if !ids.is_empty() {
+                checks.push((index, ids));
+            }
+        }
+        for (index, mut trace_ids) in checks {
+            trace_ids.sort_unstable();
+            if self.holds_any(index, trace_ids).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether unit `index` holds a portion of one of `trace_ids` (sorted).
+    async fn holds_any(
+        &mut self,
+        index: usize,
+        trace_ids: Vec<contrail_proto::TraceId>,
+    ) -> Result<bool> {
         let request = crate::fetch::FetchRequest {
             start_unix_nano: 0,
             end_unix_nano: u64::MAX,
@@ -329,15 +373,11 @@ impl Run<'_> {
             need_span_ids: false,
             need_structure: false,
             all_attributes: false,
+            keep_most_recent: None,
         };
-        for index in std::mem::take(&mut self.skipped) {
-            let output = self.sources[index].fetch(&request, self.budget).await?;
-            add_stats(&mut self.stats, output.stats);
-            if output.batches.iter().any(|batch| !batch.traces.is_empty()) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let output = self.sources[index].fetch(&request, self.budget).await?;
+        add_stats(&mut self.stats, output.stats);
+        Ok(output.batches.iter().any(|batch| !batch.traces.is_empty()))
     }
 }
 
@@ -357,6 +397,7 @@ pub async fn search(
         stats: FetchStats::default(),
         skipped_units: 0,
         skipped: Vec::new(),
+        truncated: Vec::new(),
     };
     let bounded = run.collect(false).await?;
     let exact = match bounded {
@@ -369,6 +410,7 @@ pub async fn search(
             tracing::debug!("bounded search could not be exact, searching again without eviction");
             run.skipped_units = 0;
             run.skipped.clear();
+            run.truncated.clear();
             run.collect(true).await?.unwrap_or_default()
         }
     };

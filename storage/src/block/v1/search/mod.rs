@@ -15,6 +15,7 @@ mod generic;
 mod leaves;
 mod output;
 mod plan;
+mod recent;
 mod scan;
 mod source;
 mod sources;

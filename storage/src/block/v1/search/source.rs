@@ -18,9 +18,8 @@ use futures::StreamExt;
 use tokio::sync::OnceCell;
 
 use super::leaves::Leaves;
-use super::plan::{Outputs, ScanPlan, sorted_unique, structure_leaves};
+use super::plan::{Outputs, ScanPlan, sorted_unique};
 use super::scan::{RowGroupOutput, Rows, Scan, ScanStats};
-use super::structure::Structure;
 use crate::block::v1::reader::{BlockReader, Footer, read_error};
 use crate::block::v1::schema;
 use crate::error::{Error, corrupt};
@@ -223,13 +222,14 @@ impl SpanSource for BlockSpanSource {
         budget: &MemoryBudget,
     ) -> Result<SecondPassBatch, FetchError> {
         let (footer, leaves) = self.context().await.map_err(source_error)?;
+        // the second pass reports span values only: no nested sets
+        let all_rows = FetchRequest {
+            need_structure: false,
+            ..FetchRequest::all_spans(0, u64::MAX)
+        };
         let plan = Arc::new(
-            ScanPlan::new(
-                &FetchRequest::all_spans(0, u64::MAX),
-                &footer.tables,
-                &leaves,
-            )
-            .map_err(|message| source_error(corrupt(self.reader.data_path(), message)))?,
+            ScanPlan::new(&all_rows, &footer.tables, &leaves)
+                .map_err(|message| source_error(corrupt(self.reader.data_path(), message)))?,
         );
         let scan = Scan {
             reader: &self.reader,
@@ -263,11 +263,13 @@ impl SpanSource for BlockSpanSource {
             rows.sort_unstable();
             rows.dedup();
             let mut file = SparseFile::new(self.reader.meta().size);
-            let structure = self
-                .structure(&footer, &leaves, row_group, &mut file)
+            let mut scratch = RowGroupOutput::default();
+            let bounds_only = !scan.may_have_orphans(row_group).map_err(source_error)?
+                && !outputs.needs_structure();
+            let structure = scan
+                .read_structure(row_group, bounds_only, &mut file, &mut scratch)
                 .await
                 .map_err(source_error)?;
-            let mut scratch = RowGroupOutput::default();
             let batch = scan
                 .materialise(
                     Rows {
@@ -345,35 +347,6 @@ fn concat_nested<'a>(parts: impl Iterator<Item = &'a NestedValues>) -> NestedVal
 }
 
 impl BlockSpanSource {
-    async fn structure(
-        &self,
-        footer: &Arc<Footer>,
-        leaves: &Leaves,
-        row_group: usize,
-        file: &mut SparseFile,
-    ) -> Result<Structure, Error> {
-        let path = self.reader.data_path().clone();
-        let read = LeafRead {
-            row_group,
-            leaves: structure_leaves(leaves).map_err(|e| corrupt(&path, e))?,
-            rows: None,
-        };
-        self.reader
-            .fetch_more(&read.byte_ranges(&footer.arrow), file)
-            .await?;
-        let arrow_meta = footer.arrow.clone();
-        let task_file = file.clone();
-        self.reader
-            .pool()
-            .run(self.reader.data_path().as_ref(), move || {
-                let batch = decode(task_file, &arrow_meta, &read)
-                    .map_err(|e| read_error(&path, e))?
-                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
-                Structure::new(&batch).map_err(|e| corrupt(&path, e))
-            })
-            .await
-    }
-
     /// Per-service span and error counts of `trace_id` in this unit (`None` when absent).
     async fn service_stats(
         &self,
