@@ -19,6 +19,7 @@ mod recent;
 mod scan;
 mod source;
 mod sources;
+mod stats;
 mod structure;
 
 pub use scan::ScanStats;
