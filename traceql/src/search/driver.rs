@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use contrail_proto::tempopb;
+use futures::StreamExt;
 
 use crate::ast::{Attribute, Intrinsic};
 use crate::error::{Error, Result};
@@ -25,6 +26,9 @@ use crate::search::deferred::join;
 use crate::search::response::trace_metadata;
 use crate::search::result::TraceResult;
 use crate::search::second_pass::second_pass;
+
+/// How many units the end-of-search checks read at once.
+const CHECK_CONCURRENCY: usize = 8;
 
 /// A CPU pool failed to run a job (shut down, or the job panicked).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -349,35 +353,38 @@ impl Run<'_> {
                 checks.push((index, ids));
             }
         }
-        for (index, mut trace_ids) in checks {
-            trace_ids.sort_unstable();
-            if self.holds_any(index, trace_ids).await? {
+        // the checks are independent reads (mostly one bloom shard each): run them together
+        let (sources, budget) = (self.sources, self.budget);
+        let mut pending =
+            futures::stream::iter(checks.into_iter().map(|(index, mut trace_ids)| {
+                trace_ids.sort_unstable();
+                let request = targeted(trace_ids);
+                async move { sources[index].fetch(&request, budget).await }
+            }))
+            .buffer_unordered(CHECK_CONCURRENCY);
+        while let Some(output) = pending.next().await {
+            let output = output?;
+            add_stats(&mut self.stats, output.stats);
+            if output.batches.iter().any(|batch| !batch.traces.is_empty()) {
                 return Ok(true);
             }
         }
         Ok(false)
     }
+}
 
-    /// Whether unit `index` holds a portion of one of `trace_ids` (sorted).
-    async fn holds_any(
-        &mut self,
-        index: usize,
-        trace_ids: Vec<contrail_proto::TraceId>,
-    ) -> Result<bool> {
-        let request = crate::fetch::FetchRequest {
-            start_unix_nano: 0,
-            end_unix_nano: u64::MAX,
-            conditions: Vec::new(),
-            combine: crate::fetch::Combine::All,
-            trace_ids: Some(trace_ids),
-            need_span_ids: false,
-            need_structure: false,
-            all_attributes: false,
-            keep_most_recent: None,
-        };
-        let output = self.sources[index].fetch(&request, self.budget).await?;
-        add_stats(&mut self.stats, output.stats);
-        Ok(output.batches.iter().any(|batch| !batch.traces.is_empty()))
+/// Every span of the traces `trace_ids` (sorted).
+fn targeted(trace_ids: Vec<contrail_proto::TraceId>) -> crate::fetch::FetchRequest {
+    crate::fetch::FetchRequest {
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        conditions: Vec::new(),
+        combine: crate::fetch::Combine::All,
+        trace_ids: Some(trace_ids),
+        need_span_ids: false,
+        need_structure: false,
+        all_attributes: false,
+        keep_most_recent: None,
     }
 }
 
