@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark runner: builds the release binaries, then runs the workloads of
-# ../shared/BENCHMARKS.md that exist so far (W1 ingest, W2 storage; the rest are listed as not
-# run) and writes the medians between the bench-runner markers of BENCHMARKS.md.
+# ../shared/BENCHMARKS.md it drives (W1 ingest, W2 storage, W6 freshness; W3, W4 and W5 have
+# their own commands, listed in BENCHMARKS.md) against the single binary configured by
+# scripts/bench/tempo-bench.yaml, and writes the medians between the bench-runner markers of
+# BENCHMARKS.md.
 # Extra arguments go to `contrail-loadgen bench` (e.g. --runs 5 --w1-duration 60 --no-markdown).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +13,5 @@ exec "$target_dir/release/contrail-loadgen" bench \
     --contrail "$target_dir/release/contrail" \
     --cli "$target_dir/release/contrail-cli" \
     --repo . \
+    --server-config scripts/bench/tempo-bench.yaml \
     "$@"

@@ -117,7 +117,10 @@ impl IngesterService for GrpcIngester {
         let job = request
             .request
             .ok_or_else(|| bad_request("metrics job request missing"))?;
-        let partial = self.ingester.query_range_recent(&tenant, &job).await?;
+        let partial = self
+            .ingester
+            .query_range_recent(&tenant, &job, request.ownership.as_ref())
+            .await?;
         Ok(Response::new(partial))
     }
 }

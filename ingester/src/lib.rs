@@ -10,7 +10,9 @@
 //! complete blocks (`search`); tag names and values use the same units (`tags`); TraceQL
 //! metrics over recent data likewise (`recent_metrics`).
 //!
-//! May depend on `proto`, `storage` and `traceql`; never on another service crate.
+//! May depend on `proto`, `storage`, `traceql` and `ring` (the distributor's placement, to
+//! count each replicated trace once in recent metrics, `ownership`); never on another service
+//! crate.
 
 mod config;
 mod cpu;
@@ -22,6 +24,7 @@ mod instance;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod ownership;
 mod reads;
 mod recent_metrics;
 mod reload;

@@ -336,9 +336,15 @@ impl Ingester {
             }
             None => instance.discard(block.block_id),
         }
-        inner
+        let held = inner
             .bytes_in_memory
-            .fetch_sub(block.bytes as u64, Ordering::SeqCst);
+            .fetch_sub(block.bytes as u64, Ordering::SeqCst)
+            .saturating_sub(block.bytes as u64);
+        // The gauge follows the counter after a flush too, not only after a push.
+        inner
+            .metrics
+            .bytes_in_memory
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
         let refs: Vec<(u64, u32)> = block
             .traces
             .iter()

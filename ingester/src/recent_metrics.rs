@@ -4,19 +4,22 @@
 //! counts only its span starts (from the querier's cut between blocks and recent data on), so
 //! spans this ingester has already uploaded are not counted twice: blocks count the spans that
 //! started before the cut, this ingester the later ones, including those of its uploaded
-//! blocks still kept locally (`complete_block_timeout`).
+//! blocks still kept locally (`complete_block_timeout`). With replicas on several ingesters
+//! (RF > 1) the job counts only the traces this ingester owns among those the querier asked
+//! (`ownership`, ADR 013), so each replicated trace is counted by one ingester.
 
 use std::sync::Arc;
 
 use contrail_proto::TenantId;
-use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial};
+use contrail_proto::internal::v1::{MetricsJobRequest, MetricsPartial, RecentOwnership};
 use contrail_storage::block::v1::search::BlockSpanSource;
-use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_traceql::fetch::{MemoryBudget, SpanSource, TraceFilter};
 use contrail_traceql::metrics::{job_from_proto, run_metrics, wire};
 use contrail_traceql::search::driver::CpuRunner;
 use contrail_traceql::{MemorySource, MemoryTrace};
 
 use crate::error::{Error, Result};
+use crate::ownership::Ownership;
 use crate::service::Ingester;
 
 /// Bytes one metrics job over recent data may hold when the querier sets no budget.
@@ -29,13 +32,16 @@ fn metrics_error(error: contrail_traceql::Error) -> Error {
 }
 
 impl Ingester {
-    /// Runs a metrics job over the tenant's recent data; the partial in its wire form.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    /// Runs a metrics job over the tenant's recent data; the partial in its wire form. With
+    /// `ownership` (RF > 1) only the traces this ingester owns among the asked ones count.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant, owned_only = ownership.is_some()))]
     pub async fn query_range_recent(
         &self,
         tenant: &TenantId,
         request: &MetricsJobRequest,
+        ownership: Option<&RecentOwnership>,
     ) -> Result<MetricsPartial> {
+        let ownership = Ownership::from_proto(ownership)?.map(Arc::new);
         let received = job_from_proto(request).map_err(metrics_error)?;
         let query = Arc::new(received.query);
         let window = query.request.window;
@@ -48,10 +54,17 @@ impl Ingester {
         // Traces overlapping the span starts counted (a trace holding such a span overlaps).
         let snapshot = self.recent(tenant, start, end);
         let blocks = snapshot.blocks.clone();
+        let keep = ownership.as_ref().map(|ownership| ownership.keep(tenant));
+        let keep_live = keep.clone();
         let traces: Vec<MemoryTrace> = self
             .inner
             .cpu
             .run(move || {
+                let mut snapshot = snapshot;
+                if let Some(keep) = &keep_live {
+                    // Before decoding: traces this ingester does not count cost nothing.
+                    snapshot.traces.retain(|trace| keep(&trace.trace_id));
+                }
                 snapshot
                     .decode_merged()
                     .into_iter()
@@ -66,7 +79,11 @@ impl Ingester {
         let mut sources: Vec<Arc<dyn SpanSource>> =
             vec![Arc::new(MemorySource::new(traces, runner.clone()))];
         sources.extend(blocks.into_iter().map(|reader| {
-            Arc::new(BlockSpanSource::new(reader, 0..usize::MAX)) as Arc<dyn SpanSource>
+            let block: Arc<dyn SpanSource> = Arc::new(BlockSpanSource::new(reader, 0..usize::MAX));
+            match &keep {
+                Some(keep) => Arc::new(TraceFilter::new(block, keep.clone(), runner.clone())),
+                None => block,
+            }
         }));
         let budget = match usize::try_from(received.memory_budget_bytes).unwrap_or(usize::MAX) {
             0 => MemoryBudget::new(METRICS_MEMORY_BYTES),

@@ -5,6 +5,7 @@ mod durability;
 mod flow;
 mod local_blocks;
 mod metrics;
+mod ownership;
 mod reads;
 mod support;
 mod transports;

@@ -43,9 +43,12 @@ pub struct BenchArgs {
     /// The operator's CLI (`block write`).
     #[arg(long, default_value = "target/release/contrail-cli")]
     pub cli: PathBuf,
-    /// The repository (its tempo.yaml configures the server).
+    /// The repository (its BENCHMARKS.md receives the table).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// The server's configuration (default: REPO/tempo.yaml).
+    #[arg(long)]
+    pub server_config: Option<PathBuf>,
     /// Scratch directory for corpora, data and blocks (emptied per run).
     #[arg(long, default_value = "/tmp/contrail-bench")]
     pub work_dir: PathBuf,
@@ -70,6 +73,15 @@ pub struct BenchArgs {
     /// Where the server receives OTLP gRPC.
     #[arg(long, default_value = "127.0.0.1:4317")]
     pub otlp_grpc_address: std::net::SocketAddr,
+    /// Where the server answers the Tempo HTTP API.
+    #[arg(long, default_value = "127.0.0.1:3200")]
+    pub api_address: std::net::SocketAddr,
+    /// W6: probes per run.
+    #[arg(long, default_value_t = 200)]
+    pub w6_probes: usize,
+    /// W6: background load while probing, spans per second.
+    #[arg(long, default_value_t = 50_000.0)]
+    pub w6_background_spans_per_s: f64,
 }
 
 impl BenchArgs {
@@ -87,6 +99,10 @@ impl BenchArgs {
             contrail_bin: self.contrail.clone(),
             cli_bin: self.cli.clone(),
             repo_dir: self.repo.clone(),
+            server_config: self
+                .server_config
+                .clone()
+                .unwrap_or_else(|| self.repo.join("tempo.yaml")),
             work_dir: self.work_dir.clone(),
             markdown_opt,
             runs: self.runs,
@@ -94,6 +110,9 @@ impl BenchArgs {
             w2_traces: self.w2_traces,
             server_start_timeout: Duration::from_secs(self.server_start_timeout),
             otlp_grpc_address: self.otlp_grpc_address,
+            api_address: self.api_address,
+            w6_probes: self.w6_probes,
+            w6_background_spans_per_s: self.w6_background_spans_per_s,
         }
     }
 }

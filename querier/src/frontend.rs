@@ -9,6 +9,7 @@
 mod combiner;
 mod jobs;
 mod query_range;
+mod replicas;
 mod runner;
 mod search;
 mod split;
@@ -50,6 +51,11 @@ pub struct BlockJob {
     pub start_unix_nano: u64,
     /// Latest span end of those row groups, unix nanoseconds.
     pub end_unix_nano: u64,
+    /// Metrics only: blocks read together with `meta` as one unit, through the compactor's
+    /// merge (each span counted once, as after compaction): replicated level-0 blocks whose
+    /// copies of a span may overlap (ADR 013). Empty for every other job; when set, the job
+    /// covers all row groups of every block.
+    pub merge_with: Vec<Arc<BlockMeta>>,
 }
 
 /// What the block jobs of one search compute.

@@ -39,11 +39,21 @@ use crate::service::{TagValuesRequest, TagsRequest, TimeRange};
 fn wire_job(job: &BlockJob) -> Result<WireBlockJob> {
     let meta_json = serde_json::to_vec(job.meta.as_ref())
         .map_err(|error| Error::internal(format!("encode block meta: {error}")))?;
+    let merge_with_meta_json = job
+        .merge_with
+        .iter()
+        .map(|meta| {
+            serde_json::to_vec(meta.as_ref())
+                .map(bytes::Bytes::from)
+                .map_err(|error| Error::internal(format!("encode block meta: {error}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(WireBlockJob {
         tenant: job.tenant.to_string(),
         block_meta_json: meta_json.into(),
         row_group_start: u32::try_from(job.row_groups.start).unwrap_or(u32::MAX),
         row_group_end: u32::try_from(job.row_groups.end).unwrap_or(u32::MAX),
+        merge_with_meta_json,
     })
 }
 
@@ -61,6 +71,22 @@ fn job_from_wire(wire: Option<WireBlockJob>) -> Result<BlockJob> {
             meta.block_id, meta.total_records
         )));
     }
+    let merge_with = wire
+        .merge_with_meta_json
+        .iter()
+        .map(|json| {
+            let other: BlockMeta = serde_json::from_slice(json).map_err(|error| {
+                Error::bad_request(format!("invalid merged block meta in job: {error}"))
+            })?;
+            if other.tenant_id != tenant {
+                return Err(Error::bad_request(format!(
+                    "merged block {} belongs to tenant {}, not {tenant}",
+                    other.block_id, other.tenant_id
+                )));
+            }
+            Ok(Arc::new(other))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let selected = meta.row_groups.get(row_groups.clone()).unwrap_or_default();
     Ok(BlockJob {
         tenant,
@@ -77,6 +103,7 @@ fn job_from_wire(wire: Option<WireBlockJob>) -> Result<BlockJob> {
             .unwrap_or(u64::MAX),
         meta: Arc::new(meta),
         row_groups,
+        merge_with,
     })
 }
 

@@ -181,6 +181,7 @@ fn job() -> BlockJob {
         bytes: 10,
         start_unix_nano: 1_000,
         end_unix_nano: 2_000,
+        merge_with: Vec::new(),
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use contrail_proto::PushTarget;
+use async_trait::async_trait;
+use contrail_proto::{PushBatch, PushError, PushOutcome, PushTarget, TenantId};
 
 use crate::placement::member_hash;
 
@@ -34,6 +35,14 @@ impl Member {
         }
     }
 
+    /// A member known by its ID only, for placement without pushing (a querier computing which
+    /// ingester owns a trace). Pushing to it fails with [`PushError::Unreachable`] naming it.
+    pub fn id_only(id: impl Into<Arc<str>>) -> Self {
+        let id = id.into();
+        let target = Arc::new(NoPushTarget(Arc::clone(&id)));
+        Member::new(id, target)
+    }
+
     /// The member's ID.
     pub fn id(&self) -> &str {
         &self.id
@@ -46,6 +55,19 @@ impl Member {
 
     pub(crate) fn id_hash(&self) -> u64 {
         self.id_hash
+    }
+}
+
+/// The target of an ID-only member: placement never pushes, so a push here is a wiring bug.
+struct NoPushTarget(Arc<str>);
+
+#[async_trait]
+impl PushTarget for NoPushTarget {
+    async fn push(&self, _: &TenantId, _: PushBatch) -> Result<PushOutcome, PushError> {
+        Err(PushError::Unreachable(format!(
+            "ring member {} is known by its ID only and has no push target",
+            self.0
+        )))
     }
 }
 

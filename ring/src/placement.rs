@@ -90,6 +90,48 @@ impl RingSnapshot {
         }
     }
 
+    /// A snapshot of members known by their IDs only ([`Member::id_only`]): the same placement
+    /// as a snapshot of the same IDs with push targets, for readers that compute which member
+    /// owns a trace (the ingesters counting recent metrics, the querier).
+    pub fn of_ids<I, S>(ids: I, replication_factor: usize) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Arc<str>>,
+    {
+        RingSnapshot::of(
+            ids.into_iter().map(Member::id_only).collect(),
+            replication_factor,
+        )
+    }
+
+    /// The replication factor placement uses.
+    pub fn replication_factor(&self) -> usize {
+        self.replication_factor
+    }
+
+    /// The member ranked first for `key` among those for which `eligible(index)` holds, or
+    /// `None` when none is. When `key`'s replica set ([`RingSnapshot::replicas`]) has an
+    /// eligible member, this is its best-ranked eligible replica (the replica set is the RF
+    /// best-ranked members); otherwise the best-ranked eligible member outside it.
+    pub fn first_ranked_where(
+        &self,
+        key: u64,
+        mut eligible: impl FnMut(usize) -> bool,
+    ) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for (index, member) in self.members.iter().enumerate() {
+            if !eligible(index) {
+                continue;
+            }
+            let score = mix(key ^ member.id_hash());
+            // Ties keep the earlier member, as `replicas` does.
+            if best.is_none_or(|(top, _)| score > top) {
+                best = Some((score, index));
+            }
+        }
+        best.map(|(_, index)| index)
+    }
+
     /// The members, indexed as [`RingSnapshot::replicas`] reports them.
     pub fn members(&self) -> &[Member] {
         &self.members

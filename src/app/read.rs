@@ -15,7 +15,9 @@ use contrail_querier::grpc::serve::http_and_grpc;
 use contrail_querier::grpc::{GrpcApiSettings, StreamingQuerierApi};
 use contrail_querier::http::{BuildInfo, HttpApiSettings, router};
 use contrail_querier::params::SearchLimits;
-use contrail_querier::recent::{GrpcRecentData, LocalRecentData, MemberSource, RecentData};
+use contrail_querier::recent::{
+    GrpcRecentData, LocalRecentData, MemberSource, RecentData, RingMember,
+};
 use contrail_querier::remote::JobServiceApi;
 use contrail_querier::tenant::TenantResolver;
 use contrail_querier::{Querier, QuerierArgs, QueryService};
@@ -47,6 +49,18 @@ impl MemberSource for RingEndpoints {
             .map(|member| format!("http://{}", member.id()))
             .collect()
     }
+
+    fn ring_members(&self) -> Vec<RingMember> {
+        use contrail_ring::MemberSource as _;
+        self.0
+            .healthy_members()
+            .iter()
+            .map(|member| RingMember {
+                id: member.id().to_owned(),
+                endpoint: format!("http://{}", member.id()),
+            })
+            .collect()
+    }
 }
 
 /// A built querier and what it serves.
@@ -72,14 +86,17 @@ pub(super) fn querier(
         Recent::Local(ingester) => {
             Arc::new(LocalRecentData::new(Arc::new(GrpcIngester::new(ingester))))
         }
-        Recent::Remote(members) => Arc::new(GrpcRecentData::new(
-            Arc::new(RingEndpoints(members)),
-            config
-                .distributor
-                .ring
-                .remote_timeout
-                .max(Duration::from_secs(10)),
-        )),
+        Recent::Remote(members) => Arc::new(
+            GrpcRecentData::new(
+                Arc::new(RingEndpoints(members)),
+                config
+                    .distributor
+                    .ring
+                    .remote_timeout
+                    .max(Duration::from_secs(10)),
+            )
+            .with_replication_factor(config.replication_factor()?),
+        ),
     };
     let pool = DecodePool::shared();
     let block_search = Arc::new(EngineBlockSearch::new(store.clone(), pool, registry)?);

@@ -3,9 +3,12 @@
 //! a real S3 protocol server. Real OpenTelemetry SDK exporters and a load-generator stream send
 //! traces; one ingester is killed with SIGKILL mid-run and restarted; then every acknowledged
 //! span is found exactly once by trace ID, and TraceQL search and tag search answer over HTTP.
+//! TraceQL metrics count each acknowledged span once: from the three ingesters' recent data
+//! (each holding a copy) and, after the flush, from the three replicas' blocks in S3.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -61,6 +64,16 @@ fn ring_yaml(ingesters: &[Node]) -> String {
     )
 }
 
+/// The querier's `query_frontend.metrics.query_backend_after`: spans that started earlier are
+/// counted from blocks only, the later ones from the ingesters only.
+const BACKEND_AFTER_S: u64 = 8;
+
+fn now_s() -> u64 {
+    now_unix_nanos() / 1_000_000_000
+}
+
+const COUNT_BY_SERVICE: &str = "{ } | count_over_time() by (resource.service.name)";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
     let s3 = TestS3::start().await;
@@ -106,7 +119,7 @@ async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
 
     let querier = Node::new(root.path(), "querier");
     let querier_config = querier.write_config(&format!(
-        "{}distributor:\n{}querier:\n  blocklist_poll: 1s\nstorage:\n  trace:\n{storage}",
+        "{}distributor:\n{}querier:\n  blocklist_poll: 1s\nquery_frontend:\n  metrics:\n    query_backend_after: {BACKEND_AFTER_S}s\nstorage:\n  trace:\n{storage}",
         querier.server_yaml(),
         ring_yaml(&ingesters)
     ));
@@ -135,6 +148,38 @@ async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
         format!("http://127.0.0.1:{otlp_http}/v1/traces"),
     );
 
+    // Recent data with all three ingesters healthy: each holds a copy of the checkout trace,
+    // and the metrics count each span once (frontend 1, payments 2). The write was acknowledged
+    // by two replicas; the third may apply it a moment later, so counts may be short for a
+    // moment but must never pass the truth (three copies would count three times).
+    let test_start_s = now_s();
+    let checkout = as_totals(&BTreeMap::from([
+        ("frontend".to_owned(), 1),
+        ("payments".to_owned(), 2),
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let recent = range_totals(
+            &http,
+            &querier.url(""),
+            COUNT_BY_SERVICE,
+            (test_start_s - 120, test_start_s + 60, 15),
+            1.0,
+        )
+        .await;
+        for (service, count) in &recent {
+            assert!(
+                *count <= checkout.get(service).copied().unwrap_or(0.0),
+                "recent data, RF=3: {recent:?} counts a span more than once"
+            );
+        }
+        if recent == checkout {
+            break;
+        }
+        assert!(Instant::now() < deadline, "recent data, RF=3: {recent:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // A stream of load-generator batches; ingester 1 dies with SIGKILL in the middle of it
     // (the write quorum of 2 keeps acknowledging), then comes back.
     let batches = Arc::new(AtomicUsize::new(0));
@@ -161,7 +206,9 @@ async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
     );
     wait_count(&batches, 30, "batches after the restart").await;
     stop.store(true, Ordering::SeqCst);
-    let acked = exporter.await.expect("exporter");
+    let sent = exporter.await.expect("exporter");
+    let sent_at_s = now_s();
+    let acked = sent.acked;
     assert!(
         acked.len() >= 150,
         "only {} traces acknowledged",
@@ -192,6 +239,52 @@ async fn rf3_cluster_over_s3_loses_nothing_when_an_ingester_is_killed() {
         missing, 0,
         "{missing} of {spans} acknowledged spans missing after the flush"
     );
+
+    // Metrics from the blocks (three replicas' copies, compacted or not): once every span
+    // started before the cut, per-service counts reach the ledger as the last blocks land, and
+    // never pass it (three copies would count three times), then stay there.
+    let cut_passed_s = sent_at_s + BACKEND_AFTER_S + 1;
+    while now_s() < cut_passed_s {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut expected = sent.by_service.clone();
+    for (service, count) in [("frontend", 1), ("payments", 2)] {
+        *expected.entry(service.to_owned()).or_default() += count;
+    }
+    let expected = as_totals(&expected);
+    let window = (test_start_s - 120, now_s() + 60, 15);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = range_totals(&http, &querier.url(""), COUNT_BY_SERVICE, window, 1.0).await;
+        for (service, count) in &counts {
+            assert!(
+                *count <= expected.get(service).copied().unwrap_or(0.0),
+                "blocks, RF=3: {service} counted {count}, {} acknowledged",
+                expected.get(service).copied().unwrap_or(0.0)
+            );
+        }
+        if counts == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "blocks, RF=3: {counts:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for round in ["a blocklist poll later", "a compaction cycle later"] {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let counts = range_totals(&http, &querier.url(""), COUNT_BY_SERVICE, window, 1.0).await;
+        assert_eq!(counts, expected, "blocks, RF=3, {round}");
+    }
+    let instant = instant_totals(
+        &http,
+        &querier.url(""),
+        COUNT_BY_SERVICE,
+        (window.0, window.1),
+    )
+    .await;
+    assert_eq!(instant, expected, "instant, blocks, RF=3");
 
     // TraceQL search and tags through the querier.
     let url = reqwest::Url::parse_with_params(

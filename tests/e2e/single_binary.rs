@@ -1,6 +1,7 @@
 //! The single binary (`-target=all`, the README's first command) as a user runs it: real
 //! OpenTelemetry SDK exporters send a request whose database call was slow; TraceQL over the
-//! HTTP API finds which service and which call; the trace comes back by ID; bad input gets a 4xx;
+//! HTTP API finds which service and which call; the trace comes back by ID; TraceQL metrics
+//! count exactly the acknowledged spans per service; bad input gets a 4xx;
 //! `/metrics` is valid Prometheus text (checked by `promtool`); and `kill -9` in the middle of
 //! an ingest loses no acknowledged span.
 
@@ -8,7 +9,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -124,6 +125,68 @@ async fn which_service_made_the_request_slow_is_answered_end_to_end() {
     let trace = get_json(&http, setup.url(&format!("/api/traces/{trace_id}"))).await;
     assert_eq!(span_id_list(&trace).len(), 3, "{trace}");
 
+    // TraceQL metrics over HTTP: a stream of load-generator batches, every one acknowledged,
+    // then counts and rates per service equal the acknowledged spans, exactly.
+    let test_start_s = now_unix_nanos() / 1_000_000_000;
+    let batches = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let exporter = export_until_failure(
+        format!("http://127.0.0.1:{}", setup.otlp_grpc),
+        3,
+        Arc::clone(&batches),
+        Arc::clone(&stop),
+    );
+    wait_count(&batches, 20, "acknowledged batches").await;
+    stop.store(true, Ordering::SeqCst);
+    let sent = exporter.await.expect("exporter");
+    assert!(batches.load(Ordering::SeqCst) >= 20);
+    let mut expected = sent.by_service.clone();
+    *expected.entry("frontend".to_owned()).or_default() += 1; // POST /checkout
+    *expected.entry("payments".to_owned()).or_default() += 2; // charge, SELECT payments
+    let expected = as_totals(&expected);
+    let window = (
+        test_start_s - 120,
+        now_unix_nanos() / 1_000_000_000 + 60,
+        15,
+    );
+    let api = setup.url("");
+    let by_service = "by (resource.service.name)";
+    let counts = range_totals(
+        &http,
+        &api,
+        &format!("{{ }} | count_over_time() {by_service}"),
+        window,
+        1.0,
+    )
+    .await;
+    assert_eq!(counts, expected, "count_over_time per service");
+    let rates = range_totals(
+        &http,
+        &api,
+        &format!("{{ }} | rate() {by_service}"),
+        window,
+        window.2 as f64,
+    )
+    .await;
+    assert_eq!(rates, expected, "rate × step per service");
+    let instant = instant_totals(
+        &http,
+        &api,
+        &format!("{{ }} | count_over_time() {by_service}"),
+        (window.0, window.1),
+    )
+    .await;
+    assert_eq!(instant, expected, "instant count per service");
+    let bad_metrics = http
+        .get(setup.url("/api/metrics/query_range"))
+        .query(&[("q", "{ } | rate("), ("since", "1h")])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad_metrics.status(), 400);
+    let message = bad_metrics.text().await.expect("body");
+    assert!(message.contains("line 1, col"), "{message}");
+
     // bad input: a clear 4xx, never a 500
     let bad_otlp = http
         .post(format!("http://127.0.0.1:{}/v1/traces", setup.otlp_http))
@@ -193,7 +256,7 @@ async fn kill_9_in_the_middle_of_an_ingest_loses_no_acknowledged_span() {
     running.signal("-KILL");
     let mut running = running;
     let _ = running.wait_exit().await;
-    let acked = exporter.await.expect("exporter");
+    let acked = exporter.await.expect("exporter").acked;
     assert!(
         acked.len() >= 200,
         "only {} traces acknowledged",

@@ -24,6 +24,7 @@ fn allowed_edges() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "contrail-proto",
                 "contrail-storage",
                 "contrail-traceql",
+                "contrail-ring",
                 "contrail-overrides",
             ][..],
         ),

@@ -16,6 +16,8 @@
 //! Units combine: results of different units of the same query merge (spans deduplicated by span
 //! ID), so the work can be split by block and row-group range in any way.
 
+mod retain;
+
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +27,8 @@ use contrail_proto::{ErrorCode, SpanId, TraceId};
 
 use crate::ast::{Attribute, Static};
 use crate::value::{CompareOp, Value};
+
+pub use retain::{KeepTrace, TraceFilter};
 
 /// What a condition asks of an attribute.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,11 +14,11 @@ use contrail_traceql::metrics::{
 use super::support::{Fixture, START_UNIX_NANO, block_count, eventually, tenant};
 use crate::grpc::GrpcIngester;
 
-const SECOND: u64 = 1_000_000_000;
-const QUERY: &str = "{ } | count_over_time() by (resource.service.name)";
+pub(super) const SECOND: u64 = 1_000_000_000;
+pub(super) const QUERY: &str = "{ } | count_over_time() by (resource.service.name)";
 
 /// Trace `index`: spans of `service` starting at `START + offsets[i]` seconds.
-fn segment(index: u8, service: &str, offsets: &[u64]) -> TraceSegment {
+pub(super) fn segment(index: u8, service: &str, offsets: &[u64]) -> TraceSegment {
     let mut id = [0u8; 16];
     id[0] = 0xab;
     id[15] = index;
@@ -56,7 +56,7 @@ fn segment(index: u8, service: &str, offsets: &[u64]) -> TraceSegment {
     TraceSegment::from_trace(TraceId::from_array(id), &trace)
 }
 
-fn request(span_starts: SpanStarts) -> MetricsRequest {
+pub(super) fn request(span_starts: SpanStarts) -> MetricsRequest {
     let window =
         TimeWindow::instant(START_UNIX_NANO - 60 * SECOND, START_UNIX_NANO + 60 * SECOND).unwrap();
     MetricsRequest {
@@ -66,7 +66,7 @@ fn request(span_starts: SpanStarts) -> MetricsRequest {
 }
 
 /// Counts by service of a partial answered for `request`.
-fn counts(message: &MetricsPartial, request: &MetricsRequest) -> Vec<(String, f64)> {
+pub(super) fn counts(message: &MetricsPartial, request: &MetricsRequest) -> Vec<(String, f64)> {
     let plan = MetricsPlan::parse(QUERY).unwrap();
     let partial = wire::from_proto(message, &plan, request).unwrap();
     let result = plan.evaluate(request, &partial).unwrap();
@@ -86,6 +86,7 @@ async fn ask(
         .query_range_recent(tonic::Request::new(QueryRangeRecentRequest {
             tenant: tenant().to_string(),
             request: Some(job_to_proto(QUERY, request, 0)),
+            ownership: None,
         }))
         .await
         .map(tonic::Response::into_inner)
@@ -162,6 +163,7 @@ async fn bad_metrics_jobs_are_invalid_arguments_naming_the_fault() {
             QueryRangeRecentRequest {
                 tenant: tenant().to_string(),
                 request: None,
+                ownership: None,
             },
             "request missing",
         ),
@@ -169,6 +171,7 @@ async fn bad_metrics_jobs_are_invalid_arguments_naming_the_fault() {
             QueryRangeRecentRequest {
                 tenant: String::new(),
                 request: Some(good.clone()),
+                ownership: None,
             },
             "tenant",
         ),
@@ -179,6 +182,7 @@ async fn bad_metrics_jobs_are_invalid_arguments_naming_the_fault() {
                     query: "{ } | rate(".to_owned(),
                     ..good.clone()
                 }),
+                ownership: None,
             },
             "metrics query over recent data failed",
         ),
@@ -189,6 +193,7 @@ async fn bad_metrics_jobs_are_invalid_arguments_naming_the_fault() {
                     window: None,
                     ..good
                 }),
+                ownership: None,
             },
             "no window",
         ),

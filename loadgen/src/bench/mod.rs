@@ -4,6 +4,7 @@
 //! /proc, and writes the medians between the `bench-runner` markers of the project's
 //! BENCHMARKS.md. Workloads whose components do not exist yet are listed as not run.
 
+mod freshness;
 mod procfs;
 mod workloads;
 
@@ -26,8 +27,10 @@ pub const END_MARKER: &str = "<!-- bench-runner:end -->";
 pub struct BenchConfig {
     pub contrail_bin: PathBuf,
     pub cli_bin: PathBuf,
-    /// The repository: its `tempo.yaml` configures the server.
+    /// The repository (BENCHMARKS.md, `tempo.yaml`).
     pub repo_dir: PathBuf,
+    /// The server's configuration file (`-config.file`).
+    pub server_config: PathBuf,
     /// Scratch space: corpus, data directories, blocks.
     pub work_dir: PathBuf,
     /// The file whose marked section receives the results (`None`: print only).
@@ -39,6 +42,12 @@ pub struct BenchConfig {
     pub server_start_timeout: Duration,
     /// Where the started server receives OTLP gRPC (`tempo.yaml`: 4317).
     pub otlp_grpc_address: SocketAddr,
+    /// Where the started server answers the Tempo HTTP API (`tempo.yaml`: 3200).
+    pub api_address: SocketAddr,
+    /// W6: probes per run.
+    pub w6_probes: usize,
+    /// W6: the background load while probing, spans per second.
+    pub w6_background_spans_per_s: f64,
 }
 
 /// One measured figure: its samples (one per run) and its target.
@@ -167,10 +176,10 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<WorkloadResult>> {
             format!("no driver in the runner yet; needs {needs}"),
         ));
     }
-    let w6_reason = server_reason_opt.unwrap_or_else(|| {
-        "no freshness probe in the runner yet; needs search on the server".to_owned()
+    results.push(match server_reason_opt {
+        Some(reason) => WorkloadResult::not_run("W6 freshness", reason),
+        None => freshness::freshness(config),
     });
-    results.push(WorkloadResult::not_run("W6 freshness", w6_reason));
 
     if let Some(markdown) = &config.markdown_opt {
         let table = render_table(config, &results);

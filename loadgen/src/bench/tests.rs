@@ -64,6 +64,7 @@ fn unavailable_components_are_listed_as_not_run() {
         contrail_bin: "true".into(),
         cli_bin: "false".into(),
         repo_dir: work_dir.clone(),
+        server_config: work_dir.join("tempo.yaml"),
         work_dir: work_dir.clone(),
         markdown_opt: Some(markdown.clone()),
         runs: 2,
@@ -71,6 +72,9 @@ fn unavailable_components_are_listed_as_not_run() {
         w2_traces: 20,
         server_start_timeout: Duration::from_secs(5),
         otlp_grpc_address: closed_port(),
+        api_address: closed_port(),
+        w6_probes: 3,
+        w6_background_spans_per_s: 1000.0,
     };
     let results = run_bench(&config).unwrap();
     assert_eq!(results.len(), 6);

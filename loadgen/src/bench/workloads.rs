@@ -1,6 +1,5 @@
-//! The workloads of `../shared/BENCHMARKS.md` the runner can drive today: W1 (ingest over OTLP
-//! gRPC into a freshly started `contrail`) and W2 (bytes per span of blocks written by
-//! `contrail-cli block write`). The others are reported as not run, with the reason.
+//! W1 (ingest over OTLP gRPC into a freshly started `contrail`) and W2 (bytes per span of blocks
+//! written by `contrail-cli block write`), and the server start shared with W6 (`freshness`).
 
 use std::net::TcpStream;
 use std::path::Path;
@@ -16,7 +15,7 @@ use crate::send::{Protocol, SendConfig, Source, send};
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// A started server, or why there is none.
-fn start_server(config: &BenchConfig, data_dir: &Path) -> Result<Child, String> {
+pub(super) fn start_server(config: &BenchConfig, data_dir: &Path) -> Result<Child, String> {
     let address = config.otlp_grpc_address;
     if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
         return Err(format!(
@@ -25,14 +24,23 @@ fn start_server(config: &BenchConfig, data_dir: &Path) -> Result<Child, String> 
     }
     std::fs::create_dir_all(data_dir)
         .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
-    let tempo_yaml = config.repo_dir.join("tempo.yaml");
-    let mut child = Command::new(&config.contrail_bin)
-        .arg(format!("-config.file={}", tempo_yaml.display()))
+    let config_file = std::path::absolute(&config.server_config)
+        .map_err(|error| format!("{}: {error}", config.server_config.display()))?;
+    // The server runs in its data directory: a relative binary path would not resolve there
+    // (a bare name is still looked up in PATH).
+    let contrail_bin = if config.contrail_bin.components().count() > 1 {
+        std::path::absolute(&config.contrail_bin)
+            .map_err(|error| format!("{}: {error}", config.contrail_bin.display()))?
+    } else {
+        config.contrail_bin.clone()
+    };
+    let mut child = Command::new(&contrail_bin)
+        .arg(format!("-config.file={}", config_file.display()))
         .current_dir(data_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|error| format!("cannot start {}: {error}", config.contrail_bin.display()))?;
+        .map_err(|error| format!("cannot start {}: {error}", contrail_bin.display()))?;
     let deadline = Instant::now() + config.server_start_timeout;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -57,6 +65,7 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
     let mut spans_per_second = Vec::new();
     let mut cpu_per_million = Vec::new();
     let mut peak_rss_gib = Vec::new();
+    let mut client_cpu_per_million = Vec::new();
     for run in 0..config.runs {
         let data_dir = config.work_dir.join(format!("w1-data-{run}"));
         let _ = std::fs::remove_dir_all(&data_dir);
@@ -65,6 +74,7 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
             Err(reason) => return WorkloadResult::not_run("W1 ingest", reason),
         };
         let before = read_usage(child.id()).unwrap_or_default();
+        let client_before = read_usage(std::process::id()).unwrap_or_default();
         let mut send_config = SendConfig::new(
             format!("http://{}", config.otlp_grpc_address),
             Protocol::Grpc,
@@ -89,6 +99,7 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
                     .map_err(|error| error.to_string())
             });
         let after = read_usage(child.id()).unwrap_or_default();
+        let client_after = read_usage(std::process::id()).unwrap_or_default();
         stop(&mut child);
         let report = match report {
             Ok(report) if report.spans_acked > 0 => report,
@@ -107,6 +118,10 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
         cpu_per_million
             .push((after.cpu_seconds - before.cpu_seconds) / (report.spans_acked as f64 / 1e6));
         peak_rss_gib.push(after.peak_rss_bytes as f64 / GIB);
+        client_cpu_per_million.push(
+            (client_after.cpu_seconds - client_before.cpu_seconds)
+                / (report.spans_acked as f64 / 1e6),
+        );
     }
     WorkloadResult {
         workload: "W1 ingest",
@@ -118,6 +133,10 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
             ),
             Figure::at_most("server CPU-seconds per 1M spans", 5.0, cpu_per_million),
             Figure::at_most("server peak RSS (GiB)", 1.5, peak_rss_gib),
+            Figure::informative(
+                "client CPU-seconds per 1M spans (the load generator, same 2 cores)",
+                client_cpu_per_million,
+            ),
         ]),
     }
 }

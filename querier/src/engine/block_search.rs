@@ -16,7 +16,7 @@ use moka::sync::Cache;
 use object_store::ObjectStore;
 
 use super::error::engine_error;
-use super::tags;
+use super::{merged, tags};
 use crate::error::Result;
 use crate::frontend::{BlockJob, BlockMetricsRequest, BlockSearch, BlockSearchRequest};
 use crate::metrics::EngineMetrics;
@@ -130,18 +130,23 @@ impl EngineBlockSearch {
 }
 
 impl EngineBlockSearch {
-    /// A metrics job: `run_metrics` over the job's row groups; its exact partial.
+    /// A metrics job: `run_metrics` over the job's row groups (or over the merge of its
+    /// blocks, `merged`); its exact partial.
     async fn run_metrics(
         &self,
         job: &BlockJob,
         request: &BlockMetricsRequest,
         budget: &MemoryBudget,
     ) -> Result<QueryPartial> {
-        let reader = self.reader(job)?;
-        let sources: Vec<Arc<dyn SpanSource>> = vec![Arc::new(BlockSpanSource::new(
-            reader,
-            job.row_groups.clone(),
-        ))];
+        let (reader, row_groups, _scratch) = if job.merge_with.is_empty() {
+            (self.reader(job)?, job.row_groups.clone(), None)
+        } else {
+            let (reader, scratch) =
+                merged::merged_reader(self.store.clone(), &self.pool, job, budget).await?;
+            (reader, 0..usize::MAX, Some(scratch))
+        };
+        let sources: Vec<Arc<dyn SpanSource>> =
+            vec![Arc::new(BlockSpanSource::new(reader, row_groups))];
         let outcome = run_metrics(&request.compiled, &sources, &self.pool, budget)
             .await
             .map_err(engine_error)?;

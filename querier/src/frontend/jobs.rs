@@ -10,7 +10,7 @@ use contrail_storage::block::BlockMeta;
 
 use super::BlockJob;
 
-fn block_nanos(meta: &BlockMeta) -> (u64, u64) {
+pub(crate) fn block_nanos(meta: &BlockMeta) -> (u64, u64) {
     let start = u64::try_from(meta.start_time.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
     let end =
         u64::try_from(meta.end_time.timestamp_nanos_opt().unwrap_or(i64::MAX)).unwrap_or(u64::MAX);
@@ -41,6 +41,7 @@ pub fn block_jobs(
                 bytes: meta.size,
                 start_unix_nano: block_start,
                 end_unix_nano: block_end,
+                merge_with: Vec::new(),
             });
             continue;
         }
@@ -61,6 +62,7 @@ pub fn block_jobs(
                 bytes: 0,
                 start_unix_nano: u64::MAX,
                 end_unix_nano: 0,
+                merge_with: Vec::new(),
             });
             job.row_groups.end = index + 1;
             job.bytes += row_group.size;

@@ -7,6 +7,10 @@
 //! starts, so a span held by an ingester and also uploaded is counted once; partials merge
 //! exactly (ADR 012), so the answer does not depend on how the data is split into jobs.
 //!
+//! Blocks that may hold copies of the same span (replication factor > 1, before compaction)
+//! are read together through the compactor's merge, so each span counts once (ADR 013,
+//! `replicas`).
+//!
 //! A block compacted away while the query runs makes the whole query start over on the
 //! refreshed blocklist (its replacement holds spans other jobs may have counted already), at
 //! most [`ATTEMPTS`] times.
@@ -22,7 +26,8 @@ use contrail_traceql::metrics::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use super::{BlockJob, BlockMetricsRequest, JobRunner, block_jobs};
+use super::replicas::metrics_jobs;
+use super::{BlockJob, BlockMetricsRequest, JobRunner};
 use crate::blocklist::Blocklist;
 use crate::error::{Error, Result};
 use crate::metrics::QuerierMetrics;
@@ -209,7 +214,7 @@ impl MetricsDriver {
         let mut jobs = Vec::new();
         for tenant in tenants {
             let listed = self.blocklist.blocks(tenant).await?;
-            jobs.extend(block_jobs(
+            jobs.extend(metrics_jobs(
                 tenant,
                 &listed.live,
                 range,
@@ -256,7 +261,12 @@ impl MetricsDriver {
                     let budget = budget.clone();
                     async move { runner.metrics(job, blocks, budget).await }
                 })
-                .buffer_unordered(self.settings.concurrent_jobs.max(1))
+                .buffer_unordered(
+                    self.settings
+                        .concurrent_jobs
+                        .min(self.runner.parallelism())
+                        .max(1),
+                )
                 .inspect_ok(|_| self.metrics.jobs.with_label_values(&["ok"]).inc())
                 .inspect_err(|error| {
                     if error.code() != ErrorCode::NotFound {

@@ -46,12 +46,25 @@ pub trait JobRunner: Send + Sync + 'static {
         request: Arc<BlockMetricsRequest>,
         budget: Arc<MemoryBudget>,
     ) -> Result<QueryPartial>;
+
+    /// How many jobs of one query make progress at once here; a driver keeps no more than this
+    /// in flight (and never more than its `concurrent_jobs`). Jobs handed out beyond it would
+    /// only queue, and a search queued that way can no longer be skipped once the newer jobs
+    /// have filled its limit. `usize::MAX`: no bound of the runner's own.
+    fn parallelism(&self) -> usize {
+        usize::MAX
+    }
 }
+
+/// Jobs in flight per CPU on a [`LocalJobRunner`]: two, so that one job's reads overlap another
+/// one's decoding.
+const LOCAL_JOBS_PER_CPU: usize = 2;
 
 /// Runs jobs in this process, at most `max_concurrent_queries` at once across all queries.
 pub struct LocalJobRunner {
     search: Arc<dyn BlockSearch>,
     permits: Arc<Semaphore>,
+    parallelism: usize,
 }
 
 impl std::fmt::Debug for LocalJobRunner {
@@ -65,9 +78,11 @@ impl std::fmt::Debug for LocalJobRunner {
 impl LocalJobRunner {
     /// A pool of `max_concurrent_queries` over `search`.
     pub fn new(search: Arc<dyn BlockSearch>, max_concurrent_queries: usize) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         LocalJobRunner {
             search,
             permits: Arc::new(Semaphore::new(max_concurrent_queries.max(1))),
+            parallelism: (cpus * LOCAL_JOBS_PER_CPU).min(max_concurrent_queries.max(1)),
         }
     }
 
@@ -118,5 +133,9 @@ impl JobRunner for LocalJobRunner {
     ) -> Result<QueryPartial> {
         let _permit = self.permit().await?;
         self.search.metrics(&job, &request, &budget).await
+    }
+
+    fn parallelism(&self) -> usize {
+        self.parallelism
     }
 }

@@ -1,5 +1,6 @@
 //! The search driver: plans the jobs of one search, runs them newest first with at most
-//! `concurrent_jobs` in flight, merges their answers, streams diffs, skips what cannot change the
+//! `concurrent_jobs` in flight (and no more than the runner can run at once, so that the older
+//! jobs are still waiting, and can be skipped, once the newer ones have filled the limit), merges their answers, streams diffs, skips what cannot change the
 //! answer, and recovers from blocks compacted away while it runs.
 
 use std::collections::{HashSet, VecDeque};
@@ -172,8 +173,14 @@ impl SearchDriver {
         }
         let mut completed = 0u32;
         let mut skipped = 0u32;
+        // Recent-data requests count too: they hold the in-process ingester's CPU as well.
+        let in_flight = self
+            .settings
+            .concurrent_jobs
+            .min(self.runner.parallelism())
+            .max(1);
         loop {
-            while pending.len() < self.settings.concurrent_jobs {
+            while pending.len() < in_flight {
                 let Some(next_end) = jobs.front().map(|job| job.end_unix_nano) else {
                     break;
                 };

@@ -169,3 +169,61 @@ fn the_tenant_is_part_of_the_placement_key() {
     let b = placement_key(&TenantId::new("b").expect("tenant"), &trace_id);
     assert_ne!(a, b);
 }
+
+#[test]
+fn an_id_only_snapshot_places_like_one_with_push_targets() {
+    let with_targets = RingSnapshot::of(members(&ids(5)), 3);
+    let id_only = RingSnapshot::of_ids(ids(5), 3);
+    assert_eq!(id_only.replication_factor(), 3);
+    let mut first = Vec::new();
+    let mut second = Vec::new();
+    for key in keys(2000) {
+        // Same indexes, same order (best first), not only the same set.
+        with_targets.replicas(key, &mut first);
+        id_only.replicas(key, &mut second);
+        assert_eq!(first, second);
+    }
+    let ids = ids(5);
+    for (index, member) in id_only.members().iter().enumerate() {
+        assert_eq!(member.id(), ids[index]);
+    }
+}
+
+#[test]
+fn the_first_ranked_eligible_member_is_the_best_eligible_replica() {
+    let snapshot = RingSnapshot::of_ids(ids(5), 3);
+    let mut replicas = Vec::new();
+    for key in keys(500) {
+        snapshot.replicas(key, &mut replicas);
+        let everyone = snapshot.first_ranked_where(key, |_| true);
+        assert_eq!(everyone, Some(replicas[0]));
+        // Without the best replica, the second best.
+        let best = replicas[0];
+        let others = snapshot.first_ranked_where(key, |index| index != best);
+        assert_eq!(others, Some(replicas[1]));
+        // Only the last replica eligible, with members outside the replica set: that replica.
+        let last = replicas[2];
+        let outside: Vec<usize> = (0..5).filter(|index| !replicas.contains(index)).collect();
+        let with_outside =
+            snapshot.first_ranked_where(key, |index| index == last || outside.contains(&index));
+        assert_eq!(with_outside, Some(last));
+        // Only members outside the replica set: the best of them, which a ring of RF = 5 ranks
+        // fourth.
+        let mut full = Vec::new();
+        RingSnapshot::of_ids(ids(5), 5).replicas(key, &mut full);
+        let outside_only = snapshot.first_ranked_where(key, |index| outside.contains(&index));
+        assert_eq!(outside_only, Some(full[3]));
+        assert_eq!(snapshot.first_ranked_where(key, |_| false), None);
+    }
+}
+
+#[tokio::test]
+async fn pushing_to_an_id_only_member_fails_naming_it() {
+    let member = Member::id_only("ingester-0:9095");
+    let error = member
+        .target()
+        .push(&TenantId::new("a").expect("tenant"), PushBatch::default())
+        .await
+        .expect_err("no push target");
+    assert!(error.to_string().contains("ingester-0:9095"), "{error}");
+}

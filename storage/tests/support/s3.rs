@@ -1,4 +1,10 @@
 //! `TestS3`: s3s + s3s-fs served by hyper on 127.0.0.1:0, with an optional fault injector.
+//!
+//! Conditional creates (`PUT` with `If-None-Match: *`) are serialized here: s3s-fs 0.14 checks
+//! that the object is absent and writes it in two steps, so two concurrent creates of one key
+//! could both succeed, which S3, GCS, Azure and local disk never allow. The compactor's window
+//! leases rely on exactly one winner (two_compactors found it: both compactors took the same
+//! lease generation and compacted the same blocks).
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -119,6 +125,7 @@ impl Drop for TestS3 {
 }
 
 async fn serve(listener: TcpListener, service: S3Service, faults: Arc<FaultState>) {
+    let creates = Arc::new(tokio::sync::Mutex::new(()));
     let mut connections = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -127,9 +134,15 @@ async fn serve(listener: TcpListener, service: S3Service, faults: Arc<FaultState
         while connections.try_join_next().is_some() {}
         let service = service.clone();
         let faults = Arc::clone(&faults);
+        let creates = Arc::clone(&creates);
         connections.spawn(async move {
             let handler = hyper::service::service_fn(move |request| {
-                handle(service.clone(), Arc::clone(&faults), request)
+                handle(
+                    service.clone(),
+                    Arc::clone(&faults),
+                    Arc::clone(&creates),
+                    request,
+                )
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             // A client that times out closes its connection: not a server error.
@@ -143,10 +156,20 @@ async fn serve(listener: TcpListener, service: S3Service, faults: Arc<FaultState
 async fn handle(
     service: S3Service,
     faults: Arc<FaultState>,
+    creates: Arc<tokio::sync::Mutex<()>>,
     request: http::Request<Incoming>,
 ) -> Result<s3s::HttpResponse, s3s::HttpError> {
     match faults.decide() {
-        Decision::Forward => service.call(request.map(s3s::Body::from)).await,
+        Decision::Forward => {
+            let conditional = request.method() == http::Method::PUT
+                && request.headers().contains_key(http::header::IF_NONE_MATCH);
+            let _one_create_at_a_time = if conditional {
+                Some(creates.lock().await)
+            } else {
+                None
+            };
+            service.call(request.map(s3s::Body::from)).await
+        }
         Decision::Fail => {
             drain(request.into_body()).await;
             Ok(error_response(

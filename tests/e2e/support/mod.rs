@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use contrail_proto::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
+use contrail_proto::otlp::common::v1::any_value;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -168,14 +169,35 @@ pub fn span_ids(trace: &Value) -> BTreeSet<String> {
 /// Trace ID (hex) → span IDs (hex) of what the server acknowledged.
 pub type Acked = BTreeMap<String, BTreeSet<String>>;
 
+/// What an exporter got acknowledged: the spans by trace, and how many acknowledged spans each
+/// service (`resource.service.name`) sent.
+#[derive(Debug, Default)]
+pub struct Sent {
+    pub acked: Acked,
+    pub by_service: BTreeMap<String, u64>,
+}
+
+/// Now, unix nanoseconds.
+pub fn now_unix_nanos() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos(),
+    )
+    .expect("nanoseconds fit")
+}
+
 /// Exports load-generator batches of 5 traces to `endpoint` (OTLP gRPC) without pause until an
-/// export fails or `stop` is set; counts acknowledged batches in `acked_batches`.
+/// export fails or `stop` is set; counts acknowledged batches in `acked_batches`. Spans start
+/// at the wall clock of the first batch (within milliseconds), so metrics windows around now
+/// hold them.
 pub fn export_until_failure(
     endpoint: String,
     seed: u64,
     acked_batches: Arc<AtomicUsize>,
     stop: Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<Acked> {
+) -> tokio::task::JoinHandle<Sent> {
     tokio::spawn(async move {
         let mut client = TraceServiceClient::connect(endpoint)
             .await
@@ -183,33 +205,131 @@ pub fn export_until_failure(
         let mut generator =
             contrail_loadgen::corpus::Generator::new(contrail_loadgen::corpus::CorpusConfig {
                 seed,
-                ..Default::default()
+                start_time_unix_nano: now_unix_nanos(),
+                traces_per_second: 10_000.0,
             });
         let mut acked = Acked::new();
+        let mut services: BTreeMap<(String, String), String> = BTreeMap::new();
         while !stop.load(Ordering::SeqCst) {
             let request = generator.next_request(5);
-            let mut spans = Acked::new();
-            for span in request
-                .resource_spans
-                .iter()
-                .flat_map(|resource| &resource.scope_spans)
-                .flat_map(|scope| &scope.spans)
-            {
-                spans
-                    .entry(hex(&span.trace_id))
-                    .or_default()
-                    .insert(hex(&span.span_id));
+            let mut spans = Vec::new();
+            for resource in &request.resource_spans {
+                let service = resource
+                    .resource
+                    .iter()
+                    .flat_map(|resource| &resource.attributes)
+                    .find(|attribute| attribute.key == "service.name")
+                    .and_then(|attribute| attribute.value.as_ref())
+                    .and_then(|value| match &value.value {
+                        Some(any_value::Value::StringValue(name)) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for span in resource.scope_spans.iter().flat_map(|scope| &scope.spans) {
+                    spans.push((hex(&span.trace_id), hex(&span.span_id), service.clone()));
+                }
             }
             if client.export(request).await.is_err() {
-                return acked;
+                break;
             }
-            for (trace, ids) in spans {
-                acked.entry(trace).or_default().extend(ids);
+            for (trace, span, service) in spans {
+                acked.entry(trace.clone()).or_default().insert(span.clone());
+                services.insert((trace, span), service);
             }
             acked_batches.fetch_add(1, Ordering::SeqCst);
         }
-        acked
+        let mut by_service = BTreeMap::new();
+        for service in services.into_values() {
+            *by_service.entry(service).or_default() += 1;
+        }
+        Sent { acked, by_service }
     })
+}
+
+/// `labels[0]`'s string value of a metrics series (its `by()` value).
+fn series_label(series: &Value) -> String {
+    series["labels"][0]["value"]["stringValue"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A metrics answer that must be complete (no `PARTIAL` status).
+async fn metrics_json(http: &reqwest::Client, url: reqwest::Url) -> Value {
+    let json = get_json(http, url.to_string()).await;
+    assert!(json.get("status").is_none(), "{url}: {json}");
+    json
+}
+
+/// `/api/metrics/query_range` over `[start_s, end_s]` by `step_s`: per series label, the sum of
+/// its samples times `scale` (1 for counts, the step for rates).
+pub async fn range_totals(
+    http: &reqwest::Client,
+    api: &str,
+    query: &str,
+    (start_s, end_s, step_s): (u64, u64, u64),
+    scale: f64,
+) -> BTreeMap<String, f64> {
+    let url = reqwest::Url::parse_with_params(
+        &format!("{api}/api/metrics/query_range"),
+        [
+            ("q", query.to_owned()),
+            ("start", start_s.to_string()),
+            ("end", end_s.to_string()),
+            ("step", format!("{step_s}s")),
+        ],
+    )
+    .expect("url");
+    let json = metrics_json(http, url).await;
+    let mut totals = BTreeMap::new();
+    for series in json["series"].as_array().into_iter().flatten() {
+        let sum: f64 = series["samples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|sample| sample["value"].as_f64().unwrap_or(0.0))
+            .sum();
+        *totals.entry(series_label(series)).or_default() += (sum * scale).round();
+    }
+    totals
+}
+
+/// `/api/metrics/query` (instant) over `[start_s, end_s]`: per series label, its value.
+pub async fn instant_totals(
+    http: &reqwest::Client,
+    api: &str,
+    query: &str,
+    (start_s, end_s): (u64, u64),
+) -> BTreeMap<String, f64> {
+    let url = reqwest::Url::parse_with_params(
+        &format!("{api}/api/metrics/query"),
+        [
+            ("q", query.to_owned()),
+            ("start", start_s.to_string()),
+            ("end", end_s.to_string()),
+        ],
+    )
+    .expect("url");
+    let json = metrics_json(http, url).await;
+    json["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|series| {
+            (
+                series_label(series),
+                series["value"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect()
+}
+
+/// Per-service span counts as the metrics answers give them.
+pub fn as_totals(counts: &BTreeMap<String, u64>) -> BTreeMap<String, f64> {
+    counts
+        .iter()
+        .map(|(service, count)| (service.clone(), *count as f64))
+        .collect()
 }
 
 /// Waits until `counter` reaches `at_least`.

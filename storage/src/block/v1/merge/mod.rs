@@ -125,6 +125,19 @@ pub async fn merge_blocks(
     config: BlockWriterConfig,
     options: MergeOptions,
 ) -> Result<PendingMerge> {
+    merge_blocks_into(store.clone(), store, inputs, config, options).await
+}
+
+/// [`merge_blocks`] reading the inputs from `input_store` and writing the output to
+/// `output_store` (a query that reads replicated blocks as if compacted merges them into a
+/// scratch store, ADR 013).
+pub async fn merge_blocks_into(
+    input_store: Arc<dyn ObjectStore>,
+    output_store: Arc<dyn ObjectStore>,
+    inputs: Vec<BlockMeta>,
+    config: BlockWriterConfig,
+    options: MergeOptions,
+) -> Result<PendingMerge> {
     if inputs.is_empty() {
         return Err(Error::InvalidBlockInput {
             message: "a merge needs at least one input block".to_owned(),
@@ -147,13 +160,13 @@ pub async fn merge_blocks(
     let expected_spans: u64 = inputs.iter().map(|meta| meta.total_spans).sum();
     let readers = inputs
         .into_iter()
-        .map(|meta| BlockReader::open(store.clone(), meta).map(Arc::new))
+        .map(|meta| BlockReader::open(input_store.clone(), meta).map(Arc::new))
         .collect::<Result<Vec<_>>>()?;
     let mut tables = Vec::with_capacity(readers.len());
     for reader in &readers {
         tables.push(reader.tables().await?);
     }
-    let mut writer = BlockWriter::new(store, config)?;
+    let mut writer = BlockWriter::new(output_store, config)?;
     let remap = RefRemap::build(tables.iter().map(Arc::as_ref), writer.tables_mut()?);
     drop(tables);
 
