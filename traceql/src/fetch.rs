@@ -92,6 +92,7 @@ pub enum Combine {
 ///   every portion of a trace that turned out to be split across units (see [`TraceInfo`]).
 ///   The engine asks for `span:parentID` then, to rebuild the structure over the union.
 /// - Every row of one trace is in the same [`SpanBatch`] of an answer.
+/// - `keep_most_recent`: see the field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchRequest {
     pub start_unix_nano: u64,
@@ -108,6 +109,14 @@ pub struct FetchRequest {
     /// `status`, `statusMessage`, `kind`, `instrumentation:name`, `instrumentation:version`) and
     /// every span, resource and instrumentation attribute they have, as `span_values` columns.
     pub all_attributes: bool,
+    /// `Some(n)`: the engine keeps at most `n` traces of each batch, the most recent first
+    /// (greatest `start_unix_nano`, then lowest trace ID), and every trace with a span that
+    /// satisfies the conditions is in its result (the conditions, combined with
+    /// [`Combine::All`], are the whole query). A source whose own evaluation of the conditions
+    /// is exact may then return, per batch, only the spans of the `n` most recent selected
+    /// traces without orphans (and every trace with orphans, as always), and counts the
+    /// traces it left out in [`SpanBatch::omitted_traces`]. A source may ignore it.
+    pub keep_most_recent: Option<usize>,
 }
 
 impl FetchRequest {
@@ -122,6 +131,7 @@ impl FetchRequest {
             need_span_ids: true,
             need_structure: true,
             all_attributes: false,
+            keep_most_recent: None,
         }
     }
 }
@@ -258,6 +268,9 @@ pub struct SpanBatch {
     pub span_values: Vec<(Attribute, ValueColumn)>,
     pub events: NestedValues,
     pub links: NestedValues,
+    /// Selected traces the source left out under [`FetchRequest::keep_most_recent`]: each
+    /// starts before every trace without orphans the batch returns.
+    pub omitted_traces: usize,
 }
 
 impl SpanBatch {

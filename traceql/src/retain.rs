@@ -123,6 +123,18 @@ impl SpanSource for TraceFilter {
         request: &FetchRequest,
         budget: &MemoryBudget,
     ) -> Result<FetchOutput, FetchError> {
+        // Dropping traces breaks `keep_most_recent`'s premise (every selected trace is in the
+        // result): the inner source must return every selected trace.
+        let forwarded;
+        let request = if request.keep_most_recent.is_some() {
+            forwarded = FetchRequest {
+                keep_most_recent: None,
+                ..request.clone()
+            };
+            &forwarded
+        } else {
+            request
+        };
         let mut output = self.inner.fetch(request, budget).await?;
         if output.batches.is_empty() {
             return Ok(output);

@@ -175,14 +175,17 @@ impl ColumnPredicate {
             ColumnPredicate::NotNull => {
                 BooleanArray::new(arrow::buffer::BooleanBuffer::new_set(array.len()), None)
             }
-            ColumnPredicate::IntIn(set) => {
-                let values = as_int64(array)?;
-                let mut builder = BooleanBufferBuilder::new(values.len());
-                for index in 0..values.len() {
-                    builder.append(set.binary_search(&values.value(index)).is_ok());
+            ColumnPredicate::IntIn(set) => match ints::int_in(set, array) {
+                Some(mask) => mask,
+                None => {
+                    let values = as_int64(array)?;
+                    let mut builder = BooleanBufferBuilder::new(values.len());
+                    for index in 0..values.len() {
+                        builder.append(set.binary_search(&values.value(index)).is_ok());
+                    }
+                    BooleanArray::new(builder.finish(), None)
                 }
-                BooleanArray::new(builder.finish(), None)
-            }
+            },
             ColumnPredicate::Compare { op, literal } => compare_array(*op, literal, array)?,
         };
         Ok(without_nulls(mask, array))
@@ -254,8 +257,13 @@ fn compare_array(
     let numeric = is_integer(data_type) || data_type.is_floating();
     match literal {
         Literal::Int(value) if is_integer(data_type) => {
-            let column = as_int64(array)?;
-            kernel(op, &column, &Scalar::new(Int64Array::from(vec![*value])))
+            match ints::compare_int(op, *value, array) {
+                Some(result) => result,
+                None => {
+                    let column = as_int64(array)?;
+                    kernel(op, &column, &Scalar::new(Int64Array::from(vec![*value])))
+                }
+            }
         }
         Literal::Int(_) | Literal::Float(_) if numeric => {
             let target = match literal {
@@ -331,5 +339,6 @@ fn nan_fix(op: CompareOp, target: f64, column: &dyn Array, result: BooleanArray)
     BooleanArray::new(builder.finish(), result.nulls().cloned())
 }
 
+mod ints;
 #[cfg(test)]
 mod tests;

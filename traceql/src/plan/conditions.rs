@@ -218,6 +218,31 @@ pub(crate) fn selecting(body: &PipelineExpr) -> Option<(Combine, Vec<Pushed>)> {
     }
 }
 
+/// Whether a span that satisfies every pushed condition puts its trace in the result: the
+/// program is one filter whose tests are all pushed (a conjunction, nothing else: no terms,
+/// no per-event or per-link evaluation), followed by nothing but `select()`. Then the engine
+/// ranks traces by recency alone, and a source may leave out traces that cannot rank
+/// ([`crate::fetch::FetchRequest::keep_most_recent`]).
+pub(crate) fn decides_match(body: &PipelineExpr) -> bool {
+    let PipelineExpr::Wrapped(pipeline) = body else {
+        return false;
+    };
+    let Some((Stage::Spanset(SpansetExpr::Filter(filter)), rest)) = pipeline.stages.split_first()
+    else {
+        return false;
+    };
+    filter.constant.is_none()
+        && filter.terms.is_empty()
+        && !filter.per_event
+        && !filter.per_link
+        && !filter.tests.is_empty()
+        && filter
+            .tests
+            .iter()
+            .all(|(_, test)| condition_op(test).is_some())
+        && rest.iter().all(|stage| matches!(stage, Stage::Select))
+}
+
 /// Whether the program uses structural operators or nested-set numbers.
 pub(crate) fn needs_structure(body: &PipelineExpr, attributes: &[Attribute]) -> bool {
     fn spanset(expr: &SpansetExpr) -> bool {

@@ -110,6 +110,7 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
     }
     let mut second_pass = vec![Attribute::Intrinsic(Intrinsic::Name)];
     second_pass.extend(compiler.selected.iter().cloned());
+    let decides_match = conditions::decides_match(&body);
     let fetch = conditions::selecting(&body).map(|(combine, selecting)| FetchRequest {
         start_unix_nano: options.start_unix_nano,
         end_unix_nano: options.end_unix_nano,
@@ -123,6 +124,8 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
         need_span_ids: true,
         need_structure: conditions::needs_structure(&body, &attributes),
         all_attributes: false,
+        keep_most_recent: (decides_match && combine == Combine::All && !selecting.is_empty())
+            .then_some(options.limit.max(1)),
     });
     Ok(Plan {
         options: SearchOptions {
@@ -198,6 +201,7 @@ pub fn plan_pipeline(
         need_span_ids: inputs.need_span_ids,
         need_structure: conditions::needs_structure(&body, &attributes),
         all_attributes: inputs.all_attributes,
+        keep_most_recent: None,
     });
     Ok(PipelinePlan {
         fetch,

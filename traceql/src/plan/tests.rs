@@ -11,8 +11,8 @@ fn fetch_of(query: &str) -> String {
         return format!("{query}\n=> fetches nothing");
     };
     let mut out = format!(
-        "{query}\n=> combine {:?}, span ids {}, structure {}\n",
-        fetch.combine, fetch.need_span_ids, fetch.need_structure
+        "{query}\n=> combine {:?}, span ids {}, structure {}, keep most recent {:?}\n",
+        fetch.combine, fetch.need_span_ids, fetch.need_structure, fetch.keep_most_recent
     );
     for condition in &fetch.conditions {
         match &condition.op {
@@ -54,6 +54,9 @@ fn plans_of_representative_queries() {
         "{ event:name = \"exception\" && event.msg = \"timeout\" }",
         "count() > 3",
         "{ } | by(resource.service.name)",
+        "{ status = error }",
+        "{ status = error } | select(span.c)",
+        "{ event.msg = \"timeout\" }",
     ];
     let plans: Vec<String> = queries.iter().map(|query| fetch_of(query)).collect();
     insta::assert_snapshot!(plans.join("\n\n"));

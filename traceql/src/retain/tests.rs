@@ -204,3 +204,51 @@ async fn the_filter_source_drops_rejected_traces_and_empty_batches() {
         .expect("second pass");
     assert_eq!(second.rows, [101]);
 }
+
+/// Records the `keep_most_recent` of each request it gets.
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<Option<usize>>>);
+
+#[async_trait]
+impl SpanSource for Recording {
+    async fn fetch(
+        &self,
+        request: &FetchRequest,
+        _: &MemoryBudget,
+    ) -> Result<FetchOutput, FetchError> {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.push(request.keep_most_recent);
+        }
+        Ok(FetchOutput::default())
+    }
+
+    async fn fetch_second_pass(
+        &self,
+        _: &SecondPassRequest,
+        _: &MemoryBudget,
+    ) -> Result<SecondPassBatch, FetchError> {
+        Ok(SecondPassBatch::default())
+    }
+
+    fn latest_start_unix_nano(&self) -> Option<u64> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn the_filter_source_asks_its_inner_source_for_every_selected_trace() {
+    // a source may leave traces out under keep_most_recent only if every selected trace is in
+    // the result; the filter drops some, so it asks for all of them
+    let inner = Arc::new(Recording::default());
+    let keep: KeepTrace = Arc::new(|_: &TraceId| true);
+    let source = TraceFilter::new(inner.clone(), keep, Arc::new(InlineRunner));
+    let request = FetchRequest {
+        keep_most_recent: Some(20),
+        ..FetchRequest::all_spans(0, u64::MAX)
+    };
+    source
+        .fetch(&request, &MemoryBudget::unlimited())
+        .await
+        .expect("fetch");
+    assert_eq!(*inner.0.lock().expect("lock"), vec![None]);
+}

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use contrail_proto::tempopb;
+use futures::StreamExt;
 
 use crate::ast::{Attribute, Intrinsic};
 use crate::cpu::{CpuRunner, run_cpu};
@@ -25,6 +26,9 @@ use crate::search::deferred::join;
 use crate::search::response::trace_metadata;
 use crate::search::result::TraceResult;
 use crate::search::second_pass::second_pass;
+
+/// How many units the end-of-search checks read at once.
+const CHECK_CONCURRENCY: usize = 8;
 
 /// A search's answer and what it read.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +77,8 @@ struct Run<'a> {
     stats: FetchStats,
     skipped_units: usize,
     skipped: Vec<usize>,
+    /// Units that left traces out of a batch under `keep_most_recent`.
+    truncated: Vec<usize>,
 }
 
 fn add_stats(total: &mut FetchStats, more: FetchStats) {
@@ -98,9 +104,13 @@ impl Run<'_> {
     /// Units then deferred traces; `Ok(None)` when an exact re-run without eviction is needed.
     async fn collect(&mut self, unbounded: bool) -> Result<Option<Vec<TraceResult>>> {
         let plan = self.plan;
-        let Some(request) = plan.fetch.clone() else {
+        let Some(mut request) = plan.fetch.clone() else {
             return Ok(Some(Vec::new()));
         };
+        if unbounded {
+            // the exact re-run ranks every trace itself
+            request.keep_most_recent = None;
+        }
         let limit = plan.options.limit.max(1);
         let mut collector = Collector::new(limit, unbounded);
         // the exact re-run evaluates every trace of a batch
@@ -130,6 +140,12 @@ impl Run<'_> {
             let mut batches = Reservation::new(self.budget);
             batches.resize(output.batches.iter().map(|batch| batch.memory_size()).sum())?;
             for batch in output.batches {
+                if batch.omitted_traces > 0 {
+                    collector.evicted = true;
+                    if self.truncated.last() != Some(&index) {
+                        self.truncated.push(index);
+                    }
+                }
                 let plan = Arc::clone(plan);
                 let worst = collector.worst();
                 let outcome = run_cpu(self.runner, move || {
@@ -198,6 +214,7 @@ impl Run<'_> {
             need_span_ids: true,
             need_structure: false,
             all_attributes: false,
+            keep_most_recent: None,
         };
         let mut outputs = Vec::with_capacity(self.sources.len());
         let mut held = Reservation::new(self.budget);
@@ -255,32 +272,62 @@ impl Run<'_> {
     }
 
     /// Whether a skipped unit holds a portion of a trace of the answer (possible only when a
-    /// span starts before its trace's root, e.g. clock skew): then the answer may be wrong and
-    /// the search runs again without skipping.
+    /// span starts before its trace's root, e.g. clock skew), or a unit that left traces out
+    /// of a batch holds a portion of an answer trace it did not return (that portion starts
+    /// before the trace's held start, or limit traces of that batch would rank above it):
+    /// then the answer may be wrong and the search runs again without skipping.
     async fn skipped_hold_answer(&mut self, results: &[TraceResult]) -> Result<bool> {
-        if self.skipped.is_empty() || results.is_empty() {
+        if results.is_empty() {
             return Ok(false);
         }
-        let mut trace_ids: Vec<_> = results.iter().map(|result| result.trace_id).collect();
-        trace_ids.sort_unstable();
-        let request = crate::fetch::FetchRequest {
-            start_unix_nano: 0,
-            end_unix_nano: u64::MAX,
-            conditions: Vec::new(),
-            combine: crate::fetch::Combine::All,
-            trace_ids: Some(trace_ids),
-            need_span_ids: false,
-            need_structure: false,
-            all_attributes: false,
-        };
-        for index in std::mem::take(&mut self.skipped) {
-            let output = self.sources[index].fetch(&request, self.budget).await?;
+        let all_ids: Vec<_> = results.iter().map(|result| result.trace_id).collect();
+        let mut checks: Vec<(usize, Vec<contrail_proto::TraceId>)> =
+            std::mem::take(&mut self.skipped)
+                .into_iter()
+                .map(|index| (index, all_ids.clone()))
+                .collect();
+        for index in std::mem::take(&mut self.truncated) {
+            let ids: Vec<_> = results
+                .iter()
+                .filter(|result| !result.sources.contains(&index))
+                .map(|result| result.trace_id)
+                .collect();
+            if !ids.is_empty() {
+                checks.push((index, ids));
+            }
+        }
+        // the checks are independent reads (mostly one bloom shard each): run them together
+        let (sources, budget) = (self.sources, self.budget);
+        let mut pending =
+            futures::stream::iter(checks.into_iter().map(|(index, mut trace_ids)| {
+                trace_ids.sort_unstable();
+                let request = targeted(trace_ids);
+                async move { sources[index].fetch(&request, budget).await }
+            }))
+            .buffer_unordered(CHECK_CONCURRENCY);
+        while let Some(output) = pending.next().await {
+            let output = output?;
             add_stats(&mut self.stats, output.stats);
             if output.batches.iter().any(|batch| !batch.traces.is_empty()) {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+}
+
+/// Every span of the traces `trace_ids` (sorted).
+fn targeted(trace_ids: Vec<contrail_proto::TraceId>) -> crate::fetch::FetchRequest {
+    crate::fetch::FetchRequest {
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        conditions: Vec::new(),
+        combine: crate::fetch::Combine::All,
+        trace_ids: Some(trace_ids),
+        need_span_ids: false,
+        need_structure: false,
+        all_attributes: false,
+        keep_most_recent: None,
     }
 }
 
@@ -300,6 +347,7 @@ pub async fn search(
         stats: FetchStats::default(),
         skipped_units: 0,
         skipped: Vec::new(),
+        truncated: Vec::new(),
     };
     let bounded = run.collect(false).await?;
     let exact = match bounded {
@@ -312,6 +360,7 @@ pub async fn search(
             tracing::debug!("bounded search could not be exact, searching again without eviction");
             run.skipped_units = 0;
             run.skipped.clear();
+            run.truncated.clear();
             run.collect(true).await?.unwrap_or_default()
         }
     };

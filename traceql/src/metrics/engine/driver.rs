@@ -106,6 +106,7 @@ async fn split_traces(
         need_span_ids: false,
         need_structure: false,
         all_attributes: false,
+        keep_most_recent: None,
         ..first.clone()
     };
     let mut split = HashSet::new();
@@ -224,5 +225,6 @@ fn portions_request(first: &FetchRequest, trace_ids: Vec<TraceId>) -> FetchReque
         need_span_ids: true,
         need_structure: false,
         all_attributes: first.all_attributes,
+        keep_most_recent: None,
     }
 }

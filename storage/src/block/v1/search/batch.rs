@@ -211,5 +211,6 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
         span_values: span_values_out,
         events: nested_values(schema::EVENTS, &outputs.events, decoded, &index_of)?,
         links: nested_values(schema::LINKS, &outputs.links, decoded, &index_of)?,
+        omitted_traces: 0,
     })
 }

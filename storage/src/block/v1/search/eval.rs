@@ -71,10 +71,16 @@ fn strings_or_empty(array: &dyn Array) -> Result<StringArray, String> {
 /// Status codes with nulls read as unset (0).
 fn status_codes(array: &dyn Array) -> Result<Int32Array, String> {
     let codes: &Int32Array = downcast(array, schema::STATUS_CODE)?;
-    if codes.null_count() == 0 {
+    let Some(nulls) = codes.nulls().filter(|nulls| nulls.null_count() > 0) else {
         return Ok(codes.clone());
-    }
-    Ok(codes.iter().map(|value| Some(value.unwrap_or(0))).collect())
+    };
+    let values: Vec<i32> = codes
+        .values()
+        .iter()
+        .zip(nulls.iter())
+        .map(|(code, valid)| if valid { *code } else { 0 })
+        .collect();
+    Ok(Int32Array::from(values))
 }
 
 /// Per-row `=~` over strings, caching the answer per distinct string.

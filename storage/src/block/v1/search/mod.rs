@@ -15,9 +15,11 @@ mod generic;
 mod leaves;
 mod output;
 mod plan;
+mod recent;
 mod scan;
 mod source;
 mod sources;
+mod stats;
 mod structure;
 
 pub use scan::ScanStats;

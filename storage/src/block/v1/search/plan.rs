@@ -6,9 +6,13 @@ use contrail_traceql::fetch::{Combine, FetchRequest};
 
 use std::sync::Arc;
 
-use super::condition::{Prune, Resolved, ResolvedSource, is_absent, resolve};
+use contrail_traceql::ast::Static;
+
+use super::condition::{
+    FlatTest, Op, Prune, Resolved, ResolvedSource, flat_test, id_width, is_absent, resolve,
+};
 use super::leaves::Leaves;
-use super::sources::{Source, sources_of, value_leaves};
+use super::sources::{FlatKind, Source, sources_of, value_leaves};
 use crate::block::v1::convert::RefTables;
 use crate::block::v1::schema;
 
@@ -31,6 +35,40 @@ pub(crate) struct ScanPlan {
     pub(crate) attrs_key_leaf: Option<usize>,
     pub(crate) need_span_ids: bool,
     pub(crate) need_structure: bool,
+    /// The request's `keep_most_recent`, kept only when this block evaluates every condition
+    /// exactly (so a selected span is a matched trace): then a row group returns only the
+    /// spans of its most recent selected traces.
+    pub(crate) keep_most_recent: Option<usize>,
+}
+
+/// Whether the first pass selects exactly the spans `condition` holds for (never a superset):
+/// resource and scope sets, and comparisons on the span columns it decodes as the engine reads
+/// them (status, kind, duration against a duration, name and status message). Everything
+/// else (attribute lists with array values, IDs, regexes, structural and trace-level
+/// intrinsics) may select more, so the engine must see every selected trace.
+fn is_exact(condition: &Resolved) -> bool {
+    if condition.trace_level {
+        return false;
+    }
+    let Op::Compare { op, value } = &condition.op else {
+        return false;
+    };
+    condition.sources.iter().all(|source| match source {
+        ResolvedSource::RefIn { .. } => true,
+        ResolvedSource::Column(Source::Flat(flat)) => {
+            let kind_exact = match flat.kind {
+                FlatKind::Status | FlatKind::Kind | FlatKind::String => true,
+                FlatKind::Duration => matches!(value, Static::Duration(_)),
+                FlatKind::Int | FlatKind::Id => false,
+            };
+            kind_exact
+                && matches!(
+                    flat_test(flat.kind, *op, value, id_width(flat.column)),
+                    FlatTest::Predicate(_) | FlatTest::Nothing
+                )
+        }
+        ResolvedSource::Column(_) => false,
+    })
 }
 
 /// The attributes a batch reports, by where they go.
@@ -102,6 +140,14 @@ impl Outputs {
         }
     }
 
+    /// Whether any of them needs more of the structure than the trace boundaries (nested
+    /// sets, parents, child counts).
+    pub(crate) fn needs_structure(&self) -> bool {
+        self.span
+            .iter()
+            .any(|(_, source)| matches!(source, Source::Structural(_)))
+    }
+
     /// Whether `span:parentID` is among them (it needs the span IDs of parent rows).
     pub(crate) fn needs_parent_ids(&self) -> bool {
         self.span
@@ -151,7 +197,12 @@ impl ScanPlan {
             ids.dedup();
             ids
         });
+        let exact = request.combine == Combine::All
+            && !conditions.is_empty()
+            && conditions.iter().all(is_exact)
+            && trace_ids.is_none();
         Ok(ScanPlan {
+            keep_most_recent: request.keep_most_recent.filter(|_| exact),
             start_unix_nano: request.start_unix_nano,
             end_unix_nano: request.end_unix_nano,
             combine: request.combine,

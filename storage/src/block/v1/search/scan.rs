@@ -4,8 +4,11 @@
 //!    dictionaries (one small GET of the dictionary pages of the chunks still in question);
 //! 2. candidate rows from the page index; decode only the condition columns of those rows and
 //!    evaluate them → matched rows;
-//! 3. the structure columns of the whole row group (trace boundaries, nested sets, roots);
-//! 4. the result columns of the matched rows only (their pages), → one `SpanBatch`.
+//! 3. the structure columns of the whole row group (trace boundaries, nested sets, roots; only
+//!    `nested_set_left` for the boundaries when the row group has no orphans and the request
+//!    needs no nested sets, parents or child counts);
+//! 4. under `keep_most_recent`, only the matched rows of the traces that can rank (`recent`);
+//! 5. the result columns of those rows only (their pages), → one `SpanBatch`.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use super::condition::Prune;
 use super::eval::{Filter, filter_mask};
 use super::leaves::Leaves;
 use super::plan::{Outputs, ScanPlan, sorted_unique, span_leaves, structure_leaves};
+use super::recent::most_recent;
 use super::structure::{Parent, Structure};
 use crate::block::v1::reader::{BlockReader, Footer, read_error};
 use crate::block::v1::schema;
@@ -54,6 +58,15 @@ pub(crate) struct Rows {
     /// First rows of portions with orphans that have no returned row: reported with their
     /// trace info only, when they pass the trace filters.
     pub(crate) orphaned: Vec<u32>,
+}
+
+/// The rows of a row group that satisfy the conditions and the trace filters.
+#[derive(Debug, Default)]
+struct Selected {
+    /// Ascending.
+    rows: Vec<u32>,
+    /// The trace start of each row, under `keep_most_recent` (empty otherwise).
+    starts: Vec<u64>,
 }
 
 /// What one row group gave.
@@ -139,42 +152,30 @@ impl Scan<'_> {
             })
             .collect();
         let mut file = SparseFile::new(meta.size);
-        let matched = self
+        let selected = self
             .matched_rows(row_group, &prunes, orphans, &mut file, &mut out)
             .await?;
-        if matched.is_empty() && !orphans {
+        if selected.rows.is_empty() && !orphans {
             return Ok(out);
         }
 
         // 3. structure of the row group
-        let structure_read = LeafRead {
-            row_group,
-            leaves: structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?,
-            rows: None,
-        };
-        out.stats.bytes_fetched += self
-            .reader
-            .fetch_more(&structure_read.byte_ranges(&self.footer.arrow), &mut file)
-            .await?;
-        let arrow_meta = self.footer.arrow.clone();
-        let path = self.path().clone();
-        let task_file = file.clone();
+        let bounds_only = !orphans && !plan.need_structure && !plan.outputs.needs_structure();
         let structure = self
-            .reader
-            .pool()
-            .run(self.path().as_ref(), move || {
-                let batch = decode(task_file, &arrow_meta, &structure_read)
-                    .map_err(|e| read_error(&path, e))?
-                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
-                Structure::new(&batch).map_err(|e| corrupt(&path, e))
-            })
+            .read_structure(row_group, bounds_only, &mut file, &mut out)
             .await?;
 
-        // 4. result columns of the returned rows; portions with orphans always come back
-        let returned = if plan.has_conditions() {
-            matched
+        // 4. the traces that can rank; 5. result columns of the returned rows (portions with
+        // orphans always come back)
+        let mut omitted_traces = 0;
+        let returned = if !plan.has_conditions() {
+            whole_traces(&structure, &selected.rows)
+        } else if let Some(keep) = plan.keep_most_recent {
+            let kept = most_recent(&structure, &selected.rows, &selected.starts, keep);
+            omitted_traces = kept.omitted_traces;
+            kept.rows
         } else {
-            whole_traces(&structure, &matched)
+            selected.rows
         };
         let orphaned: Vec<u32> = if orphans {
             (0..structure.trace_count())
@@ -210,13 +211,58 @@ impl Scan<'_> {
         if batch.traces.is_empty() {
             return Ok(out);
         }
-        out.batch = Some(batch);
+        out.batch = Some(SpanBatch {
+            omitted_traces,
+            ..batch
+        });
         Ok(out)
+    }
+
+    /// The structure of `row_group` (only its trace boundaries when `bounds_only`: the row
+    /// group has no orphans and nothing needs nested sets, parents or child counts).
+    pub(crate) async fn read_structure(
+        &self,
+        row_group: usize,
+        bounds_only: bool,
+        file: &mut SparseFile,
+        out: &mut RowGroupOutput,
+    ) -> Result<Structure> {
+        let leaves = if bounds_only {
+            vec![self.leaf(schema::NESTED_SET_LEFT)?]
+        } else {
+            structure_leaves(self.leaves).map_err(|e| corrupt(self.path(), e))?
+        };
+        let structure_read = LeafRead {
+            row_group,
+            leaves,
+            rows: None,
+        };
+        out.stats.bytes_fetched += self
+            .reader
+            .fetch_more(&structure_read.byte_ranges(&self.footer.arrow), file)
+            .await?;
+        let arrow_meta = self.footer.arrow.clone();
+        let path = self.path().clone();
+        let task_file = file.clone();
+        self.reader
+            .pool()
+            .run(self.path().as_ref(), move || {
+                let batch = decode(task_file, &arrow_meta, &structure_read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
+                if bounds_only {
+                    Structure::bounds_only(&batch)
+                } else {
+                    Structure::new(&batch)
+                }
+                .map_err(|e| corrupt(&path, e))
+            })
+            .await
     }
 
     /// Whether the row group may hold spans whose parent is missing (`parent_span_id` is
     /// stored only for those; its statistics say when it is all null).
-    fn may_have_orphans(&self, row_group: usize) -> Result<bool> {
+    pub(crate) fn may_have_orphans(&self, row_group: usize) -> Result<bool> {
         let leaf = self.leaf(schema::PARENT_SPAN_ID)?;
         let chunk = self.footer.metadata.row_group(row_group).column(leaf);
         Ok(chunk_may_match(chunk, &ColumnPredicate::NotNull))
@@ -231,7 +277,7 @@ impl Scan<'_> {
         orphans: bool,
         file: &mut SparseFile,
         out: &mut RowGroupOutput,
-    ) -> Result<Vec<u32>> {
+    ) -> Result<Selected> {
         let plan = self.plan.as_ref();
         let meta = self.reader.meta();
         let group_meta = &meta.row_groups[row_group];
@@ -263,7 +309,7 @@ impl Scan<'_> {
         }
         if !plan.may_select(&possible) {
             out.stats.row_groups_pruned_by_stats = 1;
-            return Ok(Vec::new());
+            return Ok(Selected::default());
         }
         let dictionary_checks: Vec<(usize, usize)> = alternatives
             .iter()
@@ -330,7 +376,7 @@ impl Scan<'_> {
             }
             if !plan.may_select(&possible) {
                 out.stats.row_groups_pruned_by_dictionary = 1;
-                return Ok(Vec::new());
+                return Ok(Selected::default());
             }
         }
 
@@ -360,7 +406,7 @@ impl Scan<'_> {
         }
         if candidates.as_ref().is_some_and(Vec::is_empty) {
             out.stats.row_groups_pruned_by_page_index = 1;
-            return Ok(Vec::new());
+            return Ok(Selected::default());
         }
         out.inspected_traces = group_meta.traces;
         out.inspected_spans = group_meta.spans;
@@ -384,6 +430,10 @@ impl Scan<'_> {
         if plan.trace_ids.is_some() {
             filter_leaves.push(self.leaf(schema::TRACE_ID)?);
         }
+        let keep = plan.keep_most_recent.is_some();
+        if keep {
+            filter_leaves.push(self.leaf(schema::TRACE_START)?);
+        }
         // Trace-level conditions hold on every span of a portion with orphans: decide that on
         // the whole row group, with its structure.
         let with_orphans = orphans && plan.conditions.iter().any(|c| c.trace_level);
@@ -393,8 +443,11 @@ impl Scan<'_> {
             candidates = None;
         }
         let filter_leaves = sorted_unique(filter_leaves);
-        let matched: Vec<u32> = if filter_leaves.is_empty() {
-            (0..row_count as u32).collect()
+        let selected = if filter_leaves.is_empty() {
+            Selected {
+                rows: (0..row_count as u32).collect(),
+                starts: Vec::new(),
+            }
         } else {
             let read = LeafRead {
                 row_group,
@@ -411,14 +464,14 @@ impl Scan<'_> {
             let plan = self.plan.clone();
             let path = self.path().clone();
             let task_file = file.clone();
-            let (matched, held) = self
+            let (selected, held) = self
                 .reader
                 .pool()
                 .run(self.path().as_ref(), move || {
                     let Some(batch) =
                         decode(task_file, &arrow_meta, &read).map_err(|e| read_error(&path, e))?
                     else {
-                        return Ok((Vec::new(), 0));
+                        return Ok((Selected::default(), 0));
                     };
                     let held = batch.get_array_memory_size();
                     let filter = Filter {
@@ -430,16 +483,27 @@ impl Scan<'_> {
                         filter_mask(&plan, &batch, &filter).map_err(|e| corrupt(&path, e))?;
                     let rows = selected_rows(read.rows.as_deref(), row_count);
                     let matched: Vec<u32> = mask.set_indices().map(|index| rows[index]).collect();
-                    Ok((matched, held))
+                    let starts = if keep {
+                        trace_starts(&batch, &mask).map_err(|e| corrupt(&path, e))?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((
+                        Selected {
+                            rows: matched,
+                            starts,
+                        },
+                        held,
+                    ))
                 })
                 .await?;
             out.held_bytes += held;
-            matched
+            selected
         };
-        if matched.is_empty() {
+        if selected.rows.is_empty() {
             out.stats.row_groups_without_match = 1;
         }
-        Ok(matched)
+        Ok(selected)
     }
 
     fn leaf(&self, name: &str) -> Result<usize> {
@@ -602,6 +666,21 @@ fn intersect_optional(
         (None, other) | (other, None) => other,
         (Some(left), Some(right)) => Some(intersect_ranges(&left, &right)),
     }
+}
+
+/// The trace start of each row of `mask` (the batch holds `trace_start_unix_nano`).
+fn trace_starts(
+    batch: &arrow::array::RecordBatch,
+    mask: &arrow::buffer::BooleanBuffer,
+) -> std::result::Result<Vec<u64>, String> {
+    let starts = batch
+        .column_by_name(schema::TRACE_START)
+        .and_then(|column| column.as_any().downcast_ref::<arrow::array::UInt64Array>())
+        .ok_or_else(|| format!("column {} missing or mistyped", schema::TRACE_START))?;
+    Ok(mask
+        .set_indices()
+        .map(|index| starts.value(index))
+        .collect())
 }
 
 /// The row-group row of each decoded row.

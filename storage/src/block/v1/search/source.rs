@@ -5,27 +5,23 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, FixedSizeBinaryArray, Int32Array, UInt32Array};
 use async_trait::async_trait;
-use contrail_proto::{ErrorCode, TraceId};
+use contrail_proto::ErrorCode;
 use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, NestedValues, SecondPassBatch,
-    SecondPassRequest, ServiceStats, SpanSource, ValueColumn,
+    SecondPassRequest, SpanSource, ValueColumn,
 };
-use contrail_traceql::memory::otlp::lookup as attribute_value;
 use contrail_traceql::value::Value;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
 use super::leaves::Leaves;
-use super::plan::{Outputs, ScanPlan, sorted_unique, structure_leaves};
+use super::plan::{Outputs, ScanPlan};
 use super::scan::{RowGroupOutput, Rows, Scan, ScanStats};
-use super::structure::Structure;
-use crate::block::v1::reader::{BlockReader, Footer, read_error};
-use crate::block::v1::schema;
+use super::stats::service_stats;
+use crate::block::v1::reader::{BlockReader, Footer};
 use crate::error::{Error, corrupt};
-use crate::parquet_query::predicate::{ColumnPredicate, CompareOp, Literal};
-use crate::parquet_query::{LeafRead, SparseFile, decode, pages_may_match};
+use crate::parquet_query::SparseFile;
 
 /// One unit of a block: its row groups `row_groups`.
 pub struct BlockSpanSource {
@@ -223,13 +219,14 @@ impl SpanSource for BlockSpanSource {
         budget: &MemoryBudget,
     ) -> Result<SecondPassBatch, FetchError> {
         let (footer, leaves) = self.context().await.map_err(source_error)?;
+        // the second pass reports span values only: no nested sets
+        let all_rows = FetchRequest {
+            need_structure: false,
+            ..FetchRequest::all_spans(0, u64::MAX)
+        };
         let plan = Arc::new(
-            ScanPlan::new(
-                &FetchRequest::all_spans(0, u64::MAX),
-                &footer.tables,
-                &leaves,
-            )
-            .map_err(|message| source_error(corrupt(self.reader.data_path(), message)))?,
+            ScanPlan::new(&all_rows, &footer.tables, &leaves)
+                .map_err(|message| source_error(corrupt(self.reader.data_path(), message)))?,
         );
         let scan = Scan {
             reader: &self.reader,
@@ -263,11 +260,13 @@ impl SpanSource for BlockSpanSource {
             rows.sort_unstable();
             rows.dedup();
             let mut file = SparseFile::new(self.reader.meta().size);
-            let structure = self
-                .structure(&footer, &leaves, row_group, &mut file)
+            let mut scratch = RowGroupOutput::default();
+            let bounds_only = !scan.may_have_orphans(row_group).map_err(source_error)?
+                && !outputs.needs_structure();
+            let structure = scan
+                .read_structure(row_group, bounds_only, &mut file, &mut scratch)
                 .await
                 .map_err(source_error)?;
-            let mut scratch = RowGroupOutput::default();
             let batch = scan
                 .materialise(
                     Rows {
@@ -304,15 +303,18 @@ impl SpanSource for BlockSpanSource {
         }
         out.events = concat_nested(parts.iter().map(|part| &part.events));
         out.links = concat_nested(parts.iter().map(|part| &part.links));
-        for trace_id in &request.service_stats_for {
-            if let Some(stats) = self
-                .service_stats(&footer, &leaves, trace_id)
-                .await
-                .map_err(source_error)?
-            {
-                out.service_stats.push((*trace_id, stats));
-            }
-        }
+        let mut trace_ids = request.service_stats_for.clone();
+        trace_ids.sort_unstable();
+        trace_ids.dedup();
+        out.service_stats = service_stats(
+            &self.reader,
+            &footer,
+            &leaves,
+            self.row_groups.clone(),
+            &trace_ids,
+        )
+        .await
+        .map_err(source_error)?;
         Ok(out)
     }
 }
@@ -342,139 +344,4 @@ fn concat_nested<'a>(parts: impl Iterator<Item = &'a NestedValues>) -> NestedVal
         }
     }
     out
-}
-
-impl BlockSpanSource {
-    async fn structure(
-        &self,
-        footer: &Arc<Footer>,
-        leaves: &Leaves,
-        row_group: usize,
-        file: &mut SparseFile,
-    ) -> Result<Structure, Error> {
-        let path = self.reader.data_path().clone();
-        let read = LeafRead {
-            row_group,
-            leaves: structure_leaves(leaves).map_err(|e| corrupt(&path, e))?,
-            rows: None,
-        };
-        self.reader
-            .fetch_more(&read.byte_ranges(&footer.arrow), file)
-            .await?;
-        let arrow_meta = footer.arrow.clone();
-        let task_file = file.clone();
-        self.reader
-            .pool()
-            .run(self.reader.data_path().as_ref(), move || {
-                let batch = decode(task_file, &arrow_meta, &read)
-                    .map_err(|e| read_error(&path, e))?
-                    .ok_or_else(|| corrupt(&path, "row group has no rows"))?;
-                Structure::new(&batch).map_err(|e| corrupt(&path, e))
-            })
-            .await
-    }
-
-    /// Per-service span and error counts of `trace_id` in this unit (`None` when absent).
-    async fn service_stats(
-        &self,
-        footer: &Arc<Footer>,
-        leaves: &Leaves,
-        trace_id: &TraceId,
-    ) -> Result<Option<Vec<ServiceStats>>, Error> {
-        let path = self.reader.data_path().clone();
-        let leaf = |name: &str| leaves.get(name).map_err(|e| corrupt(&path, e));
-        let trace_leaf = leaf(schema::TRACE_ID)?;
-        let read_leaves = sorted_unique(vec![
-            trace_leaf,
-            leaf(schema::RESOURCE_REF)?,
-            leaf(schema::STATUS_CODE)?,
-        ]);
-        let predicate = ColumnPredicate::Compare {
-            op: CompareOp::Eq,
-            literal: Literal::Bytes(Arc::from(trace_id.as_bytes().as_slice())),
-        };
-        let mut counts: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-        let mut found = false;
-        for row_group in self.row_groups.clone() {
-            let Some(group_meta) = self.reader.meta().row_groups.get(row_group) else {
-                continue;
-            };
-            if !(group_meta.min_id <= *trace_id && *trace_id <= group_meta.max_id) {
-                continue;
-            }
-            let rows = pages_may_match(&footer.metadata, row_group, trace_leaf, &predicate);
-            if rows.as_ref().is_some_and(Vec::is_empty) {
-                continue;
-            }
-            let read = LeafRead {
-                row_group,
-                leaves: read_leaves.clone(),
-                rows,
-            };
-            let mut file = SparseFile::new(self.reader.meta().size);
-            self.reader
-                .fetch_more(&read.byte_ranges(&footer.arrow), &mut file)
-                .await?;
-            let arrow_meta = footer.arrow.clone();
-            let task_path = path.clone();
-            let needle = *trace_id;
-            let rows: Vec<(u32, bool)> = self
-                .reader
-                .pool()
-                .run(path.as_ref(), move || {
-                    let Some(batch) =
-                        decode(file, &arrow_meta, &read).map_err(|e| read_error(&task_path, e))?
-                    else {
-                        return Ok(Vec::new());
-                    };
-                    let typed_error = || corrupt(&task_path, "service stats columns mistyped");
-                    let ids = batch
-                        .column_by_name(schema::TRACE_ID)
-                        .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
-                        .ok_or_else(typed_error)?;
-                    let refs = batch
-                        .column_by_name(schema::RESOURCE_REF)
-                        .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
-                        .ok_or_else(typed_error)?;
-                    let codes = batch
-                        .column_by_name(schema::STATUS_CODE)
-                        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-                        .ok_or_else(typed_error)?;
-                    Ok((0..batch.num_rows())
-                        .filter(|row| ids.value(*row) == needle.as_bytes())
-                        .map(|row| {
-                            let error = codes.is_valid(row) && codes.value(row) == 2;
-                            (refs.value(row), error)
-                        })
-                        .collect())
-                })
-                .await?;
-            for (resource_ref, error) in rows {
-                found = true;
-                let service = footer
-                    .tables
-                    .resource(resource_ref)
-                    .and_then(|entry| entry.resource.as_ref())
-                    .map(|resource| attribute_value(&resource.attributes, "service.name"))
-                    .and_then(|value| match value {
-                        Value::String(text) => Some(text.to_string()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                let entry = counts.entry(service).or_default();
-                entry.0 += 1;
-                entry.1 += u32::from(error);
-            }
-        }
-        Ok(found.then(|| {
-            counts
-                .into_iter()
-                .map(|(service, (span_count, error_count))| ServiceStats {
-                    service_name: Arc::from(service.as_str()),
-                    span_count,
-                    error_count,
-                })
-                .collect()
-        }))
-    }
 }

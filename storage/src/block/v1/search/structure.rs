@@ -7,6 +7,11 @@
 //! `parent_span_id`; `parent_span_id` is stored only then. So a row with a non-null
 //! `parent_span_id` is an orphan, a row with `parent_index = -1` and no `parent_span_id` a real
 //! root, and a span is connected when its chain of parents ends at a real root.
+//!
+//! In a row group without orphans (`parent_span_id` all null, which its statistics tell) every
+//! trace has a real root (its first row: the writer numbers from a root), so a search that
+//! needs neither nested sets nor parents nor child counts reads only `nested_set_left`, for
+//! the trace boundaries ([`Structure::bounds_only`]).
 
 use std::ops::Range;
 
@@ -19,6 +24,13 @@ use crate::block::v1::schema;
 pub(crate) struct Structure {
     /// First row of each trace, then the row count.
     bounds: Vec<u32>,
+    /// `None` for [`Structure::bounds_only`].
+    detail: Option<Detail>,
+}
+
+/// Nested sets, parents and child counts of every row.
+#[derive(Debug, Clone)]
+struct Detail {
     left: Vec<i32>,
     right: Vec<i32>,
     parent_index: Vec<i32>,
@@ -33,6 +45,22 @@ fn int_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Int32Array, 
         .column_by_name(name)
         .and_then(|column| column.as_any().downcast_ref::<Int32Array>())
         .ok_or_else(|| format!("structure column {name} missing or mistyped"))
+}
+
+/// First row of each trace (`nested_set_left` = 1), then the row count.
+fn bounds_of(left: &[i32]) -> Result<Vec<u32>, String> {
+    let rows = left.len();
+    let mut bounds: Vec<u32> = left
+        .iter()
+        .enumerate()
+        .filter(|(_, left)| **left == 1)
+        .map(|(row, _)| row as u32)
+        .collect();
+    if bounds.first() != Some(&0) && rows > 0 {
+        return Err("row group does not start with a trace's first span".to_owned());
+    }
+    bounds.push(rows as u32);
+    Ok(bounds)
 }
 
 impl Structure {
@@ -52,14 +80,7 @@ impl Structure {
             .ok_or_else(|| "structure column parent_span_id missing or mistyped".to_owned())?
             .clone();
         let rows = left.len();
-        let mut bounds: Vec<u32> = (0..rows)
-            .filter(|row| left[*row] == 1)
-            .map(|row| row as u32)
-            .collect();
-        if bounds.first() != Some(&0) && rows > 0 {
-            return Err("row group does not start with a trace's first span".to_owned());
-        }
-        bounds.push(rows as u32);
+        let bounds = bounds_of(&left)?;
         let mut connected = vec![false; rows];
         let mut child_count = vec![0u32; rows];
         for trace in bounds.windows(2) {
@@ -82,12 +103,26 @@ impl Structure {
         }
         Ok(Structure {
             bounds,
-            left,
-            right,
-            parent_index,
-            orphan_parent,
-            connected,
-            child_count,
+            detail: Some(Detail {
+                left,
+                right,
+                parent_index,
+                orphan_parent,
+                connected,
+                child_count,
+            }),
+        })
+    }
+
+    /// The trace boundaries alone, from a batch holding `nested_set_left` for every row of a
+    /// row group **without orphans**: every trace then has a root and no orphan; nested sets,
+    /// parents and child counts are not known (the scan builds this only when the request
+    /// needs none of them).
+    pub(crate) fn bounds_only(batch: &RecordBatch) -> Result<Structure, String> {
+        let left = int_column(batch, schema::NESTED_SET_LEFT)?;
+        Ok(Structure {
+            bounds: bounds_of(left.values())?,
+            detail: None,
         })
     }
 
@@ -108,46 +143,59 @@ impl Structure {
 
     /// Whether the trace has a span whose parent is not in it.
     pub(crate) fn has_orphans(&self, trace: usize) -> bool {
+        let Some(detail) = &self.detail else {
+            return false;
+        };
         let range = self.rows_of(trace);
-        (range.start..range.end).any(|row| !self.orphan_parent.is_null(row as usize))
+        (range.start..range.end).any(|row| !detail.orphan_parent.is_null(row as usize))
     }
 
     /// Whether the trace has a real root (a span without a parent ID).
     pub(crate) fn has_root(&self, trace: usize) -> bool {
+        let Some(detail) = &self.detail else {
+            return true;
+        };
         let range = self.rows_of(trace);
         (range.start..range.end).any(|row| {
-            self.parent_index[row as usize] < 0 && self.orphan_parent.is_null(row as usize)
+            detail.parent_index[row as usize] < 0 && detail.orphan_parent.is_null(row as usize)
         })
     }
 
-    /// `(left, right, parent)` of `row` as the contract defines them.
+    /// `(left, right, parent)` of `row` as the contract defines them (0, 0, 0 when only the
+    /// bounds are known).
     pub(crate) fn nested_set(&self, row: u32) -> (i32, i32, i32) {
         let row = row as usize;
-        if !self.connected[row] {
+        let Some(detail) = self.detail.as_ref().filter(|detail| detail.connected[row]) else {
             return (0, 0, 0);
-        }
-        let parent = self.parent_index[row];
+        };
+        let parent = detail.parent_index[row];
         let parent_left = if parent < 0 {
             -1
         } else {
             let start = self.bounds[self.trace_of(row as u32)] as usize;
-            self.left[start + parent as usize]
+            detail.left[start + parent as usize]
         };
-        (self.left[row], self.right[row], parent_left)
+        (detail.left[row], detail.right[row], parent_left)
     }
 
-    /// Number of direct children of `row`.
+    /// Number of direct children of `row` (0 when only the bounds are known).
     pub(crate) fn child_count(&self, row: u32) -> u32 {
-        self.child_count[row as usize]
+        self.detail
+            .as_ref()
+            .map_or(0, |detail| detail.child_count[row as usize])
     }
 
-    /// The parent of `row`: a row of the same trace, or the stored parent ID of an orphan.
+    /// The parent of `row`: a row of the same trace, or the stored parent ID of an orphan
+    /// (`Parent::None` when only the bounds are known).
     pub(crate) fn parent(&self, row: u32) -> Parent<'_> {
+        let Some(detail) = &self.detail else {
+            return Parent::None;
+        };
         let index = row as usize;
-        if !self.orphan_parent.is_null(index) {
-            return Parent::Missing(self.orphan_parent.value(index));
+        if !detail.orphan_parent.is_null(index) {
+            return Parent::Missing(detail.orphan_parent.value(index));
         }
-        let parent = self.parent_index[index];
+        let parent = detail.parent_index[index];
         if parent < 0 {
             return Parent::None;
         }
