@@ -23,6 +23,10 @@ use object_store::memory::InMemory;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
+/// The binaries' allocator (`src/main.rs`), so the figures are the ones the server gets.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STREAMS: usize = 8;
 const SPANS_PER_BATCH: usize = 1000;
 
