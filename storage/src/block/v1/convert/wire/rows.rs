@@ -7,8 +7,8 @@ use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans};
 use contrail_traceql::structure::{SpanKey, nested_set};
 use prost::Message;
 
-use super::EncodedTrace;
 use super::fields::{FieldValue, Malformed};
+use super::scan::{EncodedTrace, SpanAt};
 use super::validate::each_field;
 use crate::block::v1::convert::RowsError;
 use crate::block::v1::convert::attrs::AttrValue;
@@ -207,7 +207,7 @@ impl SpanBatchBuilder {
             })?;
             refs.push((resource_ref, scope_ref));
         }
-        let chunk_of = |span: &super::SpanAt| &trace.chunks[trace.groups[span.group].chunk][..];
+        let chunk_of = |span: &SpanAt| &trace.chunks[trace.groups[span.group].chunk][..];
         let keys: Vec<SpanKey<'_>> = trace
             .spans
             .iter()
@@ -449,7 +449,7 @@ impl SpanBatchBuilder {
 
 /// One span to append, with its references and the trace's start.
 struct EncodedSpan<'a> {
-    span: &'a super::SpanAt,
+    span: &'a SpanAt,
     message: &'a [u8],
     resource_ref: u32,
     scope_ref: u32,

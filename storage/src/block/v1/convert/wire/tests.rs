@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint};
 
-use super::{EncodedTrace, Scanned};
+use super::scan::{EncodedTrace, Scanned};
 use crate::block::v1::convert::RefTables;
 use crate::block::v1::convert::to_rows::SpanBatchBuilder;
 
