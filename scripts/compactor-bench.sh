@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compactor benchmarks (W5 and W2 of ../shared/BENCHMARKS.md) with the release binaries:
 # level-0 blocks are written by `contrail-cli block write` from `contrail-loadgen generate`
-# corpora, then compacted by `contrail-cli block compact` under /usr/bin/time -v (CPU seconds
+# corpora at zstd level 1 (what ingesters write: `BlockWriterConfig::new`), then compacted by `contrail-cli block compact` under /usr/bin/time -v (CPU seconds
 # and peak RSS of the whole process, from the kernel).
 #
 #   scripts/compactor-bench.sh w5 [RUNS]   10 blocks of ~1M spans (seeds 1-10) merged in one job
@@ -28,7 +28,7 @@ write_level0() { # seed traces out
     rm -rf "$corpus"
     "$target/contrail-loadgen" generate --seed "$1" --traces "$2" --out "$corpus" \
         --start-time "$start_time" --traces-per-second 1000 >/dev/null
-    "$target/contrail-cli" block write --from "$corpus" --out "$3" >/dev/null
+    "$target/contrail-cli" block write --from "$corpus" --out "$3" --zstd-level 1 >/dev/null
     rm -rf "$corpus"
 }
 
@@ -79,7 +79,7 @@ w2)
             --start-time "$start_time" --traces-per-second 1000 >/dev/null
         # Three level-0 blocks holding the same spans, as three RF=3 ingesters would write them.
         for replica in 1 2 3; do
-            "$target/contrail-cli" block write --from "$corpus" --out "$level0" >/dev/null
+            "$target/contrail-cli" block write --from "$corpus" --out "$level0" --zstd-level 1 >/dev/null
         done
         rm -rf "$corpus"
     fi

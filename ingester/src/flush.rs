@@ -1,7 +1,9 @@
 //! Writing a cut block and uploading it.
 //!
 //! The block is written with `BlockWriter` into the local block store (`<wal>/blocks`, where it
-//! stays readable for `complete_block_timeout`), traces decoded in batches on the CPU pool.
+//! stays readable for `complete_block_timeout`), traces checked and indexed in batches on the CPU
+//! pool (`EncodedTrace::scan`: the writer builds rows straight from the segment bytes; segments
+//! the wire path does not take are decoded with `prost` as before).
 //! Then its objects are copied to the object store: `data.parquet` (multipart when large), the
 //! bloom shards, and `meta.json` last, so the block exists for readers only once it is whole.
 //! Only after that are the block's WAL references released.
@@ -13,7 +15,7 @@ use contrail_storage::block::{
     object_path,
 };
 use contrail_storage::config::BlockConfig;
-use contrail_storage::convert::Trace;
+use contrail_storage::convert::{EncodedTrace, Scanned, Trace};
 use futures::TryStreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
@@ -26,7 +28,13 @@ use crate::instance::CutBlock;
 use crate::metrics::IngesterMetrics;
 use crate::trace::{Dropped, decode_chunks};
 
-/// Spans decoded per CPU task while writing a block.
+/// A trace ready for the block writer.
+enum Ready {
+    Encoded(EncodedTrace),
+    Decoded(Trace),
+}
+
+/// Spans scanned per CPU task while writing a block.
 const DECODE_BATCH_SPANS: u64 = 8192;
 
 /// What writing and uploading blocks needs.
@@ -65,10 +73,22 @@ impl Flusher {
                 .cpu
                 .run(move || {
                     let mut dropped = Dropped::default();
-                    let traces: Vec<Trace> = source.traces[range]
+                    let traces: Vec<Ready> = source.traces[range]
                         .iter()
                         .filter_map(|(trace_id, data)| {
-                            decode_chunks(*trace_id, &data.chunks, &mut dropped)
+                            match EncodedTrace::scan(*trace_id, data.chunks.clone()) {
+                                Scanned::Ready {
+                                    trace,
+                                    invalid_spans,
+                                } => {
+                                    dropped.invalid_spans += invalid_spans;
+                                    trace.map(Ready::Encoded)
+                                }
+                                Scanned::Decode => {
+                                    decode_chunks(*trace_id, &data.chunks, &mut dropped)
+                                        .map(Ready::Decoded)
+                                }
+                            }
                         })
                         .collect();
                     (traces, dropped)
@@ -76,7 +96,11 @@ impl Flusher {
                 .await?;
             self.count_dropped(dropped);
             for trace in traces {
-                writer.push_trace(trace).await.map_err(flush_error)?;
+                match trace {
+                    Ready::Encoded(trace) => writer.push_encoded(trace).await,
+                    Ready::Decoded(trace) => writer.push_trace(trace).await,
+                }
+                .map_err(flush_error)?;
             }
             next = end;
         }

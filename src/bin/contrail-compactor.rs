@@ -1,5 +1,10 @@
 //! `contrail-compactor`: Contrail's compactor alone (`contrail -target=compactor`), for distributed deployments.
 
+/// mimalloc instead of glibc malloc: allocation-heavy paths (block encoding, OTLP decode) spend
+/// far less time in malloc/free (docs/adr/007-block-writer-speed.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     contrail::run_as(contrail::target::Target::Compactor)
 }

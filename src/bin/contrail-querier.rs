@@ -1,5 +1,10 @@
 //! `contrail-querier`: Contrail's querier alone (`contrail -target=querier`), for distributed deployments.
 
+/// mimalloc instead of glibc malloc: allocation-heavy paths (block encoding, OTLP decode) spend
+/// far less time in malloc/free (docs/adr/007-block-writer-speed.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     contrail::run_as(contrail::target::Target::Querier)
 }

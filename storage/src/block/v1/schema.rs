@@ -256,8 +256,52 @@ impl Default for ParquetOptions {
     }
 }
 
-/// Writer properties for `data.parquet`: zstd, statistics and page index on, row groups cut by
-/// the block writer only (never inside a trace), IDs plain, timestamps delta-encoded.
+/// Whether a leaf's statistics are read by nothing: search prunes with the statistics, page
+/// index and dictionaries of top-level columns, of attribute keys (`attrs.key`,
+/// `events.attrs.key`, `links.attrs.key`) and of the flat event and link fields (`events.name`,
+/// `events.time_offset_nano`, `links.trace_id`, `links.span_id`). The values of generic
+/// attributes and the other nested leaves are only ever decoded, never pruned on, and computing
+/// their min/max (byte comparisons of every value) was a measurable part of encoding (ADR 007).
+/// A leaf without statistics is read as "may match", so a reader that starts pruning on one is
+/// still correct, only slower.
+fn statistics_unused(logical_path: &str) -> bool {
+    const ATTR_VALUES: [&str; 6] = ["type", "str", "int", "double", "bool", "bytes"];
+    let attr_value = logical_path
+        .rsplit_once('.')
+        .is_some_and(|(list, leaf)| list.ends_with(ATTRS) && ATTR_VALUES.contains(&leaf));
+    attr_value
+        || matches!(
+            logical_path,
+            "events.dropped_attributes_count"
+                | "links.trace_state"
+                | "links.flags"
+                | "links.dropped_attributes_count"
+        )
+}
+
+/// The Parquet leaves of the `vc1` schema whose statistics are not written.
+fn leaves_without_statistics() -> parquet::errors::Result<Vec<ColumnPath>> {
+    let schema = parquet::arrow::ArrowSchemaConverter::new().convert(&arrow_schema())?;
+    Ok(schema
+        .columns()
+        .iter()
+        .filter(|column| {
+            let logical: Vec<&str> = column
+                .path()
+                .parts()
+                .iter()
+                .map(String::as_str)
+                .filter(|part| !matches!(*part, "list" | "item" | "element"))
+                .collect();
+            statistics_unused(&logical.join("."))
+        })
+        .map(|column| column.path().clone())
+        .collect())
+}
+
+/// Writer properties for `data.parquet`: zstd, statistics and page index on (except on leaves no
+/// reader prunes on), row groups cut by the block writer only (never inside a trace), IDs plain,
+/// timestamps delta-encoded.
 pub(crate) fn writer_properties(
     options: &ParquetOptions,
 ) -> parquet::errors::Result<WriterProperties> {
@@ -272,6 +316,9 @@ pub(crate) fn writer_properties(
         .set_column_dictionary_enabled(ColumnPath::from(SPAN_ID), false)
         .set_column_dictionary_enabled(ColumnPath::from(PARENT_SPAN_ID), false)
         .set_column_dictionary_enabled(ColumnPath::from(TRACE_ID), options.trace_id_dictionary);
+    for path in leaves_without_statistics()? {
+        builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
+    }
     if options.delta_integers {
         for column in [
             PARENT_INDEX,
@@ -306,4 +353,42 @@ pub(crate) fn vc1_dedicated_columns() -> Vec<DedicatedColumnMeta> {
             .to_owned(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_are_dropped_only_on_leaves_no_reader_prunes_on() {
+        let dropped: Vec<String> = leaves_without_statistics()
+            .unwrap()
+            .iter()
+            .map(|path| path.parts().join("."))
+            .collect();
+        // Attribute values of span, event and link attributes, and four event/link fields.
+        assert_eq!(dropped.len(), 3 * 6 + 4, "{dropped:?}");
+        for kept in [
+            "attrs.list.item.key",
+            "events.list.item.name",
+            "events.list.item.time_offset_nano",
+            "events.list.item.attrs.list.item.key",
+            "links.list.item.trace_id",
+            "links.list.item.span_id",
+            "links.list.item.attrs.list.item.key",
+            "service_name",
+            "trace_id",
+        ] {
+            assert!(
+                !dropped.iter().any(|path| path == kept),
+                "{kept} in {dropped:?}"
+            );
+        }
+        assert!(dropped.iter().any(|path| path == "attrs.list.item.str"));
+        assert!(
+            dropped
+                .iter()
+                .any(|path| path == "links.list.item.attrs.list.item.bytes")
+        );
+    }
 }

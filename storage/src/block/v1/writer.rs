@@ -28,7 +28,7 @@ use super::schema::{ParquetOptions, arrow_schema, vc1_dedicated_columns, writer_
 use crate::block::bloom::{self, build_shards};
 use crate::block::meta::{BlockMeta, RowGroupMeta};
 use crate::block::v1::convert::to_rows::{SpanBatchBuilder, TraceSummary};
-use crate::block::v1::convert::{RefTables, Trace};
+use crate::block::v1::convert::{EncodedTrace, RefTables, Trace};
 use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path, run_blocking};
 use crate::error::{Error, Result};
 
@@ -117,9 +117,24 @@ pub(crate) struct RowBatch {
     pub(crate) traces: Vec<(TraceId, TraceSummary)>,
 }
 
-/// What one encoding step gets: OTLP traces, or rows already in the schema.
+/// One trace waiting to be encoded: decoded OTLP, or segments indexed by the wire path.
+enum PendingTrace {
+    Decoded(Trace),
+    Encoded(EncodedTrace),
+}
+
+impl PendingTrace {
+    fn trace_id(&self) -> TraceId {
+        match self {
+            PendingTrace::Decoded(trace) => trace.trace_id,
+            PendingTrace::Encoded(trace) => trace.trace_id(),
+        }
+    }
+}
+
+/// What one encoding step gets: traces, or rows already in the schema.
 enum Encode {
-    Traces(Vec<Trace>),
+    Traces(Vec<PendingTrace>),
     Rows(RowBatch),
 }
 
@@ -159,17 +174,21 @@ impl EncodeState {
     }
 
     /// Encodes `traces`; returns the bytes of `data.parquet` produced so far.
-    fn encode(&mut self, traces: Vec<Trace>, data_path: &Path) -> Result<Bytes> {
+    fn encode(&mut self, traces: Vec<PendingTrace>, data_path: &Path) -> Result<Bytes> {
         for trace in &traces {
-            let summary = self
-                .rows
-                .append_trace(&trace.trace_id, &trace.resource_spans, &mut self.tables)
-                .map_err(|error| Error::InvalidBlockInput {
-                    message: error.to_string(),
-                })?;
-            self.record(trace.trace_id, summary);
+            let summary = match trace {
+                PendingTrace::Decoded(trace) => {
+                    self.rows
+                        .append_trace(&trace.trace_id, &trace.resource_spans, &mut self.tables)
+                }
+                PendingTrace::Encoded(trace) => self.rows.append_encoded(trace, &mut self.tables),
+            }
+            .map_err(|error| Error::InvalidBlockInput {
+                message: error.to_string(),
+            })?;
+            self.record(trace.trace_id(), summary);
         }
-        // The OTLP input is freed here, before the (larger) encoded pages are built.
+        // The input is freed here, before the (larger) encoded pages are built.
         drop(traces);
         let batch = self.rows.finish().map_err(|error| Error::BlockTask {
             message: format!("build rows for {data_path}: {error}"),
@@ -260,7 +279,7 @@ pub struct BlockWriter {
     data_path: Path,
     state: Option<Box<EncodeState>>,
     sink: BufWriter,
-    pending: Vec<Trace>,
+    pending: Vec<PendingTrace>,
     pending_spans: usize,
     trace_ids: Vec<TraceId>,
     total_spans: u64,
@@ -323,20 +342,33 @@ impl BlockWriter {
     /// Adds one trace. Trace IDs must be strictly increasing; every span must belong to the
     /// trace and have an 8-byte span ID.
     pub async fn push_trace(&mut self, trace: Trace) -> Result<()> {
+        let spans = trace.span_count();
+        self.push_pending(PendingTrace::Decoded(trace), spans).await
+    }
+
+    /// Adds one trace as encoded segments checked by [`EncodedTrace::scan`] (the ingester's
+    /// flush): the rows are built from the segment bytes, without decoding them into OTLP
+    /// structs. The same rules as [`BlockWriter::push_trace`].
+    pub async fn push_encoded(&mut self, trace: EncodedTrace) -> Result<()> {
+        let spans = trace.span_count();
+        self.push_pending(PendingTrace::Encoded(trace), spans).await
+    }
+
+    async fn push_pending(&mut self, trace: PendingTrace, spans: usize) -> Result<()> {
+        let trace_id = trace.trace_id();
         if let Some(last) = self.trace_ids.last()
-            && *last >= trace.trace_id
+            && *last >= trace_id
         {
             return Err(Error::InvalidBlockInput {
-                message: format!("trace {} pushed after trace {last}", trace.trace_id),
+                message: format!("trace {trace_id} pushed after trace {last}"),
             });
         }
-        let spans = trace.span_count();
         if spans == 0 {
             return Err(Error::InvalidBlockInput {
-                message: format!("trace {} has no spans", trace.trace_id),
+                message: format!("trace {trace_id} has no spans"),
             });
         }
-        self.trace_ids.push(trace.trace_id);
+        self.trace_ids.push(trace_id);
         self.total_spans += spans as u64;
         self.pending_spans += spans;
         self.pending.push(trace);

@@ -43,6 +43,47 @@ pub(crate) mod value_type {
     pub(crate) const RAW_KEY_VALUE: u8 = 10;
 }
 
+/// One attribute value as the `attrs` columns store it (borrowed where the input allows).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AttrValue<'a> {
+    /// `KeyValue.value` is absent.
+    None,
+    /// An `AnyValue` with no value set.
+    Empty,
+    String(&'a str),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Bytes(&'a [u8]),
+    /// The protobuf encoding of the whole `AnyValue` (an array).
+    Array(Vec<u8>),
+    /// The protobuf encoding of the whole `AnyValue` (a key-value list).
+    Kvlist(Vec<u8>),
+    StringIndex(i32),
+    /// The protobuf encoding of the whole `KeyValue` (`key_strindex` set).
+    RawKeyValue(Vec<u8>),
+}
+
+impl<'a> AttrValue<'a> {
+    /// The stored form of a decoded `KeyValue.value`.
+    pub(crate) fn of(value: Option<&'a AnyValue>) -> Self {
+        match value {
+            None => AttrValue::None,
+            Some(AnyValue { value: None }) => AttrValue::Empty,
+            Some(any @ AnyValue { value: Some(value) }) => match value {
+                Value::StringValue(text) => AttrValue::String(text),
+                Value::BoolValue(flag) => AttrValue::Bool(*flag),
+                Value::IntValue(number) => AttrValue::Int(*number),
+                Value::DoubleValue(number) => AttrValue::Double(*number),
+                Value::BytesValue(raw) => AttrValue::Bytes(raw),
+                Value::ArrayValue(_) => AttrValue::Array(any.encode_to_vec()),
+                Value::KvlistValue(_) => AttrValue::Kvlist(any.encode_to_vec()),
+                Value::StringValueStrindex(index) => AttrValue::StringIndex(*index),
+            },
+        }
+    }
+}
+
 /// Builds one attribute-list column, one list per appended row.
 pub(crate) struct AttrListBuilder {
     offsets: Vec<i32>,
@@ -78,63 +119,66 @@ impl AttrListBuilder {
         for attr in attrs {
             self.append_attr(attr);
         }
-        self.offsets.push(self.len);
+        self.end_list();
     }
 
     fn append_attr(&mut self, attr: &KeyValue) {
-        self.key.append_value(&attr.key);
+        let value = if attr.key_strindex != 0 {
+            AttrValue::RawKeyValue(attr.encode_to_vec())
+        } else {
+            AttrValue::of(attr.value.as_ref())
+        };
+        self.append_value(&attr.key, value);
+    }
+
+    /// Appends one attribute to the current row (ended by [`AttrListBuilder::end_list`]).
+    pub(crate) fn append_value(&mut self, key: &str, value: AttrValue<'_>) {
+        self.key.append_value(key);
         self.len += 1;
-        if attr.key_strindex != 0 {
-            self.value_type.append_value(value_type::RAW_KEY_VALUE);
-            self.string.append_null();
-            self.int.append_null();
-            self.double.append_null();
-            self.boolean.append_null();
-            self.bytes.append_value(attr.encode_to_vec());
-            return;
-        }
         let mut string = None;
         let mut int = None;
         let mut double = None;
         let mut boolean = None;
-        let mut bytes: Option<Vec<u8>> = None;
-        let tag = match &attr.value {
-            None => value_type::NONE,
-            Some(AnyValue { value: None }) => value_type::EMPTY,
-            Some(AnyValue { value: Some(value) }) => match value {
-                Value::StringValue(text) => {
-                    string = Some(text.as_str());
-                    value_type::STRING
-                }
-                Value::BoolValue(flag) => {
-                    boolean = Some(*flag);
-                    value_type::BOOL
-                }
-                Value::IntValue(number) => {
-                    int = Some(*number);
-                    value_type::INT
-                }
-                Value::DoubleValue(number) => {
-                    double = Some(*number);
-                    value_type::DOUBLE
-                }
-                Value::BytesValue(raw) => {
-                    bytes = Some(raw.clone());
-                    value_type::BYTES
-                }
-                Value::ArrayValue(_) => {
-                    bytes = attr.value.as_ref().map(Message::encode_to_vec);
-                    value_type::ARRAY
-                }
-                Value::KvlistValue(_) => {
-                    bytes = attr.value.as_ref().map(Message::encode_to_vec);
-                    value_type::KVLIST
-                }
-                Value::StringValueStrindex(index) => {
-                    int = Some(i64::from(*index));
-                    value_type::STRING_INDEX
-                }
-            },
+        let mut bytes: Option<&[u8]> = None;
+        let tag = match &value {
+            AttrValue::None => value_type::NONE,
+            AttrValue::Empty => value_type::EMPTY,
+            AttrValue::String(text) => {
+                string = Some(*text);
+                value_type::STRING
+            }
+            AttrValue::Bool(flag) => {
+                boolean = Some(*flag);
+                value_type::BOOL
+            }
+            AttrValue::Int(number) => {
+                int = Some(*number);
+                value_type::INT
+            }
+            AttrValue::Double(number) => {
+                double = Some(*number);
+                value_type::DOUBLE
+            }
+            AttrValue::Bytes(raw) => {
+                bytes = Some(raw);
+                value_type::BYTES
+            }
+            AttrValue::Array(encoded) => {
+                bytes = Some(encoded);
+                value_type::ARRAY
+            }
+            AttrValue::Kvlist(encoded) => {
+                bytes = Some(encoded);
+                value_type::KVLIST
+            }
+            AttrValue::StringIndex(index) => {
+                int = Some(i64::from(*index));
+                value_type::STRING_INDEX
+            }
+            AttrValue::RawKeyValue(encoded) => {
+                bytes = Some(encoded);
+                value_type::RAW_KEY_VALUE
+            }
         };
         self.value_type.append_value(tag);
         self.string.append_option(string);
@@ -142,6 +186,11 @@ impl AttrListBuilder {
         self.double.append_option(double);
         self.boolean.append_option(boolean);
         self.bytes.append_option(bytes);
+    }
+
+    /// Ends the current row (a list of the attributes appended since the last end).
+    pub(crate) fn end_list(&mut self) {
+        self.offsets.push(self.len);
     }
 
     /// Finishes the column built so far and resets the builder.

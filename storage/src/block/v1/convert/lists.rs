@@ -64,6 +64,20 @@ impl EventListBuilder {
         self.len += 1;
     }
 
+    /// The attribute lists of the events (the wire path appends an event's attributes here,
+    /// ends the list, then calls [`EventListBuilder::push_event`]).
+    pub(crate) fn attrs_mut(&mut self) -> &mut AttrListBuilder {
+        &mut self.attrs
+    }
+
+    /// Appends one event whose attribute list was just ended in [`Self::attrs_mut`].
+    pub(crate) fn push_event(&mut self, time_offset: i64, name: &str, dropped: u32) {
+        self.time_offset.append_value(time_offset);
+        self.name.append_value(name);
+        self.dropped.append_value(dropped);
+        self.len += 1;
+    }
+
     pub(crate) fn end_row(&mut self) {
         self.offsets.push(self.len);
     }
@@ -82,6 +96,16 @@ impl EventListBuilder {
             arrays,
         )
     }
+}
+
+/// The scalar fields of one link, borrowed from its protobuf encoding.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RawLink<'a> {
+    pub(crate) trace_id: &'a [u8],
+    pub(crate) span_id: &'a [u8],
+    pub(crate) trace_state: &'a str,
+    pub(crate) flags: u32,
+    pub(crate) dropped_attributes_count: u32,
 }
 
 pub(crate) struct LinkListBuilder {
@@ -117,6 +141,21 @@ impl LinkListBuilder {
         self.trace_state.append_option(non_empty(&link.trace_state));
         self.flags.append_value(link.flags);
         self.attrs.append_list(&link.attributes);
+        self.dropped.append_value(link.dropped_attributes_count);
+        self.len += 1;
+    }
+
+    /// The attribute lists of the links (see [`EventListBuilder::attrs_mut`]).
+    pub(crate) fn attrs_mut(&mut self) -> &mut AttrListBuilder {
+        &mut self.attrs
+    }
+
+    /// Appends one link whose attribute list was just ended in [`Self::attrs_mut`].
+    pub(crate) fn push_link(&mut self, link: RawLink<'_>) {
+        self.trace_id.append_value(link.trace_id);
+        self.span_id.append_value(link.span_id);
+        self.trace_state.append_option(non_empty(link.trace_state));
+        self.flags.append_value(link.flags);
         self.dropped.append_value(link.dropped_attributes_count);
         self.len += 1;
     }

@@ -1,7 +1,8 @@
 //! OTLP ↔ block rows, lossless for everything OTLP carries.
 //!
 //! `to_rows` flattens the `ResourceSpans` of one trace into span rows (Arrow `RecordBatch`es of
-//! the `vc1` schema), interning resources and scopes into block-wide tables (`tables`);
+//! the `vc1` schema), interning resources and scopes into block-wide tables (`tables`); `wire`
+//! builds the same rows straight from a trace's encoded segments (the ingester's flush);
 //! `from_rows` rebuilds the `ResourceSpans` from rows plus those tables. `contrail_traceql::structure`
 //! orders the spans of a trace depth-first and numbers them for the structural operators.
 //!
@@ -17,6 +18,7 @@ mod lists;
 pub(crate) mod tables;
 pub(crate) mod to_rows;
 mod trace;
+pub(crate) mod wire;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,7 @@ pub use error::RowsError;
 pub use from_rows::batch_to_traces;
 pub use tables::RefTables;
 pub use trace::{Trace, span_count};
+pub use wire::{EncodedTrace, Scanned};
 
 /// Encodes whole traces, sorted by trace ID, as one batch of the `vc1` schema, interning their
 /// resources and scopes into `tables` (what the block writer does per batch).

@@ -41,6 +41,25 @@ pub struct RefTables {
     scopes: Vec<ScopeSpans>,
     resource_index: HashMap<Vec<u8>, u32>,
     scope_index: HashMap<Vec<u8>, u32>,
+    /// The wire path's lookups: the bytes a resource or scope arrived as (see [`raw_key`]) to
+    /// its reference, so each distinct encoding is decoded once per block.
+    raw_resource_index: HashMap<Vec<u8>, u32>,
+    raw_scope_index: HashMap<Vec<u8>, u32>,
+}
+
+/// The wire path's lookup key of a resource or scope as encoded: a presence byte, the length
+/// of the message, the message, then the schema URL. Written into `key` (reused).
+pub(crate) fn raw_key(key: &mut Vec<u8>, message: Option<&[u8]>, schema_url: &[u8]) {
+    key.clear();
+    match message {
+        Some(message) => {
+            key.push(1);
+            key.extend_from_slice(&(message.len() as u64).to_le_bytes());
+            key.extend_from_slice(message);
+        }
+        None => key.push(0),
+    }
+    key.extend_from_slice(schema_url);
 }
 
 impl RefTables {
@@ -74,6 +93,36 @@ impl RefTables {
         });
         self.scope_index.insert(key, index);
         index
+    }
+
+    /// The reference of a resource by its encoded lookup key ([`raw_key`]); on first sight
+    /// `decode` builds it and it is interned as [`RefTables::intern_resource`] does, so equal
+    /// resources get one reference however they were encoded.
+    pub(crate) fn intern_raw_resource(
+        &mut self,
+        key: &[u8],
+        decode: impl FnOnce() -> Result<ResourceSpans, RowsError>,
+    ) -> Result<u32, RowsError> {
+        if let Some(index) = self.raw_resource_index.get(key) {
+            return Ok(*index);
+        }
+        let index = self.intern_resource(&decode()?);
+        self.raw_resource_index.insert(key.to_vec(), index);
+        Ok(index)
+    }
+
+    /// The reference of a scope by its encoded lookup key (see [`RefTables::intern_raw_resource`]).
+    pub(crate) fn intern_raw_scope(
+        &mut self,
+        key: &[u8],
+        decode: impl FnOnce() -> Result<ScopeSpans, RowsError>,
+    ) -> Result<u32, RowsError> {
+        if let Some(index) = self.raw_scope_index.get(key) {
+            return Ok(*index);
+        }
+        let index = self.intern_scope(&decode()?);
+        self.raw_scope_index.insert(key.to_vec(), index);
+        Ok(index)
     }
 
     /// The resource entry `index` (a `ResourceSpans` without scope spans).
@@ -127,6 +176,8 @@ impl RefTables {
             scopes,
             resource_index: HashMap::new(),
             scope_index: HashMap::new(),
+            raw_resource_index: HashMap::new(),
+            raw_scope_index: HashMap::new(),
         })
     }
 }

@@ -33,46 +33,46 @@ struct FlatSpan<'a> {
 
 /// Accumulates span rows and turns them into a `RecordBatch`.
 pub(crate) struct SpanBatchBuilder {
-    schema: SchemaRef,
-    rows: usize,
-    trace_id: FixedSizeBinaryBuilder,
-    trace_start: UInt64Builder,
-    trace_duration: UInt64Builder,
-    root_service_name: StringBuilder,
-    root_span_name: StringBuilder,
-    span_id: FixedSizeBinaryBuilder,
-    parent_index: Int32Builder,
-    parent_span_id: BinaryBuilder,
-    nested_set_left: Int32Builder,
-    nested_set_right: Int32Builder,
-    start_offset: Int64Builder,
-    duration: Int64Builder,
-    name: StringBuilder,
-    kind: Int32Builder,
-    status_code: Int32Builder,
-    status_message: StringBuilder,
-    trace_state: StringBuilder,
-    flags: UInt32Builder,
-    dropped_attributes: UInt32Builder,
-    dropped_events: UInt32Builder,
-    dropped_links: UInt32Builder,
-    resource_ref: UInt32Builder,
-    scope_ref: UInt32Builder,
-    resource_dedicated: Vec<StringBuilder>,
-    span_dedicated: Vec<DedicatedBuilder>,
+    pub(super) schema: SchemaRef,
+    pub(super) rows: usize,
+    pub(super) trace_id: FixedSizeBinaryBuilder,
+    pub(super) trace_start: UInt64Builder,
+    pub(super) trace_duration: UInt64Builder,
+    pub(super) root_service_name: StringBuilder,
+    pub(super) root_span_name: StringBuilder,
+    pub(super) span_id: FixedSizeBinaryBuilder,
+    pub(super) parent_index: Int32Builder,
+    pub(super) parent_span_id: BinaryBuilder,
+    pub(super) nested_set_left: Int32Builder,
+    pub(super) nested_set_right: Int32Builder,
+    pub(super) start_offset: Int64Builder,
+    pub(super) duration: Int64Builder,
+    pub(super) name: StringBuilder,
+    pub(super) kind: Int32Builder,
+    pub(super) status_code: Int32Builder,
+    pub(super) status_message: StringBuilder,
+    pub(super) trace_state: StringBuilder,
+    pub(super) flags: UInt32Builder,
+    pub(super) dropped_attributes: UInt32Builder,
+    pub(super) dropped_events: UInt32Builder,
+    pub(super) dropped_links: UInt32Builder,
+    pub(super) resource_ref: UInt32Builder,
+    pub(super) scope_ref: UInt32Builder,
+    pub(super) resource_dedicated: Vec<StringBuilder>,
+    pub(super) span_dedicated: Vec<DedicatedBuilder>,
     /// Attribute key of each span dedicated column, by slot (a linear scan with a length check
     /// beats hashing every attribute key: measured in `ingester/benches/ingest.rs`).
-    span_dedicated_keys: Vec<&'static str>,
+    pub(super) span_dedicated_keys: Vec<&'static str>,
     /// Per slot, the index of the attribute moved into it (reused across spans).
-    taken: Vec<Option<usize>>,
-    attrs: AttrListBuilder,
-    events: EventListBuilder,
-    links: LinkListBuilder,
+    pub(super) taken: Vec<Option<usize>>,
+    pub(super) attrs: AttrListBuilder,
+    pub(super) events: EventListBuilder,
+    pub(super) links: LinkListBuilder,
     /// Per resource reference: its dedicated column values.
-    resource_values: Vec<Vec<Option<String>>>,
+    pub(super) resource_values: Vec<Vec<Option<String>>>,
 }
 
-enum DedicatedBuilder {
+pub(super) enum DedicatedBuilder {
     String(StringBuilder),
     Int(Int64Builder),
 }
@@ -138,7 +138,7 @@ fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
     })
 }
 
-fn non_empty(text: &str) -> Option<&str> {
+pub(super) fn non_empty(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
 }
 
@@ -240,7 +240,7 @@ impl SpanBatchBuilder {
         })
     }
 
-    fn remember_resource(&mut self, resource_ref: u32, resource_span: &ResourceSpans) {
+    pub(super) fn remember_resource(&mut self, resource_ref: u32, resource_span: &ResourceSpans) {
         let index = resource_ref as usize;
         // Entries are never empty once computed (one value per resource dedicated column); a
         // builder may meet references interned by an earlier builder, in any order.
