@@ -13,7 +13,7 @@ use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_storage::block::{BlockReader, BlockWriter, BlockWriterConfig};
 use contrail_storage::convert::Trace;
 use contrail_traceql::fetch::{FetchRequest, MemoryBudget, SpanSource};
-use contrail_traceql::search::driver::InlineRunner;
+use contrail_traceql::InlineRunner;
 use contrail_traceql::{SearchOptions, parse, plan_search, search};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
