@@ -36,4 +36,4 @@ if ! command -v promtool >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
-cargo test --workspace
+cargo test --workspace --no-fail-fast

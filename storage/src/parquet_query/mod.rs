@@ -9,6 +9,7 @@
 //!   the synchronous reader (on a CPU pool, no IO);
 //! - [`reader`]: an `AsyncFileReader` and the one-GET footer fetch.
 
+mod compare;
 pub mod decode;
 pub mod dictionary;
 pub mod predicate;

@@ -12,11 +12,13 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, Datum, Float64Array, Int64Array, Scalar,
+    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, Float64Array, Int64Array, Scalar,
     StringArray,
 };
-use arrow::compute::kernels::cmp;
 use arrow::datatypes::DataType;
+
+pub use super::compare::CompareOp;
+use super::compare::kernel;
 
 /// A literal a predicate compares with.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,30 +33,6 @@ impl Literal {
     /// A byte-string literal from text.
     pub fn text(value: &str) -> Literal {
         Literal::Bytes(Arc::from(value.as_bytes()))
-    }
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CompareOp {
-    fn holds(self, ordering: Ordering) -> bool {
-        match self {
-            CompareOp::Eq => ordering == Ordering::Equal,
-            CompareOp::Ne => ordering != Ordering::Equal,
-            CompareOp::Lt => ordering == Ordering::Less,
-            CompareOp::Le => ordering != Ordering::Greater,
-            CompareOp::Gt => ordering == Ordering::Greater,
-            CompareOp::Ge => ordering != Ordering::Less,
-        }
     }
 }
 
@@ -231,21 +209,6 @@ fn is_integer(data_type: &DataType) -> bool {
 
 fn all_false(len: usize) -> BooleanArray {
     BooleanArray::new(arrow::buffer::BooleanBuffer::new_unset(len), None)
-}
-
-fn kernel(
-    op: CompareOp,
-    left: &dyn Datum,
-    right: &dyn Datum,
-) -> Result<BooleanArray, arrow::error::ArrowError> {
-    match op {
-        CompareOp::Eq => cmp::eq(left, right),
-        CompareOp::Ne => cmp::neq(left, right),
-        CompareOp::Lt => cmp::lt(left, right),
-        CompareOp::Le => cmp::lt_eq(left, right),
-        CompareOp::Gt => cmp::gt(left, right),
-        CompareOp::Ge => cmp::gt_eq(left, right),
-    }
 }
 
 fn compare_array(

@@ -6,7 +6,7 @@ use arrow::array::{Array, ArrowPrimitiveType, BooleanArray, PrimitiveArray};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type, UInt64Type};
 
-use super::{CompareOp, kernel};
+use crate::parquet_query::compare::{CompareOp, kernel};
 
 /// Largest set member for which membership uses a lookup table.
 const TABLE_LIMIT: i64 = 1 << 16;
