@@ -7,8 +7,9 @@
 #   validation, DuckDB), with pip;
 # - promtool (Debian's `prometheus` package), which checks the /metrics text format, with apt-get
 #   (as root, or through sudo).
-# Then it runs `cargo test --workspace`. Tests that need ../shared (the conformance files) say so
-# in one line and count as skipped when it is absent.
+# Then it runs `cargo test --workspace --no-fail-fast` (every test binary, even after a
+# failure). Tests that need ../shared (the conformance files) say so in one line and count as
+# skipped when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
