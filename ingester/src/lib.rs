@@ -27,6 +27,7 @@ mod metrics;
 mod ownership;
 mod reads;
 mod recent_metrics;
+mod recent_units;
 mod reload;
 mod search;
 mod service;

@@ -33,6 +33,29 @@ impl RecentTrace {
     pub fn decode(&self) -> Option<Trace> {
         decode_chunks(self.trace_id, &self.chunks, &mut Dropped::default())
     }
+
+    /// A recent trace over `chunks` (tests).
+    #[cfg(test)]
+    pub(crate) fn from_chunks(
+        trace_id: TraceId,
+        chunks: Vec<Bytes>,
+        start: u64,
+        end: u64,
+        spans: u64,
+    ) -> Self {
+        RecentTrace {
+            trace_id,
+            start_unix_nano: start,
+            end_unix_nano: end,
+            span_count: spans,
+            chunks,
+        }
+    }
+
+    /// The pushed `tempopb.Trace` messages, undecoded.
+    pub(crate) fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
 }
 
 impl RecentSnapshot {

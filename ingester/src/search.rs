@@ -1,5 +1,6 @@
 //! TraceQL search over the recent data of one tenant (`SearchRecent`): the live, head and
-//! flushing traces are decoded on the CPU pool into a `traceql::MemorySource`, the local
+//! flushing traces become lazily decoded units (see `recent_units`: traces the query's
+//! needles rule out are skipped undecoded, the rest is decoded newest first), the local
 //! complete blocks (uploaded, kept under `<wal>/blocks` for `complete_block_timeout`) become
 //! `BlockSpanSource`s, and the engine's driver searches them all at once, so a span is found
 //! from its ack until the querier's blocklist poll and backend window cover its block. A trace
@@ -15,12 +16,14 @@ use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
     SpanSource,
 };
+use contrail_traceql::needles::Needles;
 use contrail_traceql::{CpuRunError, CpuRunner};
-use contrail_traceql::{MemorySource, MemoryTrace, SearchOptions, plan_search, search};
+use contrail_traceql::{MemoryTrace, SearchOptions, plan_search, search};
 
 use crate::cpu::CpuPool;
 use crate::error::{Error, Result};
 use crate::reads::RecentSnapshot;
+use crate::recent_units::{groups, units};
 use crate::service::Ingester;
 
 /// Bytes one search over recent data may hold (fetched spans and results).
@@ -92,8 +95,15 @@ impl Ingester {
         let snapshot = self.recent(tenant, options.start_unix_nano, end);
         let runner: Arc<dyn CpuRunner> = Arc::new(self.inner.cpu.clone());
         let mut sources: Vec<Arc<dyn SpanSource>> = block_sources(&snapshot);
-        let traces = self.memory_traces(snapshot).await?;
-        sources.push(Arc::new(MemorySource::new(traces, runner.clone())));
+        let needles = plan.fetch.as_ref().map_or(Needles::Unknown, Needles::of);
+        let groups = self
+            .inner
+            .cpu
+            .run(move || groups(&snapshot.traces, &needles, &snapshot.blocks))
+            .await?;
+        for unit in units(groups, runner.clone()) {
+            sources.push(Arc::new(unit));
+        }
         let budget = MemoryBudget::new(SEARCH_MEMORY_BYTES);
         let outcome = search(&plan, &sources, runner.as_ref(), &budget)
             .await

@@ -20,6 +20,7 @@ pub mod eval;
 pub mod fetch;
 pub mod memory;
 pub mod metrics;
+pub mod needles;
 pub mod plan;
 pub mod retain;
 pub mod search;
