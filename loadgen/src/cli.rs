@@ -82,11 +82,25 @@ pub struct BenchArgs {
     /// W6: background load while probing, spans per second.
     #[arg(long, default_value_t = 50_000.0)]
     pub w6_background_spans_per_s: f64,
+    /// Run only these workloads (comma-separated: w1,w2,w6); the others are reported as not
+    /// selected. BENCHMARKS.md is left alone unless every workload runs.
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
 }
 
 impl BenchArgs {
-    fn config(&self) -> BenchConfig {
-        let markdown_opt = if self.no_markdown {
+    fn config(&self) -> Result<BenchConfig> {
+        let mut selected = Vec::new();
+        for name in &self.workloads {
+            let name = name.trim().to_ascii_lowercase();
+            if !matches!(name.as_str(), "w1" | "w2" | "w6") {
+                return Err(Error::InvalidArgument(format!(
+                    "--workloads: unknown workload {name:?} (the runner drives w1, w2 and w6)"
+                )));
+            }
+            selected.push(name);
+        }
+        let markdown_opt = if self.no_markdown || !selected.is_empty() {
             None
         } else {
             Some(
@@ -95,7 +109,7 @@ impl BenchArgs {
                     .unwrap_or_else(|| self.repo.join("BENCHMARKS.md")),
             )
         };
-        BenchConfig {
+        Ok(BenchConfig {
             contrail_bin: self.contrail.clone(),
             cli_bin: self.cli.clone(),
             repo_dir: self.repo.clone(),
@@ -113,7 +127,8 @@ impl BenchArgs {
             api_address: self.api_address,
             w6_probes: self.w6_probes,
             w6_background_spans_per_s: self.w6_background_spans_per_s,
-        }
+            workloads: selected,
+        })
     }
 }
 
@@ -299,7 +314,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(args) => {
-            let results = run_bench(&args.config())?;
+            let results = run_bench(&args.config()?)?;
             let report = serde_json::json!({ "mode": "bench", "results": results });
             println!("{report}");
             Ok(())

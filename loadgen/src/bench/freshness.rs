@@ -32,6 +32,7 @@ pub(super) fn freshness(config: &BenchConfig) -> WorkloadResult {
     let mut p50 = Vec::new();
     let mut p99 = Vec::new();
     let mut max = Vec::new();
+    let mut missed = Vec::new();
     for run in 0..config.runs {
         let data_dir = config.work_dir.join(format!("w6-data-{run}"));
         let _ = std::fs::remove_dir_all(&data_dir);
@@ -46,6 +47,8 @@ pub(super) fn freshness(config: &BenchConfig) -> WorkloadResult {
         match measured {
             Ok(mut latencies) => {
                 latencies.sort_by(f64::total_cmp);
+                let cap = GIVE_UP.as_secs_f64();
+                missed.push(latencies.iter().filter(|latency| **latency >= cap).count() as f64);
                 p50.push(percentile(&latencies, 0.50));
                 p99.push(percentile(&latencies, 0.99));
                 max.push(latencies.last().copied().unwrap_or(f64::NAN));
@@ -59,6 +62,7 @@ pub(super) fn freshness(config: &BenchConfig) -> WorkloadResult {
             Figure::at_most("ack to returned by /api/search, p99 (s)", 1.0, p99),
             Figure::informative("ack to returned by /api/search, p50 (s)", p50),
             Figure::informative("ack to returned by /api/search, max (s)", max),
+            Figure::informative("probes not returned within 30 s", missed),
         ]),
     }
 }
@@ -155,7 +159,7 @@ async fn poll_until_found(
     let query = format!("{{ span.contrail.probe = \"{probe_id}\" }}");
     loop {
         let now_s = crate::cli::now_unix_nano() / 1_000_000_000;
-        let response = http
+        let sent = http
             .get(&url)
             .query(&[
                 ("q", query.as_str()),
@@ -164,19 +168,28 @@ async fn poll_until_found(
                 ("limit", "5"),
             ])
             .send()
-            .await
-            .map_err(|error| format!("GET {url}: {error}"))?;
-        let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|error| format!("GET {url}: {status}, body is not JSON: {error}"))?;
-        if !status.is_success() {
-            return Err(format!("GET {url}: {status}: {body}"));
-        }
-        let found = body["traces"]
-            .as_array()
-            .is_some_and(|traces| !traces.is_empty());
+            .await;
+        // A search slower than the client's timeout, or one the server gave up on (5xx), is
+        // an answer without the probe: the clock keeps running.
+        let found = match sent {
+            Ok(response) if response.status().is_success() => {
+                let body: serde_json::Value = response
+                    .json()
+                    .await
+                    .map_err(|error| format!("GET {url}: the body is not JSON: {error}"))?;
+                body["traces"]
+                    .as_array()
+                    .is_some_and(|traces| !traces.is_empty())
+            }
+            Ok(response) if response.status().is_client_error() => {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                return Err(format!("GET {url}: {status}: {body}"));
+            }
+            Ok(_) => false,
+            Err(error) if error.is_timeout() => false,
+            Err(error) => return Err(format!("GET {url}: {error}")),
+        };
         let elapsed = acked.elapsed();
         if found {
             return Ok(elapsed.as_secs_f64());

@@ -48,6 +48,23 @@ pub struct BenchConfig {
     pub w6_probes: usize,
     /// W6: the background load while probing, spans per second.
     pub w6_background_spans_per_s: f64,
+    /// The workloads to run (`w1`, `w2`, `w6`); empty: all of them.
+    pub workloads: Vec<String>,
+}
+
+impl BenchConfig {
+    fn selected(&self, workload: &str) -> bool {
+        self.workloads.is_empty() || self.workloads.iter().any(|name| name == workload)
+    }
+}
+
+/// Prints one workload's result on stderr as soon as it is known (a long run that is stopped
+/// keeps what it measured), then keeps it.
+fn report(results: &mut Vec<WorkloadResult>, result: WorkloadResult) {
+    if let Ok(line) = serde_json::to_string(&result) {
+        eprintln!("bench: {line}");
+    }
+    results.push(result);
 }
 
 /// One measured figure: its samples (one per run) and its target.
@@ -138,6 +155,8 @@ impl WorkloadResult {
     }
 }
 
+const NOT_SELECTED: &str = "not selected (--workloads)";
+
 /// Runs every workload and, when configured, writes the table into the markdown file.
 pub fn run_bench(config: &BenchConfig) -> Result<Vec<WorkloadResult>> {
     if config.runs == 0 {
@@ -149,19 +168,37 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<WorkloadResult>> {
         .map_err(|source| Error::io("create directory", &config.work_dir, source))?;
     let mut results = Vec::new();
 
-    let w1 = workloads::ingest(config);
-    let server_reason_opt = match &w1.outcome {
-        Outcome::NotRun(reason) if reason.starts_with("server not available") => {
-            Some(reason.clone())
-        }
-        _ => None,
-    };
-    results.push(w1);
+    let mut server_reason_opt = None;
+    if config.selected("w1") {
+        let w1 = workloads::ingest(config);
+        server_reason_opt = match &w1.outcome {
+            Outcome::NotRun(reason) if reason.starts_with("server not available") => {
+                Some(reason.clone())
+            }
+            _ => None,
+        };
+        report(&mut results, w1);
+    } else {
+        report(
+            &mut results,
+            WorkloadResult::not_run("W1 ingest", NOT_SELECTED.to_owned()),
+        );
+    }
 
-    let corpus_dir = config.work_dir.join("corpus");
-    let _ = std::fs::remove_dir_all(&corpus_dir);
-    let corpus = write_corpus(&corpus_dir, CorpusConfig::default(), config.w2_traces, 1000)?;
-    results.push(workloads::storage(config, &corpus_dir, &corpus));
+    if config.selected("w2") {
+        let corpus_dir = config.work_dir.join("corpus");
+        let _ = std::fs::remove_dir_all(&corpus_dir);
+        let corpus = write_corpus(&corpus_dir, CorpusConfig::default(), config.w2_traces, 1000)?;
+        report(
+            &mut results,
+            workloads::storage(config, &corpus_dir, &corpus),
+        );
+    } else {
+        report(
+            &mut results,
+            WorkloadResult::not_run("W2 storage", NOT_SELECTED.to_owned()),
+        );
+    }
 
     for (workload, needs) in [
         (
@@ -176,10 +213,14 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<WorkloadResult>> {
             format!("no driver in the runner yet; needs {needs}"),
         ));
     }
-    results.push(match server_reason_opt {
+    let w6 = match server_reason_opt {
+        _ if !config.selected("w6") => {
+            WorkloadResult::not_run("W6 freshness", NOT_SELECTED.to_owned())
+        }
         Some(reason) => WorkloadResult::not_run("W6 freshness", reason),
         None => freshness::freshness(config),
-    });
+    };
+    report(&mut results, w6);
 
     if let Some(markdown) = &config.markdown_opt {
         let table = render_table(config, &results);

@@ -75,6 +75,7 @@ fn unavailable_components_are_listed_as_not_run() {
         api_address: closed_port(),
         w6_probes: 3,
         w6_background_spans_per_s: 1000.0,
+        workloads: Vec::new(),
     };
     let results = run_bench(&config).unwrap();
     assert_eq!(results.len(), 6);
@@ -98,5 +99,42 @@ fn unavailable_components_are_listed_as_not_run() {
     let written = std::fs::read_to_string(&markdown).unwrap();
     assert!(written.contains("| W1 ingest | | | | | not run: server not available yet"));
     assert!(!written.contains("meets target"));
+    std::fs::remove_dir_all(&work_dir).unwrap();
+}
+
+#[test]
+fn workloads_not_selected_are_reported_so_and_not_run() {
+    let work_dir =
+        std::env::temp_dir().join(format!("contrail-bench-select-{}", std::process::id()));
+    std::fs::create_dir_all(&work_dir).unwrap();
+    let config = BenchConfig {
+        contrail_bin: "true".into(),
+        cli_bin: "false".into(),
+        repo_dir: work_dir.clone(),
+        server_config: work_dir.join("tempo.yaml"),
+        work_dir: work_dir.clone(),
+        markdown_opt: None,
+        runs: 1,
+        w1_duration: Duration::from_secs(1),
+        w2_traces: 20,
+        server_start_timeout: Duration::from_secs(5),
+        otlp_grpc_address: closed_port(),
+        api_address: closed_port(),
+        w6_probes: 3,
+        w6_background_spans_per_s: 1000.0,
+        workloads: vec!["w2".to_owned()],
+    };
+    let results = run_bench(&config).unwrap();
+    let reasons: Vec<(&str, String)> = results
+        .iter()
+        .map(|result| match &result.outcome {
+            Outcome::NotRun(reason) => (result.workload, reason.clone()),
+            Outcome::Measured(_) => (result.workload, "measured".to_owned()),
+        })
+        .collect();
+    assert_eq!(reasons[0], ("W1 ingest", NOT_SELECTED.to_owned()));
+    // W2 ran (and failed on the CLI that always fails)
+    assert!(reasons[1].1.contains("block write"), "{:?}", reasons[1]);
+    assert_eq!(reasons[5], ("W6 freshness", NOT_SELECTED.to_owned()));
     std::fs::remove_dir_all(&work_dir).unwrap();
 }
