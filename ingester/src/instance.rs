@@ -53,6 +53,9 @@ impl CutBlock {
 pub(crate) struct CompleteBlock {
     pub(crate) reader: Arc<BlockReader>,
     pub(crate) uploaded_unix_nano: u64,
+    /// The block's trace IDs, sorted, when this ingester wrote it (`None`: found on disk at
+    /// start-up).
+    pub(crate) trace_ids: Option<Arc<[TraceId]>>,
 }
 
 #[derive(Debug, Default)]
@@ -296,7 +299,7 @@ impl Instance {
         &self,
         start_unix_nano: u64,
         end_unix_nano: u64,
-    ) -> (Vec<(TraceId, TraceChunks)>, Vec<Arc<BlockReader>>) {
+    ) -> (Vec<(TraceId, TraceChunks)>, Vec<CompleteBlock>) {
         let state = self.lock();
         let mut traces: Vec<(TraceId, TraceChunks)> = Vec::new();
         let mut add = |trace_id: &TraceId, data: &TraceChunks| {
@@ -325,7 +328,7 @@ impl Instance {
                 let block_end = meta.end_time.timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
                 (end_unix_nano == 0 || block_start <= end_unix_nano) && block_end >= start_unix_nano
             })
-            .map(|block| block.reader.clone())
+            .cloned()
             .collect();
         (traces, blocks)
     }

@@ -309,6 +309,9 @@ impl Ingester {
                     CompleteBlock {
                         reader: Arc::new(reader),
                         uploaded_unix_nano: inner.clock.now_unix_nanos(),
+                        trace_ids: Some(
+                            block.traces.iter().map(|(trace_id, _)| *trace_id).collect(),
+                        ),
                     },
                 );
                 inner

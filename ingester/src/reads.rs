@@ -91,6 +91,8 @@ pub struct RecentSnapshot {
     pub traces: Vec<RecentTrace>,
     /// Local complete blocks whose time range overlaps it.
     pub blocks: Vec<Arc<BlockReader>>,
+    /// The trace IDs of each of `blocks` (sorted), when known (blocks this process wrote).
+    pub block_trace_ids: Vec<Option<Arc<[TraceId]>>>,
 }
 
 impl Ingester {
@@ -152,7 +154,8 @@ impl Ingester {
                     chunks: data.chunks,
                 })
                 .collect(),
-            blocks,
+            block_trace_ids: blocks.iter().map(|block| block.trace_ids.clone()).collect(),
+            blocks: blocks.into_iter().map(|block| block.reader).collect(),
         }
     }
 }

@@ -5,8 +5,9 @@
 //! of seconds. Two things keep a search to what it needs:
 //! - [`Needles`]: a trace whose bytes lack the literal of a string equality the query requires
 //!   (`{ span.order.id = "42" }`) cannot match and is left out undecoded, unless a local
-//!   complete block may hold another portion of it (the engine then joins the portions, so
-//!   every portion stays);
+//!   complete block holds another portion of it (the engine then joins the portions, so
+//!   every portion stays): the block's trace IDs as written, or its bloom filter for a
+//!   block found on disk at start-up;
 //! - the rest is cut into units of about [`UNIT_SPANS`] spans, newest first, each decoded
 //!   only when the engine fetches from it: a search that fills its limit from the newest
 //!   traces skips the older units without decoding them.
@@ -14,13 +15,12 @@
 //! The portions of one trace (live, head, flushing) are decoded together, duplicates dropped,
 //! so a unit holds each trace once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use contrail_proto::{ErrorCode, TraceId};
-use contrail_storage::block::BlockReader;
 use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
     SpanSource,
@@ -39,6 +39,8 @@ pub(crate) const UNIT_SPANS: u64 = 32 * 1024;
 /// One trace's portions, undecoded.
 #[derive(Debug, Clone)]
 pub(crate) struct RecentGroup {
+    /// Position in the snapshot's newest-first order.
+    order: usize,
     trace_id: TraceId,
     chunks: Vec<Bytes>,
     start_unix_nano: u64,
@@ -46,14 +48,24 @@ pub(crate) struct RecentGroup {
     spans: u64,
 }
 
+/// The groups a search keeps, and those only a block of unknown content may need.
+#[derive(Debug, Default)]
+pub(crate) struct Grouped {
+    /// Newest first.
+    pub(crate) kept: Vec<RecentGroup>,
+    /// Ruled out by the needles, kept only if a block whose trace IDs are not known (found
+    /// on disk at start-up) may hold another portion: see [`readmit`].
+    pub(crate) doubtful: Vec<RecentGroup>,
+}
+
 /// Groups `traces` (newest first) by trace ID, keeping the newest-first order of each
-/// trace's newest portion, and leaves out the traces `needles` rule out that no block of
-/// `blocks` may hold.
+/// trace's newest portion, and leaves out the traces `needles` rule out that no local block
+/// holds (`block_trace_ids`: each block's sorted trace IDs, `None` when unknown).
 pub(crate) fn groups(
     traces: &[RecentTrace],
     needles: &Needles,
-    blocks: &[Arc<BlockReader>],
-) -> Vec<RecentGroup> {
+    block_trace_ids: &[Option<Arc<[TraceId]>>],
+) -> Grouped {
     let mut index: HashMap<TraceId, usize> = HashMap::with_capacity(traces.len());
     let mut groups: Vec<RecentGroup> = Vec::with_capacity(traces.len());
     for trace in traces {
@@ -68,6 +80,7 @@ pub(crate) fn groups(
             None => {
                 index.insert(trace.trace_id, groups.len());
                 groups.push(RecentGroup {
+                    order: groups.len(),
                     trace_id: trace.trace_id,
                     chunks: trace.chunks().to_vec(),
                     start_unix_nano: trace.start_unix_nano,
@@ -78,26 +91,62 @@ pub(crate) fn groups(
         }
     }
     if matches!(needles, Needles::Unknown) {
-        return groups;
+        return Grouped {
+            kept: groups,
+            doubtful: Vec::new(),
+        };
     }
+    let unknown_blocks = block_trace_ids.iter().any(Option::is_none);
     let finders: Vec<Finder<'_>> = needles.strings().iter().map(Finder::new).collect();
-    groups.retain(|group| {
+    let mut grouped = Grouped::default();
+    for group in groups {
         let admitted = needles.admits(|needle| {
-            let finder = finders
+            finders
                 .iter()
                 .find(|finder| finder.needle() == needle)
-                .expect("a finder per needle");
-            group
-                .chunks
-                .iter()
-                .any(|chunk| finder.find(chunk).is_some())
+                .is_none_or(|finder| {
+                    group
+                        .chunks
+                        .iter()
+                        .any(|chunk| finder.find(chunk).is_some())
+                })
         });
-        admitted
-            || blocks
+        let in_a_block = || {
+            block_trace_ids
                 .iter()
-                .any(|block| block.meta().may_contain(&group.trace_id))
-    });
-    groups
+                .flatten()
+                .any(|ids| ids.binary_search(&group.trace_id).is_ok())
+        };
+        if admitted || in_a_block() {
+            grouped.kept.push(group);
+        } else if unknown_blocks {
+            grouped.doubtful.push(group);
+        }
+    }
+    grouped
+}
+
+/// Adds to `kept` the doubtful groups whose trace ID is in `may_hold` (IDs that a block of
+/// unknown content may hold, by its bloom filter), in newest-first order.
+pub(crate) fn readmit(grouped: Grouped, may_hold: &HashSet<TraceId>) -> Vec<RecentGroup> {
+    let Grouped { mut kept, doubtful } = grouped;
+    let before = kept.len();
+    kept.extend(
+        doubtful
+            .into_iter()
+            .filter(|group| may_hold.contains(&group.trace_id)),
+    );
+    if kept.len() > before {
+        kept.sort_by_key(|group| group.order);
+    }
+    kept
+}
+
+impl RecentGroup {
+    /// The trace's ID.
+    pub(crate) fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
 }
 
 /// Cuts `groups` (newest first) into units of about [`UNIT_SPANS`] spans.

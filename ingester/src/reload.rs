@@ -53,6 +53,7 @@ impl Ingester {
                         .add_complete(CompleteBlock {
                             reader: Arc::new(reader),
                             uploaded_unix_nano: now,
+                            trace_ids: None,
                         });
                     kept += 1;
                 } else {

@@ -7,10 +7,12 @@
 //! with spans both in memory and in a block is joined by the driver (split traces); the
 //! querier merges the ingesters' answers with the blocks' by trace ID.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use contrail_proto::{ErrorCode, TenantId, tempopb};
+use contrail_proto::{ErrorCode, TenantId, TraceId, tempopb};
+use contrail_storage::block::BlockReader;
 use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
@@ -23,7 +25,7 @@ use contrail_traceql::{MemoryTrace, SearchOptions, plan_search, search};
 use crate::cpu::CpuPool;
 use crate::error::{Error, Result};
 use crate::reads::RecentSnapshot;
-use crate::recent_units::{groups, units};
+use crate::recent_units::{Grouped, RecentGroup, groups, readmit, units};
 use crate::service::Ingester;
 
 /// Bytes one search over recent data may hold (fetched spans and results).
@@ -96,11 +98,14 @@ impl Ingester {
         let runner: Arc<dyn CpuRunner> = Arc::new(self.inner.cpu.clone());
         let mut sources: Vec<Arc<dyn SpanSource>> = block_sources(&snapshot);
         let needles = plan.fetch.as_ref().map_or(Needles::Unknown, Needles::of);
-        let groups = self
+        let traces = snapshot.traces;
+        let block_trace_ids = snapshot.block_trace_ids.clone();
+        let grouped = self
             .inner
             .cpu
-            .run(move || groups(&snapshot.traces, &needles, &snapshot.blocks))
+            .run(move || groups(&traces, &needles, &block_trace_ids))
             .await?;
+        let groups = readmit_by_bloom(grouped, &snapshot.blocks, &snapshot.block_trace_ids).await?;
         for unit in units(groups, runner.clone()) {
             sources.push(Arc::new(unit));
         }
@@ -110,6 +115,35 @@ impl Ingester {
             .map_err(search_error)?;
         Ok(outcome.response)
     }
+}
+
+/// The kept groups, with the doubtful ones a block found on disk at start-up may hold a
+/// portion of (its bloom filter, read from local disk).
+async fn readmit_by_bloom(
+    grouped: Grouped,
+    blocks: &[Arc<BlockReader>],
+    block_trace_ids: &[Option<Arc<[TraceId]>>],
+) -> Result<Vec<RecentGroup>> {
+    if grouped.doubtful.is_empty() {
+        return Ok(grouped.kept);
+    }
+    let mut doubtful: Vec<TraceId> = grouped.doubtful.iter().map(RecentGroup::trace_id).collect();
+    doubtful.sort_unstable();
+    let mut may_hold = HashSet::new();
+    for (block, ids) in blocks.iter().zip(block_trace_ids) {
+        if ids.is_some() {
+            continue;
+        }
+        match block.may_contain_any(&doubtful).await {
+            Ok(found) => may_hold.extend(found),
+            // unknown content: every doubtful trace may have a portion there
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot read a local block's bloom filter");
+                may_hold.extend(doubtful.iter().copied());
+            }
+        }
+    }
+    Ok(readmit(grouped, &may_hold))
 }
 
 /// A local complete block as a search unit. Its files are deleted once it passes

@@ -70,7 +70,7 @@ fn portions_of_one_trace_become_one_group_in_newest_first_order() {
         recent(1, 11, "cart", "GET", 200),
         recent(2, 22, "cart", "POST", 100),
     ];
-    let grouped = groups(&traces, &Needles::Unknown, &[]);
+    let grouped = groups(&traces, &Needles::Unknown, &[]).kept;
     assert_eq!(
         ids(&grouped),
         vec![TraceId::from_u128(2), TraceId::from_u128(1)]
@@ -95,7 +95,8 @@ fn traces_without_the_needle_are_left_out() {
         &traces,
         &needles(r#"{ resource.service.name = "payments" }"#),
         &[],
-    );
+    )
+    .kept;
     assert_eq!(
         ids(&kept),
         vec![TraceId::from_u128(2), TraceId::from_u128(4)]
@@ -105,18 +106,20 @@ fn traces_without_the_needle_are_left_out() {
         &traces,
         &needles(r#"{ resource.service.name = "cart" && name = "GET /cart" }"#),
         &[],
-    );
+    )
+    .kept;
     assert_eq!(
         ids(&both),
         vec![TraceId::from_u128(1), TraceId::from_u128(4)]
     );
-    let unknown = groups(&traces, &needles("{ duration > 1ns }"), &[]);
+    let unknown = groups(&traces, &needles("{ duration > 1ns }"), &[]).kept;
     assert_eq!(unknown.len(), 4);
 }
 
 #[test]
 fn units_hold_about_unit_spans_newest_first_with_a_bound() {
     let big = |trace: u128, start: u64| RecentGroup {
+        order: trace as usize,
         trace_id: TraceId::from_u128(trace),
         chunks: Vec::new(),
         start_unix_nano: start,
@@ -155,7 +158,7 @@ async fn a_search_that_fills_its_limit_from_the_newest_unit_decodes_no_other() {
         })
         .collect();
     let cut: Vec<Arc<RecentUnit>> = units(
-        groups(&traces, &Needles::Unknown, &[]),
+        groups(&traces, &Needles::Unknown, &[]).kept,
         Arc::new(InlineRunner),
     )
     .into_iter()
@@ -187,5 +190,37 @@ async fn a_search_that_fills_its_limit_from_the_newest_unit_decodes_no_other() {
         decoded,
         vec![true, false, false],
         "only the newest unit was decoded"
+    );
+}
+
+#[test]
+fn a_trace_with_a_portion_in_a_local_block_is_kept() {
+    let traces = vec![
+        recent(1, 11, "cart", "GET", 300),
+        recent(2, 21, "cart", "GET", 200),
+        recent(3, 31, "payments", "charge", 100),
+    ];
+    let wanted = needles(r#"{ resource.service.name = "payments" }"#);
+    // trace 2 has another portion in a block this ingester wrote
+    let written: Arc<[TraceId]> = vec![TraceId::from_u128(2), TraceId::from_u128(9)].into();
+    let grouped = groups(&traces, &wanted, &[Some(written.clone())]);
+    assert_eq!(
+        ids(&grouped.kept),
+        vec![TraceId::from_u128(2), TraceId::from_u128(3)]
+    );
+    assert!(grouped.doubtful.is_empty());
+    // with a block found at start-up (IDs unknown), the others are doubtful ...
+    let grouped = groups(&traces, &wanted, &[Some(written), None]);
+    assert_eq!(ids(&grouped.doubtful), vec![TraceId::from_u128(1)]);
+    // ... and come back, in order, when its bloom filter may hold them
+    let may_hold: HashSet<TraceId> = [TraceId::from_u128(1)].into_iter().collect();
+    let kept = readmit(grouped, &may_hold);
+    assert_eq!(
+        ids(&kept),
+        vec![
+            TraceId::from_u128(1),
+            TraceId::from_u128(2),
+            TraceId::from_u128(3)
+        ]
     );
 }

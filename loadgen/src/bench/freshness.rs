@@ -1,9 +1,9 @@
 //! W6 freshness: how long after the ack of an export its span is returned by `/api/search`.
 //!
 //! A freshly started single binary receives a steady background load (the generated corpus at
-//! `w6_background_spans_per_s` over 4 OTLP gRPC streams) while a probe loop sends one span at a
-//! time with a unique attribute (`span.contrail.probe`), notes the instant the export was
-//! acknowledged, and polls `GET /api/search?q={ span.contrail.probe = "<id>" }` every 5 ms until
+//! `w6_background_spans_per_s` over 4 OTLP gRPC streams); after a warm-up of 30 s a probe
+//! loop sends one span at a time with a unique attribute (`span.contrail.probe`), notes the
+//! instant the export was acknowledged, and polls `GET /api/search?q={ span.contrail.probe = "<id>" }` every 5 ms until
 //! the trace is in the answer. The figure is the time from the ack to the first answer that has
 //! it (p50, p99, max over the probes); a probe not found within 30 s counts as 30 s.
 
@@ -26,6 +26,9 @@ use crate::send::{Protocol, SendConfig, Source, send};
 const WORKLOAD: &str = "W6 freshness";
 const GIVE_UP: Duration = Duration::from_secs(30);
 const POLL_EVERY: Duration = Duration::from_millis(5);
+/// Background load before the first probe: the live traces, the head block and the blocks
+/// being flushed fill up to their steady state (a head cut every few seconds at 50k spans/s).
+const WARM_UP: Duration = Duration::from_secs(30);
 
 /// Runs W6 `config.runs` times; each run sends `config.w6_probes` probes.
 pub(super) fn freshness(config: &BenchConfig) -> WorkloadResult {
@@ -100,6 +103,7 @@ async fn run_probes(config: &BenchConfig, run: usize) -> Result<Vec<f64>, String
     // Longer than the probes can take; the task is aborted when they are done.
     background.duration_opt = Some(Duration::from_secs(3600));
     let load = tokio::spawn(send(background));
+    tokio::time::sleep(WARM_UP).await;
     let result = probe_loop(config, &http, run).await;
     load.abort();
     let _ = load.await;

@@ -13,6 +13,7 @@ mod condition;
 mod eval;
 mod generic;
 mod leaves;
+mod matching;
 mod output;
 mod plan;
 mod recent;
