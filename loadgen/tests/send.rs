@@ -32,6 +32,8 @@ struct Received {
     trace_ids: Mutex<BTreeSet<Vec<u8>>>,
     /// Answer every request with 503 / UNAVAILABLE.
     refuse: AtomicBool,
+    /// Take 20 ms per HTTP request (a server slower than the producer).
+    slow: AtomicBool,
 }
 
 impl Received {
@@ -99,6 +101,9 @@ async fn http_traces(
 ) -> (StatusCode, &'static str) {
     if received.refuse.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "ingester is starting");
+    }
+    if received.slow.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let content_type = headers
         .get("content-type")
@@ -269,6 +274,35 @@ async fn rate_and_span_limits_hold() {
     );
     assert_eq!(received.spans.load(Ordering::Relaxed), report.spans_acked);
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_run_without_rate_limit_ends_at_its_duration() {
+    // the producer is always ahead of a slow server: the deadline must still end the run
+    let (addr, received, server) = start_http().await;
+    received.slow.store(true, Ordering::Relaxed);
+    let mut timed = config(
+        addr,
+        Protocol::HttpProtobuf,
+        Source::Generated {
+            config: CorpusConfig::default(),
+            traces_opt: None,
+            spans_per_batch: 100,
+        },
+    );
+    timed.duration_opt = Some(Duration::from_millis(500));
+    let started = Instant::now();
+    let report = tokio::time::timeout(Duration::from_secs(10), send(timed))
+        .await
+        .expect("the run ends within 10 s")
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(report.spans_acked > 0, "{report:?}");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "ran {elapsed:?} for a 0.5 s duration"
+    );
     server.abort();
 }
 

@@ -210,6 +210,14 @@ fn abort(shared: &Shared, reason: String) {
 }
 
 async fn next_item(shared: &Shared) -> Option<Item> {
+    // `timeout_at` polls the future before the clock: with items always ready (a producer
+    // ahead of the streams) it would never end the run, so the deadline is checked first.
+    if shared
+        .deadline_opt
+        .is_some_and(|deadline| Instant::now() >= deadline)
+    {
+        return None;
+    }
     let receive = async { shared.items_rx.lock().await.recv().await };
     match shared.deadline_opt {
         Some(deadline) => tokio::time::timeout_at(deadline, receive)
