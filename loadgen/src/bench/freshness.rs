@@ -27,7 +27,7 @@ const WORKLOAD: &str = "W6 freshness";
 const GIVE_UP: Duration = Duration::from_secs(30);
 const POLL_EVERY: Duration = Duration::from_millis(5);
 /// Background load before the first probe: the live traces, the head block and the blocks
-/// being flushed fill up to their steady state (a head cut every few seconds at 50k spans/s).
+/// being flushed fill up to their steady state.
 const WARM_UP: Duration = Duration::from_secs(30);
 
 /// Runs W6 `config.runs` times; each run sends `config.w6_probes` probes.
