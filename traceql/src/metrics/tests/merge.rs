@@ -21,6 +21,18 @@ const QUERIES: &[&str] = &[
     "{ } | compare({ span.code = 500 }, 2)",
 ];
 
+/// `spans` with one span per (trace, span) ID, the first kept. A span ID names one span; two
+/// different spans under one ID (a broken client) give the same numbers whatever the split,
+/// but which copy's value places the ID's exemplar under a quantile series then depends on
+/// the merge order.
+fn unique_ids(spans: Vec<TestSpan>) -> Vec<TestSpan> {
+    let mut seen = std::collections::HashSet::new();
+    spans
+        .into_iter()
+        .filter(|span| seen.insert((span.trace, span.span)))
+        .collect()
+}
+
 fn arbitrary_span() -> impl Strategy<Value = TestSpan> {
     (
         0u8..12,
@@ -123,7 +135,7 @@ proptest! {
 
     #[test]
     fn any_split_and_merge_order_gives_the_same_numbers(
-        spans in prop::collection::vec(arbitrary_span(), 0..60),
+        spans in prop::collection::vec(arbitrary_span(), 0..60).prop_map(unique_ids),
         query in 0..QUERIES.len(),
         assignment in prop::collection::vec(0usize..4, 60),
         batch_size in 1usize..8,
@@ -185,7 +197,7 @@ proptest! {
     /// count disjoint span starts (before and from a cut) give the answer of one job.
     #[test]
     fn jobs_split_at_a_cut_count_each_span_once(
-        spans in prop::collection::vec(arbitrary_span(), 0..60),
+        spans in prop::collection::vec(arbitrary_span(), 0..60).prop_map(unique_ids),
         query in 0..QUERIES.len(),
         cut_ms in 0u64..200_001,
         instant in any::<bool>(),
