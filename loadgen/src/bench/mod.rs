@@ -200,17 +200,23 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<WorkloadResult>> {
         );
     }
 
-    for (workload, needs) in [
+    for (workload, elsewhere) in [
         (
             "W3 search",
-            "search over blocks (querier + TraceQL evaluation)",
+            "scripts/w3/run_w3.py and run_w3_http.py, see \"Search end to end (W3)\"",
         ),
-        ("W4 trace by ID", "trace-by-ID over 1,000 blocks (querier)"),
-        ("W5 compaction", "the compactor"),
+        (
+            "W4 trace by ID",
+            "cargo bench -p contrail-querier --bench trace_by_id, see \"Trace by ID over 1,000 blocks\"",
+        ),
+        (
+            "W5 compaction",
+            "scripts/compactor-bench.sh, see \"Compactor\"",
+        ),
     ] {
         results.push(WorkloadResult::not_run(
             workload,
-            format!("no driver in the runner yet; needs {needs}"),
+            format!("not in the runner: measured with {elsewhere}"),
         ));
     }
     let w6 = match server_reason_opt {
