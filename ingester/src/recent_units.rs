@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use contrail_proto::{ErrorCode, TraceId};
+use contrail_proto::TraceId;
 use contrail_traceql::fetch::{
     FetchError, FetchOutput, FetchRequest, MemoryBudget, SecondPassBatch, SecondPassRequest,
     SpanSource,
@@ -195,13 +195,8 @@ impl RecentUnit {
         self.decoded
             .get_or_try_init(|| async {
                 let groups = self.groups.clone();
-                let traces = run_cpu(self.runner.as_ref(), move || decode(&groups))
-                    .await
-                    .map_err(|error| FetchError::Source {
-                        code: ErrorCode::Internal,
-                        message: error.to_string(),
-                    })?;
-                Ok(MemorySource::new(traces, self.runner.clone()))
+                let traces = run_cpu(self.runner.as_ref(), move || decode(&groups)).await?;
+                Ok::<_, FetchError>(MemorySource::new(traces, self.runner.clone()))
             })
             .await
     }
