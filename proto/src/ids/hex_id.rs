@@ -60,7 +60,12 @@ fn hex_value(digit: u8) -> u8 {
 }
 
 /// Left-pads `bytes` to `N`; empty or longer than `N` is an error.
+#[inline]
 fn pad_bytes<const N: usize>(bytes: &[u8], kind: IdKind) -> Result<[u8; N], IdError> {
+    // the common case, full width: a fixed-size copy (no call to `memmove`)
+    if let Ok(full) = <[u8; N]>::try_from(bytes) {
+        return Ok(full);
+    }
     if bytes.is_empty() || bytes.len() > N {
         return Err(IdError::BytesLength {
             kind,
@@ -98,6 +103,7 @@ macro_rules! hex_id {
 
             /// Converts a binary ID; shorter slices are left-padded with zero bytes, empty or
             /// longer slices are rejected.
+            #[inline]
             pub fn from_bytes(bytes: &[u8]) -> Result<Self, IdError> {
                 pad_bytes::<$len>(bytes, $kind).map(Self)
             }

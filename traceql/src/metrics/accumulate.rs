@@ -112,6 +112,8 @@ pub struct SeriesAccumulator {
     span_starts: SpanStarts,
     partial: SeriesPartial,
     row_traces: Vec<u32>,
+    /// Whether the counting fast path may run (tests compare it with the general loop).
+    fast_path: bool,
 }
 
 impl SeriesAccumulator {
@@ -153,17 +155,25 @@ impl SeriesAccumulator {
                 (options.max_series, options.max_exemplars),
             ),
             row_traces: Vec::new(),
+            fast_path: true,
         })
+    }
+
+    /// The same accumulator without the counting fast path (for tests: both must agree).
+    #[cfg(test)]
+    pub(crate) fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
     }
 
     /// Adds the surviving spans of one batch.
     pub fn observe(&mut self, input: &SpanRows<'_>) {
         let batch = input.batch;
         let mut groups = BatchGroups::new(batch, &self.by);
-        if self.partial.kind == CellKind::Count
+        if self.fast_path
+            && self.partial.kind == CellKind::Count
             && !self.bucketed
             && self.sampling.is_exact()
-            && (self.partial.exemplar_limit == 0 || batch.spans.span_id.is_empty())
             && let Some(keys) = groups.dictionary_keys()
         {
             self.count_dictionary(input, keys, &mut groups);
@@ -277,19 +287,23 @@ impl SeriesAccumulator {
         self.row_traces = row_traces;
     }
 
-    /// The counting fast path (`rate`, `count_over_time` without sampling or exemplars, grouped
-    /// by at most one dictionary column: M1's shape): a tight loop over keys and start times.
+    /// The counting fast path (`rate`, `count_over_time` without sampling, grouped by at most
+    /// one dictionary column: M1's shape): a tight loop over keys and start times, trace by
+    /// trace, with the exemplar pre-check once per trace and series.
     fn count_dictionary(
         &mut self,
         input: &SpanRows<'_>,
         keys: Option<(&[u32], u32)>,
         groups: &mut BatchGroups<'_>,
     ) {
-        let starts = &input.batch.spans.start_unix_nano;
+        let batch = input.batch;
+        let starts = &batch.spans.start_unix_nano;
         let window = self.partial.window.mapper_within(self.span_starts);
         let intervals = self.partial.intervals;
+        let exemplar_limit = self.partial.exemplar_limit;
+        let exemplars = exemplar_limit > 0 && !batch.spans.span_id.is_empty();
         let mut inspected = 0u64;
-        let mut count = |row: usize| {
+        let mut count = |row: usize, trace: usize, score: u64| {
             let Some(start) = starts.get(row).copied() else {
                 return;
             };
@@ -301,13 +315,56 @@ impl SeriesAccumulator {
                 None => 0,
                 Some((keys, values)) => keys.get(row).map_or(values, |key| (*key).min(values)),
             };
-            if let Some(label_set) = groups.label_set_of_local(local, &mut self.partial) {
-                self.partial.counts[label_set as usize * intervals + interval] += 1;
+            let Some(label_set) = groups.label_set_of_local(local, &mut self.partial) else {
+                return;
+            };
+            self.partial.counts[label_set as usize * intervals + interval] += 1;
+            if exemplars
+                && let Some(set) = self.partial.exemplars.get_mut(label_set as usize)
+                && !set.rejects(score, exemplar_limit)
+                && let (Some(trace_info), Some(span_id)) =
+                    (batch.traces.get(trace), batch.spans.span_id.get(row))
+            {
+                set.offer(
+                    Exemplar {
+                        score,
+                        trace_id: trace_info.trace_id,
+                        span_id: *span_id,
+                        start_unix_nano: start,
+                        value: f64::NAN,
+                        bucket: None,
+                    },
+                    exemplar_limit,
+                );
+            }
+        };
+        // Rows ascend: walk the traces alongside (a trace's score once per trace).
+        let traces = &batch.traces;
+        let mut trace = 0;
+        let mut score = None;
+        let mut visit = |row: usize| {
+            while traces.get(trace).is_some_and(|info| info.rows.end <= row) {
+                trace += 1;
+                score = None;
+            }
+            match traces.get(trace) {
+                Some(info) if info.rows.contains(&row) => {
+                    let score = *score.get_or_insert_with(|| {
+                        if exemplars {
+                            trace_hash(info.trace_id.as_bytes())
+                        } else {
+                            0
+                        }
+                    });
+                    count(row, trace, score);
+                }
+                // a row outside every trace is counted, without an exemplar
+                _ => count(row, usize::MAX, 0),
             }
         };
         match input.rows {
-            Some(rows) => rows.iter().for_each(|row| count(*row as usize)),
-            None => (0..starts.len()).for_each(&mut count),
+            Some(rows) => rows.iter().for_each(|row| visit(*row as usize)),
+            None => (0..starts.len()).for_each(&mut visit),
         }
         self.partial.inspected_spans += inspected;
     }

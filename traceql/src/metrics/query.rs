@@ -61,6 +61,23 @@ pub struct QueryAccumulator {
 }
 
 impl QueryAccumulator {
+    /// The same accumulators without their counting fast path (tests).
+    #[cfg(test)]
+    pub(crate) fn without_fast_paths(self) -> Self {
+        QueryAccumulator {
+            leaves: self
+                .leaves
+                .into_iter()
+                .map(|leaf| match leaf {
+                    LeafAccumulator::Series(series) => {
+                        LeafAccumulator::Series(series.without_fast_path())
+                    }
+                    other => other,
+                })
+                .collect(),
+        }
+    }
+
     /// Adds the spans of a batch that survived leaf `leaf`'s pipeline. For a `compare()` leaf
     /// use [`QueryAccumulator::observe_compare`].
     pub fn observe(&mut self, leaf: usize, rows: &SpanRows<'_>) -> Result<()> {

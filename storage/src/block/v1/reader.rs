@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use arrow::array::{FixedSizeBinaryArray, RecordBatch, Scalar};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use contrail_proto::{TenantId, TraceId};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -21,7 +22,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::schema::{FORMAT, TRACE_ID};
+use super::schema::{FORMAT, ROOT_SERVICE_NAME, ROOT_SPAN_NAME, TRACE_ID};
 use crate::block::bloom::{BloomShard, shard_for};
 use crate::block::list::read_block_meta;
 use crate::block::meta::BlockMeta;
@@ -51,6 +52,9 @@ pub enum Projection {
 pub struct Footer {
     pub metadata: Arc<ParquetMetaData>,
     pub arrow: ArrowReaderMetadata,
+    /// The same file for result columns: the trace-level strings (root service and name)
+    /// decode as dictionaries, one key per row instead of a copy of the string.
+    pub results: ArrowReaderMetadata,
     pub tables: Arc<RefTables>,
 }
 
@@ -61,13 +65,20 @@ pub struct ReaderOptions {
     pub pool: DecodePool,
     /// How byte ranges are fetched.
     pub fetch: FetchOptions,
+    /// Returned rows whose result columns a search decodes at once (whole traces: a chunk
+    /// ends at the first trace boundary past it); bounds the memory of a scan.
+    pub result_chunk_rows: usize,
 }
+
+/// [`ReaderOptions::result_chunk_rows`] by default.
+pub const DEFAULT_RESULT_CHUNK_ROWS: usize = 65_536;
 
 impl Default for ReaderOptions {
     fn default() -> Self {
         ReaderOptions {
             pool: DecodePool::shared(),
             fetch: FetchOptions::default(),
+            result_chunk_rows: DEFAULT_RESULT_CHUNK_ROWS,
         }
     }
 }
@@ -140,6 +151,11 @@ impl BlockReader {
     /// The pool this reader decodes on.
     pub fn pool(&self) -> &DecodePool {
         &self.options.pool
+    }
+
+    /// [`ReaderOptions::result_chunk_rows`].
+    pub fn result_chunk_rows(&self) -> usize {
+        self.options.result_chunk_rows.max(1)
     }
 
     /// Whether the block may hold `trace_id`: ID range, then one bloom shard.
@@ -451,13 +467,40 @@ fn build_footer(path: &Path, metadata: ParquetMetaData, row_groups: usize) -> Re
     let tables = RefTables::from_footer(&value_of(RESOURCES_KEY)?, &value_of(SCOPES_KEY)?)
         .map_err(|error| corrupt(path, error))?;
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-    let arrow = ArrowReaderMetadata::try_new(metadata.clone(), options)
+    let arrow = ArrowReaderMetadata::try_new(metadata.clone(), options.clone())
         .map_err(|error| corrupt(path, error))?;
+    let results = ArrowReaderMetadata::try_new(
+        metadata.clone(),
+        options.with_schema(trace_strings_as_dictionaries(arrow.schema())),
+    )
+    .map_err(|error| corrupt(path, error))?;
     Ok(Footer {
         metadata,
         arrow,
+        results,
         tables: Arc::new(tables),
     })
+}
+
+/// `schema` with the root service and name columns as `Dictionary(Int32, Utf8)`.
+fn trace_strings_as_dictionaries(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<FieldRef> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let root = field.name() == ROOT_SERVICE_NAME || field.name() == ROOT_SPAN_NAME;
+            if root && field.data_type() == &DataType::Utf8 {
+                Arc::new(Field::new(
+                    field.name(),
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                    field.is_nullable(),
+                ))
+            } else {
+                field.clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// The rows of `batch` whose `trace_id` is `trace_id`.

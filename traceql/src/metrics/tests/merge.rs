@@ -25,7 +25,7 @@ const QUERIES: &[&str] = &[
 /// different spans under one ID (a broken client) give the same numbers whatever the split,
 /// but which copy's value places the ID's exemplar under a quantile series then depends on
 /// the merge order.
-fn unique_ids(spans: Vec<TestSpan>) -> Vec<TestSpan> {
+pub(super) fn unique_ids(spans: Vec<TestSpan>) -> Vec<TestSpan> {
     let mut seen = std::collections::HashSet::new();
     spans
         .into_iter()
@@ -33,7 +33,7 @@ fn unique_ids(spans: Vec<TestSpan>) -> Vec<TestSpan> {
         .collect()
 }
 
-fn arbitrary_span() -> impl Strategy<Value = TestSpan> {
+pub(super) fn arbitrary_span() -> impl Strategy<Value = TestSpan> {
     (
         0u8..12,
         0u64..200_000,
@@ -104,9 +104,9 @@ fn partial_of(plan: &MetricsPlan, request: &MetricsRequest, batches: &[SpanBatch
     accumulator.finish()
 }
 
-type Fingerprint = (Vec<(String, Vec<u64>, Vec<(String, String)>)>, bool);
+pub(super) type Fingerprint = (Vec<(String, Vec<u64>, Vec<(String, String)>)>, bool);
 
-fn fingerprint(result: &MetricsResult) -> Fingerprint {
+pub(super) fn fingerprint(result: &MetricsResult) -> Fingerprint {
     (
         result
             .series

@@ -14,6 +14,7 @@ use crate::value::Value;
 
 mod arithmetic;
 mod compare;
+mod fast_path;
 mod functions;
 mod job;
 mod merge;

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt64Array,
+    Array, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    UInt64Array,
 };
+use arrow::datatypes::Int32Type;
 use contrail_proto::{SpanId, TraceId};
 use contrail_traceql::fetch::{SpanBatch, SpanColumns, TraceInfo};
 
@@ -52,9 +54,95 @@ fn typed<'a, T: Array + 'static>(
         .ok_or_else(|| format!("column {name} missing or mistyped"))
 }
 
+/// A trace-level string column of the decoded rows, dictionary-encoded (the result columns'
+/// reader decodes the root service and name so: no string copy per row) or plain; each
+/// distinct dictionary value becomes one shared `Arc<str>`.
+struct SharedStrings<'a> {
+    keys: Option<&'a Int32Array>,
+    values: &'a StringArray,
+    shared: Vec<Option<Arc<str>>>,
+}
+
+impl<'a> SharedStrings<'a> {
+    fn new(batch: &'a RecordBatch, name: &str) -> std::result::Result<Self, String> {
+        let column = batch
+            .column_by_name(name)
+            .ok_or_else(|| format!("column {name} missing"))?;
+        if let Some(dictionary) = column.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+            let values = dictionary
+                .values()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| format!("column {name}: dictionary of non-strings"))?;
+            return Ok(SharedStrings {
+                keys: Some(dictionary.keys()),
+                values,
+                shared: vec![None; values.len()],
+            });
+        }
+        Ok(SharedStrings {
+            keys: None,
+            values: typed(batch, name)?,
+            shared: Vec::new(),
+        })
+    }
+
+    /// The position of row `index`'s value in `values`.
+    fn slot(&self, index: usize) -> std::result::Result<usize, String> {
+        let slot = match self.keys {
+            Some(keys) => usize::try_from(keys.value(index)).unwrap_or(usize::MAX),
+            None => index,
+        };
+        if slot >= self.values.len() {
+            return Err(format!("string key {slot} out of range"));
+        }
+        Ok(slot)
+    }
+
+    fn text(&self, index: usize) -> std::result::Result<&'a str, String> {
+        Ok(self.values.value(self.slot(index)?))
+    }
+
+    fn shared(&mut self, index: usize) -> std::result::Result<Arc<str>, String> {
+        let slot = self.slot(index)?;
+        let values = self.values;
+        Ok(match self.shared.get_mut(slot) {
+            Some(shared) => shared
+                .get_or_insert_with(|| Arc::from(values.value(slot)))
+                .clone(),
+            None => Arc::from(values.value(slot)),
+        })
+    }
+}
+
 /// The row reference of a row-group row.
 pub(crate) fn row_ref(row_group: usize, row: u32) -> u64 {
     ((row_group as u64) << 32) | u64::from(row)
+}
+
+/// The position in `batch_rows` of each of `rows` (both ascending, `rows` a subset): one
+/// linear merge walk, the identity when they are the same rows.
+fn positions(rows: &[u32], batch_rows: &[u32]) -> std::result::Result<Vec<usize>, String> {
+    if rows.len() == batch_rows.len() {
+        return if rows == batch_rows {
+            Ok((0..rows.len()).collect())
+        } else {
+            Err("returned rows differ from the decoded rows".to_owned())
+        };
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    let mut next = 0;
+    for row in rows {
+        while batch_rows.get(next).is_some_and(|decoded| decoded < row) {
+            next += 1;
+        }
+        if batch_rows.get(next) != Some(row) {
+            return Err(format!("row {row} not decoded"));
+        }
+        out.push(next);
+        next += 1;
+    }
+    Ok(out)
 }
 
 /// Builds the batch of the returned rows.
@@ -72,20 +160,13 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
         need_span_ids,
         need_structure,
     } = args;
-    let index_of: Vec<usize> = rows
-        .iter()
-        .map(|row| {
-            batch_rows
-                .binary_search(row)
-                .map_err(|_| format!("row {row} not decoded"))
-        })
-        .collect::<std::result::Result<_, _>>()?;
+    let index_of = positions(rows, batch_rows)?;
     debug_assert!(orphaned.windows(2).all(|pair| pair[0] < pair[1]));
     let trace_ids: &FixedSizeBinaryArray = typed(decoded, schema::TRACE_ID)?;
     let trace_start: &UInt64Array = typed(decoded, schema::TRACE_START)?;
     let trace_duration: &UInt64Array = typed(decoded, schema::TRACE_DURATION)?;
-    let root_service: &StringArray = typed(decoded, schema::ROOT_SERVICE_NAME)?;
-    let root_name: &StringArray = typed(decoded, schema::ROOT_SPAN_NAME)?;
+    let mut root_service = SharedStrings::new(decoded, schema::ROOT_SERVICE_NAME)?;
+    let mut root_name = SharedStrings::new(decoded, schema::ROOT_SPAN_NAME)?;
     let start_offset: &Int64Array = typed(decoded, schema::START_OFFSET)?;
     let duration: &Int64Array = typed(decoded, schema::DURATION)?;
     let span_id_column: Option<&FixedSizeBinaryArray> =
@@ -100,17 +181,26 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
             .binary_search(&row)
             .map_err(|_| format!("row {row} not decoded"))
     };
-    let trace_info = |trace: usize, index: usize, position: usize| {
+    let mut trace_info = |trace: usize, index: usize, position: usize| {
         let id = TraceId::from_bytes(trace_ids.value(index)).map_err(|e| e.to_string())?;
         let start = trace_start.value(index);
         let has_root = structure.has_root(trace);
-        let service = root_service.value(index);
+        let service = if has_root && !root_service.text(index)?.is_empty() {
+            Some(root_service.shared(index)?)
+        } else {
+            None
+        };
+        let name = if has_root {
+            Some(root_name.shared(index)?)
+        } else {
+            None
+        };
         Ok::<TraceInfo, String>(TraceInfo {
             trace_id: id,
             start_unix_nano: start,
             end_unix_nano: start.saturating_add(trace_duration.value(index)),
-            root_service_name: (has_root && !service.is_empty()).then(|| Arc::from(service)),
-            root_span_name: has_root.then(|| Arc::from(root_name.value(index))),
+            root_service_name: service,
+            root_span_name: name,
             rows: position..position,
             has_orphans: structure.has_orphans(trace),
             span_count: structure.rows_of(trace).len() as u32,
@@ -133,9 +223,36 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
     }
     let mut markers = markers.into_iter().peekable();
 
-    let mut spans = SpanColumns::default();
+    let mut spans = SpanColumns {
+        start_unix_nano: Vec::with_capacity(rows.len()),
+        duration_nano: Vec::with_capacity(rows.len()),
+        row_ref: Vec::with_capacity(rows.len()),
+        ..SpanColumns::default()
+    };
+    if need_span_ids {
+        spans.span_id.reserve(rows.len());
+    }
+    if need_structure {
+        spans.nested_set_left.reserve(rows.len());
+        spans.nested_set_right.reserve(rows.len());
+        spans.nested_set_parent.reserve(rows.len());
+    }
     let mut traces: Vec<TraceInfo> = Vec::new();
-    let mut current_trace = usize::MAX;
+    // The rows of the current trace (rows ascend: a lookup only when a trace ends).
+    let mut current_rows = 0u32..0u32;
+    let mut current_trace = 0;
+    let (trace_starts, start_offsets, durations) = (
+        trace_start.values(),
+        start_offset.values(),
+        duration.values(),
+    );
+    if [start_offsets.len(), durations.len()] != [trace_starts.len(); 2]
+        || index_of
+            .last()
+            .is_some_and(|last| *last >= trace_starts.len())
+    {
+        return Err("decoded span columns have different lengths".to_owned());
+    }
     for (position, (row, index)) in rows.iter().zip(&index_of).enumerate() {
         while let Some((first, marker_index)) = markers.next_if(|(first, _)| first < row) {
             traces.push(trace_info(
@@ -144,21 +261,17 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
                 position,
             )?);
         }
-        let trace = structure.trace_of(*row);
-        if trace != current_trace {
-            current_trace = trace;
-            traces.push(trace_info(trace, *index, position)?);
+        if !current_rows.contains(row) {
+            current_trace = structure.trace_of_from(*row, current_trace);
+            current_rows = structure.rows_of(current_trace);
+            traces.push(trace_info(current_trace, *index, position)?);
         }
         if let Some(last) = traces.last_mut() {
             last.rows.end = position + 1;
         }
-        let start = trace_start
-            .value(*index)
-            .wrapping_add(start_offset.value(*index) as u64);
+        let start = trace_starts[*index].wrapping_add(start_offsets[*index] as u64);
         spans.start_unix_nano.push(start);
-        spans
-            .duration_nano
-            .push(duration.value(*index).max(0) as u64);
+        spans.duration_nano.push(durations[*index].max(0) as u64);
         if need_span_ids && let Some(ids) = span_id_column {
             spans
                 .span_id

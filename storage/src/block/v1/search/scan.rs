@@ -8,7 +8,8 @@
 //!    `nested_set_left` for the boundaries when the row group has no orphans and the request
 //!    needs no nested sets, parents or child counts);
 //! 4. under `keep_most_recent`, only the matched rows of the traces that can rank (`recent`);
-//! 5. the result columns of those rows only (their pages), → one `SpanBatch`.
+//! 5. the result columns of those rows only (their pages), decoded in chunks of whole traces
+//!    → `SpanBatch`es.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -16,11 +17,12 @@ use std::sync::Arc;
 use contrail_traceql::fetch::SpanBatch;
 
 use super::batch::{BuildArgs, TraceFilters, build_batch};
+use super::chunks::chunks;
 use super::condition::Prune;
 use super::leaves::Leaves;
 use super::plan::{Outputs, ScanPlan, sorted_unique, span_leaves, structure_leaves};
 use super::recent::most_recent;
-use super::structure::{Parent, Structure};
+use super::structure::Structure;
 use crate::block::v1::reader::{BlockReader, Footer, read_error};
 use crate::block::v1::schema;
 use crate::error::{Result, corrupt};
@@ -67,7 +69,8 @@ pub(super) struct Selected {
 /// What one row group gave.
 #[derive(Debug, Default)]
 pub(crate) struct RowGroupOutput {
-    pub(crate) batch: Option<SpanBatch>,
+    /// In row order (several for a row group with many returned rows).
+    pub(crate) batches: Vec<SpanBatch>,
     pub(crate) stats: ScanStats,
     pub(crate) inspected_traces: u64,
     pub(crate) inspected_spans: u64,
@@ -153,7 +156,7 @@ impl Scan<'_> {
         // orphans always come back)
         let mut omitted_traces = 0;
         let returned = if !plan.has_conditions() {
-            whole_traces(&structure, &selected.rows)
+            whole_traces(&structure, selected.rows)
         } else if let Some(keep) = plan.keep_most_recent {
             let kept = most_recent(&structure, &selected.rows, &selected.starts, keep);
             omitted_traces = kept.omitted_traces;
@@ -179,7 +182,7 @@ impl Scan<'_> {
             return Ok(out);
         }
         out.stats.rows_returned += returned.len() as u64;
-        let batch = self
+        let batches = self
             .materialise(
                 Rows {
                     row_group,
@@ -192,13 +195,13 @@ impl Scan<'_> {
                 &mut out,
             )
             .await?;
-        if batch.traces.is_empty() {
-            return Ok(out);
+        out.batches = batches
+            .into_iter()
+            .filter(|batch| !batch.traces.is_empty())
+            .collect();
+        if let Some(first) = out.batches.first_mut() {
+            first.omitted_traces = omitted_traces;
         }
-        out.batch = Some(SpanBatch {
-            omitted_traces,
-            ..batch
-        });
         Ok(out)
     }
 
@@ -258,7 +261,8 @@ impl Scan<'_> {
             .map_err(|error| corrupt(self.path(), error))
     }
 
-    /// Reads the result columns of `rows` and builds their batch.
+    /// Reads the result columns of `rows` and builds their batches (one per chunk of whole
+    /// traces, in row order; none when no row or orphaned portion is returned).
     pub(crate) async fn materialise(
         &self,
         Rows {
@@ -270,7 +274,7 @@ impl Scan<'_> {
         outputs: &Outputs,
         file: &mut SparseFile,
         out: &mut RowGroupOutput,
-    ) -> Result<SpanBatch> {
+    ) -> Result<Vec<SpanBatch>> {
         let plan = self.plan.as_ref();
         let absent_keys = self
             .absent_generic_keys(
@@ -282,17 +286,13 @@ impl Scan<'_> {
             .await?;
         let outputs = &outputs.without_generic(absent_keys);
         let parent_ids = outputs.needs_parent_ids();
-        let mut read_rows = rows.clone();
-        read_rows.extend_from_slice(&orphaned);
-        read_rows.sort_unstable();
-        if parent_ids {
-            read_rows.extend(rows.iter().filter_map(|row| match structure.parent(*row) {
-                Parent::Row(parent) => Some(parent),
-                _ => None,
-            }));
-            read_rows.sort_unstable();
-            read_rows.dedup();
-        }
+        let chunks = chunks(
+            structure,
+            rows,
+            orphaned,
+            parent_ids,
+            self.reader.result_chunk_rows(),
+        );
         let mut leaves = span_leaves(self.leaves, plan.need_span_ids || parent_ids)
             .map_err(|e| corrupt(self.path(), e))?;
         leaves.extend(
@@ -300,16 +300,22 @@ impl Scan<'_> {
                 .leaves(self.leaves)
                 .map_err(|e| corrupt(self.path(), e))?,
         );
+        // chunks are disjoint and in row order: their ranges, concatenated, are ascending
         let read = LeafRead {
             row_group,
             leaves: sorted_unique(leaves),
-            rows: Some(ranges_of(&read_rows)),
+            rows: Some(
+                chunks
+                    .iter()
+                    .flat_map(|chunk| ranges_of(&chunk.read_rows))
+                    .collect(),
+            ),
         };
         out.stats.bytes_fetched += self
             .reader
-            .fetch_more(&read.byte_ranges(&self.footer.arrow), file)
+            .fetch_more(&read.byte_ranges(&self.footer.results), file)
             .await?;
-        let arrow_meta = self.footer.arrow.clone();
+        let arrow_meta = self.footer.results.clone();
         let tables = self.footer.tables.clone();
         let path = self.path().clone();
         let task_file = file.clone();
@@ -321,46 +327,65 @@ impl Scan<'_> {
             end_unix_nano: plan.end_unix_nano,
             trace_ids: plan.trace_ids.clone(),
         };
-        let (batch, held) = self
+        let (batches, held) = self
             .reader
             .pool()
             .run(self.path().as_ref(), move || {
-                let decoded = decode(task_file, &arrow_meta, &read)
-                    .map_err(|e| read_error(&path, e))?
-                    .ok_or_else(|| corrupt(&path, "selected rows decoded to nothing"))?;
-                let held = decoded.get_array_memory_size();
-                let batch = build_batch(BuildArgs {
-                    row_group,
-                    rows: &rows,
-                    orphaned: &orphaned,
-                    filters: &filters,
-                    batch_rows: &read_rows,
-                    decoded: &decoded,
-                    structure: &structure,
-                    outputs: &outputs,
-                    tables: &tables,
-                    need_span_ids: need.0,
-                    need_structure: need.1,
-                })
-                .map_err(|e| corrupt(&path, e))?;
-                Ok((batch, held))
+                let mut batches = Vec::with_capacity(chunks.len());
+                let mut held = 0;
+                for chunk in &chunks {
+                    let chunk_read = LeafRead {
+                        rows: Some(ranges_of(&chunk.read_rows)),
+                        ..read.clone()
+                    };
+                    let decoded = decode(task_file.clone(), &arrow_meta, &chunk_read)
+                        .map_err(|e| read_error(&path, e))?
+                        .ok_or_else(|| corrupt(&path, "selected rows decoded to nothing"))?;
+                    // one chunk's columns are held at a time
+                    held = held.max(decoded.get_array_memory_size());
+                    batches.push(
+                        build_batch(BuildArgs {
+                            row_group,
+                            rows: &chunk.rows,
+                            orphaned: &chunk.orphaned,
+                            filters: &filters,
+                            batch_rows: &chunk.read_rows,
+                            decoded: &decoded,
+                            structure: &structure,
+                            outputs: &outputs,
+                            tables: &tables,
+                            need_span_ids: need.0,
+                            need_structure: need.1,
+                        })
+                        .map_err(|e| corrupt(&path, e))?,
+                    );
+                }
+                Ok((batches, held))
             })
             .await?;
         out.held_bytes += held;
-        Ok(batch)
+        Ok(batches)
     }
 }
 
-/// Every row of the traces that hold one of `rows`.
-fn whole_traces(structure: &Structure, rows: &[u32]) -> Vec<u32> {
+/// Every row of the traces that hold one of `rows` (ascending): one trace lookup per trace,
+/// not per row.
+fn whole_traces(structure: &Structure, rows: Vec<u32>) -> Vec<u32> {
+    if rows.len() == structure.row_count() as usize {
+        // every row (ascending, distinct): already whole traces
+        return rows;
+    }
     let mut out = Vec::with_capacity(rows.len());
-    let mut last_trace = usize::MAX;
+    let mut covered_until = 0u32;
+    let mut trace = 0;
     for row in rows {
-        let trace = structure.trace_of(*row);
-        if trace != last_trace {
-            out.extend(structure.rows_of(trace));
-            last_trace = trace;
+        if row < covered_until {
+            continue;
         }
+        trace = structure.trace_of_from(row, trace);
+        let trace_rows = structure.rows_of(trace);
+        covered_until = trace_rows.end;
+        out.extend(trace_rows);
     }
     out
 }

@@ -185,7 +185,7 @@ impl SpanSource for BlockSpanSource {
             .buffered(in_flight);
         while let Some(scanned) = scans.next().await {
             let RowGroupOutput {
-                batch,
+                batches,
                 stats,
                 inspected_traces,
                 inspected_spans,
@@ -198,7 +198,7 @@ impl SpanSource for BlockSpanSource {
             // Decoded columns were held while the row group was scanned; the batch is held
             // until the engine takes it.
             reservation.check(held_bytes)?;
-            if let Some(batch) = batch {
+            for batch in batches {
                 reservation.add(batch.memory_size())?;
                 output.batches.push(batch);
             }
@@ -267,7 +267,7 @@ impl SpanSource for BlockSpanSource {
                 .read_structure(row_group, bounds_only, &mut file, &mut scratch)
                 .await
                 .map_err(source_error)?;
-            let batch = scan
+            let batches = scan
                 .materialise(
                     Rows {
                         row_group,
@@ -281,8 +281,10 @@ impl SpanSource for BlockSpanSource {
                 )
                 .await
                 .map_err(source_error)?;
-            reservation.add(batch.memory_size())?;
-            parts.push(batch);
+            for batch in batches {
+                reservation.add(batch.memory_size())?;
+                parts.push(batch);
+            }
         }
         for (attribute, _) in &outputs.span {
             let mut values = Vec::new();

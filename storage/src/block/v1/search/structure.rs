@@ -131,6 +131,21 @@ impl Structure {
         self.bounds.len() - 1
     }
 
+    /// Rows of the row group.
+    pub(crate) fn row_count(&self) -> u32 {
+        self.bounds.last().copied().unwrap_or(0)
+    }
+
+    /// The trace holding `row`, when it is at or after trace `from` (ascending walks: the
+    /// next trace is checked before a search).
+    pub(crate) fn trace_of_from(&self, row: u32, from: usize) -> usize {
+        match (self.bounds.get(from + 1), self.bounds.get(from + 2)) {
+            (Some(end), _) if row < *end && self.bounds[from] <= row => from,
+            (Some(start), Some(end)) if *start <= row && row < *end => from + 1,
+            _ => self.trace_of(row),
+        }
+    }
+
     /// The trace holding `row`.
     pub(crate) fn trace_of(&self, row: u32) -> usize {
         self.bounds.partition_point(|start| *start <= row) - 1
