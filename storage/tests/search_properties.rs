@@ -1,9 +1,8 @@
 //! Property: for random queries from the engine's grammar of search features
 //! (`traceql/tests/support/grammar.rs`, shared with the engine's own property test), the answer
 //! is the same whether the traces sit in the in-memory source, in one vc1 block with one row
-//! group (its result columns decoded at once, or in chunks of a few rows), in one block with a
-//! row group per trace, or split over several blocks (a trace's spans in several blocks:
-//! portions with orphans, fetched again by trace ID and joined).
+//! group, in one block with a row group per trace, or split over several blocks (a trace's
+//! spans in several blocks: portions with orphans, fetched again by trace ID and joined).
 
 #[path = "../../traceql/tests/support/mod.rs"]
 mod support;
@@ -13,7 +12,7 @@ use std::sync::Arc;
 use contrail_proto::TenantId;
 use contrail_proto::tempopb::SearchResponse;
 use contrail_storage::block::v1::search::block_units;
-use contrail_storage::block::{BlockReader, BlockWriter, BlockWriterConfig, ReaderOptions};
+use contrail_storage::block::{BlockReader, BlockWriter, BlockWriterConfig};
 use contrail_storage::convert::Trace;
 use contrail_traceql::fetch::SpanSource;
 use contrail_traceql::{MemoryTrace, SearchOptions};
@@ -23,13 +22,11 @@ use proptest::prelude::*;
 use support::grammar::{build, query, raw_traces};
 use support::{run_with, source};
 
-/// Writes `traces` as one block; `row_group_per_trace` cuts a row group after every trace;
-/// the reader decodes the result columns of `chunk_rows` returned rows at a time.
+/// Writes `traces` as one block; `row_group_per_trace` cuts a row group after every trace.
 async fn block(
     store: &Arc<dyn ObjectStore>,
     traces: &[MemoryTrace],
     row_group_per_trace: bool,
-    chunk_rows: usize,
 ) -> Vec<Arc<dyn SpanSource>> {
     let mut sorted: Vec<&MemoryTrace> = traces.iter().collect();
     sorted.sort_by_key(|trace| trace.trace_id);
@@ -49,11 +46,7 @@ async fn block(
             .unwrap();
     }
     let meta = writer.finish().await.unwrap().meta;
-    let options = ReaderOptions {
-        result_chunk_rows: chunk_rows,
-        ..ReaderOptions::default()
-    };
-    let reader = Arc::new(BlockReader::open_with(store.clone(), meta, options).unwrap());
+    let reader = Arc::new(BlockReader::open(store.clone(), meta).unwrap());
     // units of one row group and of the whole block
     let per_unit = if row_group_per_trace { 1 } else { usize::MAX };
     block_units(&reader, per_unit)
@@ -94,17 +87,15 @@ proptest! {
         let answers = runtime.block_on(async {
             let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
             let memory = comparable(run_with(&[source(data.whole.clone())], &query, options.clone()).await);
-            let one_row_group = block(&store, &data.whole, false, usize::MAX).await;
-            let small_chunks = block(&store, &data.whole, false, 3).await;
-            let many_row_groups = block(&store, &data.whole, true, usize::MAX).await;
+            let one_row_group = block(&store, &data.whole, false).await;
+            let many_row_groups = block(&store, &data.whole, true).await;
             let mut many_blocks = Vec::new();
             for part in data.split.iter().filter(|part| !part.is_empty()) {
-                many_blocks.extend(block(&store, part, false, 2).await);
+                many_blocks.extend(block(&store, part, false).await);
             }
             let mut answers = vec![("memory", memory)];
             for (label, sources) in [
                 ("one row group", one_row_group),
-                ("one row group in chunks of 3 rows", small_chunks),
                 ("many row groups", many_row_groups),
                 ("many blocks", many_blocks),
             ] {

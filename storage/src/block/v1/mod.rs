@@ -2,6 +2,7 @@
 //! `meta.json` written last. `writer` streams a block out; `reader` opens one by its meta.
 
 pub mod convert;
+mod footer;
 pub mod merge;
 mod reader;
 pub mod schema;
@@ -10,7 +11,8 @@ mod slices;
 pub mod tags;
 mod writer;
 
-pub use reader::{BlockReader, Footer, Projection, ReaderOptions};
+pub use footer::Footer;
+pub use reader::{BlockReader, Projection, ReaderOptions};
 pub use schema::{
     DEDICATED_COLUMNS, DedicatedColumn, DedicatedScope, DedicatedType, FORMAT, ParquetOptions,
 };

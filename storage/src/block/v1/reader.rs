@@ -12,22 +12,20 @@
 use std::sync::Arc;
 
 use arrow::array::{FixedSizeBinaryArray, RecordBatch, Scalar};
-use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use contrail_proto::{TenantId, TraceId};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use parquet::file::metadata::ParquetMetaData;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::schema::{FORMAT, ROOT_SERVICE_NAME, ROOT_SPAN_NAME, TRACE_ID};
+use super::footer::{Footer, build_footer};
+use super::schema::{FORMAT, TRACE_ID};
 use crate::block::bloom::{BloomShard, shard_for};
 use crate::block::list::read_block_meta;
 use crate::block::meta::BlockMeta;
 use crate::block::paths::{DATA_OBJECT, META_OBJECT, bloom_object, object_path};
-use crate::block::v1::convert::tables::{RESOURCES_KEY, SCOPES_KEY};
 use crate::block::v1::convert::{RefTables, Trace, batch_to_traces};
 use crate::decode_pool::DecodePool;
 use crate::error::{Error, Result, corrupt};
@@ -46,18 +44,6 @@ pub enum Projection {
     Columns(Vec<String>),
 }
 
-/// The decoded footer of a block: Parquet metadata with page indexes, and the resource and
-/// scope tables.
-#[derive(Debug)]
-pub struct Footer {
-    pub metadata: Arc<ParquetMetaData>,
-    pub arrow: ArrowReaderMetadata,
-    /// The same file for result columns: the trace-level strings (root service and name)
-    /// decode as dictionaries, one key per row instead of a copy of the string.
-    pub results: ArrowReaderMetadata,
-    pub tables: Arc<RefTables>,
-}
-
 /// How a reader does its IO and CPU work.
 #[derive(Debug, Clone)]
 pub struct ReaderOptions {
@@ -65,20 +51,13 @@ pub struct ReaderOptions {
     pub pool: DecodePool,
     /// How byte ranges are fetched.
     pub fetch: FetchOptions,
-    /// Returned rows whose result columns a search decodes at once (whole traces: a chunk
-    /// ends at the first trace boundary past it); bounds the memory of a scan.
-    pub result_chunk_rows: usize,
 }
-
-/// [`ReaderOptions::result_chunk_rows`] by default.
-pub const DEFAULT_RESULT_CHUNK_ROWS: usize = 65_536;
 
 impl Default for ReaderOptions {
     fn default() -> Self {
         ReaderOptions {
             pool: DecodePool::shared(),
             fetch: FetchOptions::default(),
-            result_chunk_rows: DEFAULT_RESULT_CHUNK_ROWS,
         }
     }
 }
@@ -151,11 +130,6 @@ impl BlockReader {
     /// The pool this reader decodes on.
     pub fn pool(&self) -> &DecodePool {
         &self.options.pool
-    }
-
-    /// [`ReaderOptions::result_chunk_rows`].
-    pub fn result_chunk_rows(&self) -> usize {
-        self.options.result_chunk_rows.max(1)
     }
 
     /// Whether the block may hold `trace_id`: ID range, then one bloom shard.
@@ -443,64 +417,6 @@ impl BlockReader {
         }
         Err(corrupt(path, "footer: size hint too small twice"))
     }
-}
-
-fn build_footer(path: &Path, metadata: ParquetMetaData, row_groups: usize) -> Result<Footer> {
-    let metadata = Arc::new(metadata);
-    if metadata.num_row_groups() != row_groups {
-        return Err(corrupt(
-            path,
-            format!(
-                "{} row groups, meta.json says {row_groups}",
-                metadata.num_row_groups()
-            ),
-        ));
-    }
-    let value_of = |key: &str| {
-        metadata
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|entries| entries.iter().find(|entry| entry.key == key))
-            .and_then(|entry| entry.value.clone())
-            .ok_or_else(|| corrupt(path, format!("footer has no {key}")))
-    };
-    let tables = RefTables::from_footer(&value_of(RESOURCES_KEY)?, &value_of(SCOPES_KEY)?)
-        .map_err(|error| corrupt(path, error))?;
-    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-    let arrow = ArrowReaderMetadata::try_new(metadata.clone(), options.clone())
-        .map_err(|error| corrupt(path, error))?;
-    let results = ArrowReaderMetadata::try_new(
-        metadata.clone(),
-        options.with_schema(trace_strings_as_dictionaries(arrow.schema())),
-    )
-    .map_err(|error| corrupt(path, error))?;
-    Ok(Footer {
-        metadata,
-        arrow,
-        results,
-        tables: Arc::new(tables),
-    })
-}
-
-/// `schema` with the root service and name columns as `Dictionary(Int32, Utf8)`.
-fn trace_strings_as_dictionaries(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<FieldRef> = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let root = field.name() == ROOT_SERVICE_NAME || field.name() == ROOT_SPAN_NAME;
-            if root && field.data_type() == &DataType::Utf8 {
-                Arc::new(Field::new(
-                    field.name(),
-                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                    field.is_nullable(),
-                ))
-            } else {
-                field.clone()
-            }
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// The rows of `batch` whose `trace_id` is `trace_id`.

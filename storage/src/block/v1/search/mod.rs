@@ -9,7 +9,6 @@
 //! (`output`). The second pass reuses the last step for the rows the engine kept.
 
 mod batch;
-mod chunks;
 mod condition;
 mod eval;
 mod generic;

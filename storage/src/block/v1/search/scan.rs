@@ -8,8 +8,7 @@
 //!    `nested_set_left` for the boundaries when the row group has no orphans and the request
 //!    needs no nested sets, parents or child counts);
 //! 4. under `keep_most_recent`, only the matched rows of the traces that can rank (`recent`);
-//! 5. the result columns of those rows only (their pages), decoded in chunks of whole traces
-//!    → `SpanBatch`es.
+//! 5. the result columns of those rows only (their pages), → one `SpanBatch`.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -17,13 +16,13 @@ use std::sync::Arc;
 use contrail_traceql::fetch::SpanBatch;
 
 use super::batch::{BuildArgs, TraceFilters, build_batch};
-use super::chunks::chunks;
 use super::condition::Prune;
 use super::leaves::Leaves;
 use super::plan::{Outputs, ScanPlan, sorted_unique, span_leaves, structure_leaves};
 use super::recent::most_recent;
-use super::structure::Structure;
-use crate::block::v1::reader::{BlockReader, Footer, read_error};
+use super::structure::{Parent, Structure};
+use crate::block::v1::footer::Footer;
+use crate::block::v1::reader::{BlockReader, read_error};
 use crate::block::v1::schema;
 use crate::error::{Result, corrupt};
 use crate::parquet_query::predicate::ColumnPredicate;
@@ -69,8 +68,7 @@ pub(super) struct Selected {
 /// What one row group gave.
 #[derive(Debug, Default)]
 pub(crate) struct RowGroupOutput {
-    /// In row order (several for a row group with many returned rows).
-    pub(crate) batches: Vec<SpanBatch>,
+    pub(crate) batch: Option<SpanBatch>,
     pub(crate) stats: ScanStats,
     pub(crate) inspected_traces: u64,
     pub(crate) inspected_spans: u64,
@@ -182,7 +180,7 @@ impl Scan<'_> {
             return Ok(out);
         }
         out.stats.rows_returned += returned.len() as u64;
-        let batches = self
+        let batch = self
             .materialise(
                 Rows {
                     row_group,
@@ -195,13 +193,13 @@ impl Scan<'_> {
                 &mut out,
             )
             .await?;
-        out.batches = batches
-            .into_iter()
-            .filter(|batch| !batch.traces.is_empty())
-            .collect();
-        if let Some(first) = out.batches.first_mut() {
-            first.omitted_traces = omitted_traces;
+        if batch.traces.is_empty() {
+            return Ok(out);
         }
+        out.batch = Some(SpanBatch {
+            omitted_traces,
+            ..batch
+        });
         Ok(out)
     }
 
@@ -261,8 +259,7 @@ impl Scan<'_> {
             .map_err(|error| corrupt(self.path(), error))
     }
 
-    /// Reads the result columns of `rows` and builds their batches (one per chunk of whole
-    /// traces, in row order; none when no row or orphaned portion is returned).
+    /// Reads the result columns of `rows` and builds their batch.
     pub(crate) async fn materialise(
         &self,
         Rows {
@@ -274,7 +271,7 @@ impl Scan<'_> {
         outputs: &Outputs,
         file: &mut SparseFile,
         out: &mut RowGroupOutput,
-    ) -> Result<Vec<SpanBatch>> {
+    ) -> Result<SpanBatch> {
         let plan = self.plan.as_ref();
         let absent_keys = self
             .absent_generic_keys(
@@ -286,13 +283,19 @@ impl Scan<'_> {
             .await?;
         let outputs = &outputs.without_generic(absent_keys);
         let parent_ids = outputs.needs_parent_ids();
-        let chunks = chunks(
-            structure,
-            rows,
-            orphaned,
-            parent_ids,
-            self.reader.result_chunk_rows(),
-        );
+        let mut read_rows = rows.clone();
+        if !orphaned.is_empty() {
+            read_rows.extend_from_slice(&orphaned);
+            read_rows.sort_unstable();
+        }
+        if parent_ids {
+            read_rows.extend(rows.iter().filter_map(|row| match structure.parent(*row) {
+                Parent::Row(parent) => Some(parent),
+                _ => None,
+            }));
+            read_rows.sort_unstable();
+            read_rows.dedup();
+        }
         let mut leaves = span_leaves(self.leaves, plan.need_span_ids || parent_ids)
             .map_err(|e| corrupt(self.path(), e))?;
         leaves.extend(
@@ -300,16 +303,10 @@ impl Scan<'_> {
                 .leaves(self.leaves)
                 .map_err(|e| corrupt(self.path(), e))?,
         );
-        // chunks are disjoint and in row order: their ranges, concatenated, are ascending
         let read = LeafRead {
             row_group,
             leaves: sorted_unique(leaves),
-            rows: Some(
-                chunks
-                    .iter()
-                    .flat_map(|chunk| ranges_of(&chunk.read_rows))
-                    .collect(),
-            ),
+            rows: Some(ranges_of(&read_rows)),
         };
         out.stats.bytes_fetched += self
             .reader
@@ -327,44 +324,33 @@ impl Scan<'_> {
             end_unix_nano: plan.end_unix_nano,
             trace_ids: plan.trace_ids.clone(),
         };
-        let (batches, held) = self
+        let (batch, held) = self
             .reader
             .pool()
             .run(self.path().as_ref(), move || {
-                let mut batches = Vec::with_capacity(chunks.len());
-                let mut held = 0;
-                for chunk in &chunks {
-                    let chunk_read = LeafRead {
-                        rows: Some(ranges_of(&chunk.read_rows)),
-                        ..read.clone()
-                    };
-                    let decoded = decode(task_file.clone(), &arrow_meta, &chunk_read)
-                        .map_err(|e| read_error(&path, e))?
-                        .ok_or_else(|| corrupt(&path, "selected rows decoded to nothing"))?;
-                    // one chunk's columns are held at a time
-                    held = held.max(decoded.get_array_memory_size());
-                    batches.push(
-                        build_batch(BuildArgs {
-                            row_group,
-                            rows: &chunk.rows,
-                            orphaned: &chunk.orphaned,
-                            filters: &filters,
-                            batch_rows: &chunk.read_rows,
-                            decoded: &decoded,
-                            structure: &structure,
-                            outputs: &outputs,
-                            tables: &tables,
-                            need_span_ids: need.0,
-                            need_structure: need.1,
-                        })
-                        .map_err(|e| corrupt(&path, e))?,
-                    );
-                }
-                Ok((batches, held))
+                let decoded = decode(task_file, &arrow_meta, &read)
+                    .map_err(|e| read_error(&path, e))?
+                    .ok_or_else(|| corrupt(&path, "selected rows decoded to nothing"))?;
+                let held = decoded.get_array_memory_size();
+                let batch = build_batch(BuildArgs {
+                    row_group,
+                    rows: &rows,
+                    orphaned: &orphaned,
+                    filters: &filters,
+                    batch_rows: &read_rows,
+                    decoded: &decoded,
+                    structure: &structure,
+                    outputs: &outputs,
+                    tables: &tables,
+                    need_span_ids: need.0,
+                    need_structure: need.1,
+                })
+                .map_err(|e| corrupt(&path, e))?;
+                Ok((batch, held))
             })
             .await?;
         out.held_bytes += held;
-        Ok(batches)
+        Ok(batch)
     }
 }
 

@@ -19,7 +19,8 @@ use super::leaves::Leaves;
 use super::plan::{Outputs, ScanPlan};
 use super::scan::{RowGroupOutput, Rows, Scan, ScanStats};
 use super::stats::service_stats;
-use crate::block::v1::reader::{BlockReader, Footer};
+use crate::block::v1::footer::Footer;
+use crate::block::v1::reader::BlockReader;
 use crate::error::{Error, corrupt};
 use crate::parquet_query::SparseFile;
 
@@ -185,7 +186,7 @@ impl SpanSource for BlockSpanSource {
             .buffered(in_flight);
         while let Some(scanned) = scans.next().await {
             let RowGroupOutput {
-                batches,
+                batch,
                 stats,
                 inspected_traces,
                 inspected_spans,
@@ -198,7 +199,7 @@ impl SpanSource for BlockSpanSource {
             // Decoded columns were held while the row group was scanned; the batch is held
             // until the engine takes it.
             reservation.check(held_bytes)?;
-            for batch in batches {
+            if let Some(batch) = batch {
                 reservation.add(batch.memory_size())?;
                 output.batches.push(batch);
             }
@@ -267,7 +268,7 @@ impl SpanSource for BlockSpanSource {
                 .read_structure(row_group, bounds_only, &mut file, &mut scratch)
                 .await
                 .map_err(source_error)?;
-            let batches = scan
+            let batch = scan
                 .materialise(
                     Rows {
                         row_group,
@@ -281,10 +282,8 @@ impl SpanSource for BlockSpanSource {
                 )
                 .await
                 .map_err(source_error)?;
-            for batch in batches {
-                reservation.add(batch.memory_size())?;
-                parts.push(batch);
-            }
+            reservation.add(batch.memory_size())?;
+            parts.push(batch);
         }
         for (attribute, _) in &outputs.span {
             let mut values = Vec::new();

@@ -14,7 +14,8 @@ use contrail_traceql::value::Value;
 
 use super::leaves::Leaves;
 use super::plan::sorted_unique;
-use crate::block::v1::reader::{BlockReader, Footer, read_error};
+use crate::block::v1::footer::Footer;
+use crate::block::v1::reader::{BlockReader, read_error};
 use crate::block::v1::schema;
 use crate::error::{Error, corrupt};
 use crate::parquet_query::predicate::{ColumnPredicate, CompareOp, Literal};

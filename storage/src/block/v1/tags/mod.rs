@@ -19,7 +19,8 @@ use arrow::array::RecordBatch;
 use contrail_traceql::tags::{DataScope, IntrinsicValues, TagNames, TagValues, ValueTarget};
 
 use crate::block::v1::convert::{RefTables, RowsError};
-use crate::block::v1::reader::{BlockReader, Footer, read_error};
+use crate::block::v1::footer::Footer;
+use crate::block::v1::reader::{BlockReader, read_error};
 use crate::block::v1::schema::{self, DedicatedScope, dedicated_of, span_dedicated};
 use crate::error::{Result, corrupt};
 use crate::parquet_query::{LeafRead, decode};
