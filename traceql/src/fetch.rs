@@ -105,6 +105,10 @@ pub struct FetchRequest {
     pub need_span_ids: bool,
     /// The engine needs the nested-set columns (structural operators, `span:childCount`).
     pub need_structure: bool,
+    /// The engine reads [`TraceInfo::root_service_name`] and [`TraceInfo::root_span_name`]
+    /// (search results, `trace:rootService`, `trace:rootName`); without it a source may leave
+    /// them `None` (metrics over many spans that do not name them).
+    pub need_trace_roots: bool,
     /// `compare()`: also return, for the returned spans, every span-level intrinsic (`name`,
     /// `status`, `statusMessage`, `kind`, `instrumentation:name`, `instrumentation:version`) and
     /// every span, resource and instrumentation attribute they have, as `span_values` columns.
@@ -130,6 +134,7 @@ impl FetchRequest {
             trace_ids: None,
             need_span_ids: true,
             need_structure: true,
+            need_trace_roots: true,
             all_attributes: false,
             keep_most_recent: None,
         }

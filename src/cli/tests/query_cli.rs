@@ -329,6 +329,9 @@ fn metrics_over_blocks_answer_as_the_engine_over_the_same_traces_in_memory() {
         "{ status = error } | count_over_time() by (name)",
         "{ } | histogram_over_time(duration)",
         "{ resource.service.name = \"api-gateway\" } | max_over_time(duration)",
+        // read from the trace's root: the blocks must decode it for these
+        "{ kind = server } | count_over_time() by (trace:rootService)",
+        "{ trace:rootName != \"\" } | rate() by (resource.service.name)",
     ];
     let mut nonempty = 0;
     for query in queries {

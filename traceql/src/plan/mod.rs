@@ -123,6 +123,7 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
         trace_ids: None,
         need_span_ids: true,
         need_structure: conditions::needs_structure(&body, &attributes),
+        need_trace_roots: true,
         all_attributes: false,
         keep_most_recent: (decides_match && combine == Combine::All && !selecting.is_empty())
             .then_some(options.limit.max(1)),
@@ -169,6 +170,14 @@ pub struct PipelineInputs<'a> {
     pub all_attributes: bool,
 }
 
+/// Whether `attribute` is read from the trace's root (its service or span name).
+fn names_a_root(attribute: &Attribute) -> bool {
+    matches!(
+        attribute,
+        Attribute::Intrinsic(Intrinsic::TraceRootService | Intrinsic::TraceRootName)
+    )
+}
+
 /// Compiles one span pipeline of a metrics query (the hook metrics uses; same pushdown rules
 /// as [`plan_search`]).
 pub fn plan_pipeline(
@@ -200,6 +209,7 @@ pub fn plan_pipeline(
         trace_ids: None,
         need_span_ids: inputs.need_span_ids,
         need_structure: conditions::needs_structure(&body, &attributes),
+        need_trace_roots: inputs.all_attributes || attributes.iter().any(names_a_root),
         all_attributes: inputs.all_attributes,
         keep_most_recent: None,
     });

@@ -213,6 +213,7 @@ impl Run<'_> {
             trace_ids: Some(trace_ids.clone()),
             need_span_ids: true,
             need_structure: false,
+            need_trace_roots: true,
             all_attributes: false,
             keep_most_recent: None,
         };
@@ -326,6 +327,7 @@ fn targeted(trace_ids: Vec<contrail_proto::TraceId>) -> crate::fetch::FetchReque
         trace_ids: Some(trace_ids),
         need_span_ids: false,
         need_structure: false,
+        need_trace_roots: true,
         all_attributes: false,
         keep_most_recent: None,
     }

@@ -224,6 +224,7 @@ fn portions_request(first: &FetchRequest, trace_ids: Vec<TraceId>) -> FetchReque
         trace_ids: Some(trace_ids),
         need_span_ids: true,
         need_structure: false,
+        need_trace_roots: first.need_trace_roots,
         all_attributes: first.all_attributes,
         keep_most_recent: None,
     }

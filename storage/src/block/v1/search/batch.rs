@@ -42,6 +42,8 @@ pub(crate) struct BuildArgs<'a> {
     pub(crate) tables: &'a RefTables,
     pub(crate) need_span_ids: bool,
     pub(crate) need_structure: bool,
+    /// The root service and name were decoded (else every trace reports `None`).
+    pub(crate) need_trace_roots: bool,
 }
 
 fn typed<'a, T: Array + 'static>(
@@ -159,14 +161,21 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
         tables,
         need_span_ids,
         need_structure,
+        need_trace_roots,
     } = args;
     let index_of = positions(rows, batch_rows)?;
     debug_assert!(orphaned.windows(2).all(|pair| pair[0] < pair[1]));
     let trace_ids: &FixedSizeBinaryArray = typed(decoded, schema::TRACE_ID)?;
     let trace_start: &UInt64Array = typed(decoded, schema::TRACE_START)?;
     let trace_duration: &UInt64Array = typed(decoded, schema::TRACE_DURATION)?;
-    let mut root_service = SharedStrings::new(decoded, schema::ROOT_SERVICE_NAME)?;
-    let mut root_name = SharedStrings::new(decoded, schema::ROOT_SPAN_NAME)?;
+    let (mut root_service, mut root_name) = if need_trace_roots {
+        (
+            Some(SharedStrings::new(decoded, schema::ROOT_SERVICE_NAME)?),
+            Some(SharedStrings::new(decoded, schema::ROOT_SPAN_NAME)?),
+        )
+    } else {
+        (None, None)
+    };
     let start_offset: &Int64Array = typed(decoded, schema::START_OFFSET)?;
     let duration: &Int64Array = typed(decoded, schema::DURATION)?;
     let span_id_column: Option<&FixedSizeBinaryArray> =
@@ -185,15 +194,15 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
         let id = TraceId::from_bytes(trace_ids.value(index)).map_err(|e| e.to_string())?;
         let start = trace_start.value(index);
         let has_root = structure.has_root(trace);
-        let service = if has_root && !root_service.text(index)?.is_empty() {
-            Some(root_service.shared(index)?)
-        } else {
-            None
+        let service = match root_service.as_mut() {
+            Some(strings) if has_root && !strings.text(index)?.is_empty() => {
+                Some(strings.shared(index)?)
+            }
+            _ => None,
         };
-        let name = if has_root {
-            Some(root_name.shared(index)?)
-        } else {
-            None
+        let name = match root_name.as_mut() {
+            Some(strings) if has_root => Some(strings.shared(index)?),
+            _ => None,
         };
         Ok::<TraceInfo, String>(TraceInfo {
             trace_id: id,

@@ -35,6 +35,8 @@ pub(crate) struct ScanPlan {
     pub(crate) attrs_key_leaf: Option<usize>,
     pub(crate) need_span_ids: bool,
     pub(crate) need_structure: bool,
+    /// Decode the root service and name (the request's `need_trace_roots`).
+    pub(crate) need_trace_roots: bool,
     /// The request's `keep_most_recent`, kept only when this block evaluates every condition
     /// exactly (so a selected span is a matched trace): then a row group returns only the
     /// spans of its most recent selected traces.
@@ -215,6 +217,7 @@ impl ScanPlan {
             attrs_key_leaf: leaves.find(&format!("{}.key", schema::ATTRS)),
             need_span_ids: request.need_span_ids,
             need_structure: request.need_structure,
+            need_trace_roots: request.need_trace_roots,
         })
     }
 
@@ -266,16 +269,21 @@ pub(crate) fn structure_leaves(leaves: &Leaves) -> Result<Vec<usize>, String> {
 }
 
 /// The per-span leaves every batch needs.
-pub(crate) fn span_leaves(leaves: &Leaves, span_ids: bool) -> Result<Vec<usize>, String> {
+pub(crate) fn span_leaves(
+    leaves: &Leaves,
+    span_ids: bool,
+    trace_roots: bool,
+) -> Result<Vec<usize>, String> {
     let mut names = vec![
         schema::TRACE_ID,
         schema::TRACE_START,
         schema::TRACE_DURATION,
-        schema::ROOT_SERVICE_NAME,
-        schema::ROOT_SPAN_NAME,
         schema::START_OFFSET,
         schema::DURATION,
     ];
+    if trace_roots {
+        names.extend([schema::ROOT_SERVICE_NAME, schema::ROOT_SPAN_NAME]);
+    }
     if span_ids {
         names.push(schema::SPAN_ID);
     }

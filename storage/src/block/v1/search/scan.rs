@@ -296,8 +296,12 @@ impl Scan<'_> {
             read_rows.sort_unstable();
             read_rows.dedup();
         }
-        let mut leaves = span_leaves(self.leaves, plan.need_span_ids || parent_ids)
-            .map_err(|e| corrupt(self.path(), e))?;
+        let mut leaves = span_leaves(
+            self.leaves,
+            plan.need_span_ids || parent_ids,
+            plan.need_trace_roots,
+        )
+        .map_err(|e| corrupt(self.path(), e))?;
         leaves.extend(
             outputs
                 .leaves(self.leaves)
@@ -318,7 +322,11 @@ impl Scan<'_> {
         let task_file = file.clone();
         let structure = structure.clone();
         let outputs = outputs.clone();
-        let need = (plan.need_span_ids, plan.need_structure);
+        let need = (
+            plan.need_span_ids,
+            plan.need_structure,
+            plan.need_trace_roots,
+        );
         let filters = TraceFilters {
             start_unix_nano: plan.start_unix_nano,
             end_unix_nano: plan.end_unix_nano,
@@ -344,6 +352,7 @@ impl Scan<'_> {
                     tables: &tables,
                     need_span_ids: need.0,
                     need_structure: need.1,
+                    need_trace_roots: need.2,
                 })
                 .map_err(|e| corrupt(&path, e))?;
                 Ok((batch, held))
