@@ -109,6 +109,9 @@ pub struct FetchRequest {
     /// (search results, `trace:rootService`, `trace:rootName`); without it a source may leave
     /// them `None` (metrics over many spans that do not name them).
     pub need_trace_roots: bool,
+    /// The engine passes rows back ([`SecondPassRequest::rows`], search and tags): the source
+    /// sets [`SpanColumns::row_ref`]; without it a source may leave the column empty (metrics).
+    pub need_row_refs: bool,
     /// `compare()`: also return, for the returned spans, every span-level intrinsic (`name`,
     /// `status`, `statusMessage`, `kind`, `instrumentation:name`, `instrumentation:version`) and
     /// every span, resource and instrumentation attribute they have, as `span_values` columns.
@@ -135,6 +138,7 @@ impl FetchRequest {
             need_span_ids: true,
             need_structure: true,
             need_trace_roots: true,
+            need_row_refs: true,
             all_attributes: false,
             keep_most_recent: None,
         }

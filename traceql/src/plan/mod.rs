@@ -124,6 +124,7 @@ pub fn plan_search(root: &RootExpr, options: SearchOptions) -> Result<Plan> {
         need_span_ids: true,
         need_structure: conditions::needs_structure(&body, &attributes),
         need_trace_roots: true,
+        need_row_refs: true,
         all_attributes: false,
         keep_most_recent: (decides_match && combine == Combine::All && !selecting.is_empty())
             .then_some(options.limit.max(1)),
@@ -210,6 +211,8 @@ pub fn plan_pipeline(
         need_span_ids: inputs.need_span_ids,
         need_structure: conditions::needs_structure(&body, &attributes),
         need_trace_roots: inputs.all_attributes || attributes.iter().any(names_a_root),
+        // the metrics first stage never runs a second pass
+        need_row_refs: false,
         all_attributes: inputs.all_attributes,
         keep_most_recent: None,
     });

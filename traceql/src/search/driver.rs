@@ -214,6 +214,7 @@ impl Run<'_> {
             need_span_ids: true,
             need_structure: false,
             need_trace_roots: true,
+            need_row_refs: true,
             all_attributes: false,
             keep_most_recent: None,
         };
@@ -328,6 +329,7 @@ fn targeted(trace_ids: Vec<contrail_proto::TraceId>) -> crate::fetch::FetchReque
         need_span_ids: false,
         need_structure: false,
         need_trace_roots: true,
+        need_row_refs: true,
         all_attributes: false,
         keep_most_recent: None,
     }

@@ -225,6 +225,7 @@ fn portions_request(first: &FetchRequest, trace_ids: Vec<TraceId>) -> FetchReque
         need_span_ids: true,
         need_structure: false,
         need_trace_roots: first.need_trace_roots,
+        need_row_refs: first.need_row_refs,
         all_attributes: first.all_attributes,
         keep_most_recent: None,
     }

@@ -44,6 +44,8 @@ pub(crate) struct BuildArgs<'a> {
     pub(crate) need_structure: bool,
     /// The root service and name were decoded (else every trace reports `None`).
     pub(crate) need_trace_roots: bool,
+    /// Set `SpanColumns::row_ref` (else it stays empty).
+    pub(crate) need_row_refs: bool,
 }
 
 fn typed<'a, T: Array + 'static>(
@@ -162,6 +164,7 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
         need_span_ids,
         need_structure,
         need_trace_roots,
+        need_row_refs,
     } = args;
     let index_of = positions(rows, batch_rows)?;
     debug_assert!(orphaned.windows(2).all(|pair| pair[0] < pair[1]));
@@ -235,7 +238,7 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
     let mut spans = SpanColumns {
         start_unix_nano: Vec::with_capacity(rows.len()),
         duration_nano: Vec::with_capacity(rows.len()),
-        row_ref: Vec::with_capacity(rows.len()),
+        row_ref: Vec::with_capacity(if need_row_refs { rows.len() } else { 0 }),
         ..SpanColumns::default()
     };
     if need_span_ids {
@@ -292,7 +295,9 @@ pub(crate) fn build_batch(args: BuildArgs<'_>) -> std::result::Result<SpanBatch,
             spans.nested_set_right.push(right);
             spans.nested_set_parent.push(parent);
         }
-        spans.row_ref.push(row_ref(row_group, *row));
+        if need_row_refs {
+            spans.row_ref.push(row_ref(row_group, *row));
+        }
     }
     for (first, marker_index) in markers {
         traces.push(trace_info(

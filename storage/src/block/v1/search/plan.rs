@@ -37,6 +37,8 @@ pub(crate) struct ScanPlan {
     pub(crate) need_structure: bool,
     /// Decode the root service and name (the request's `need_trace_roots`).
     pub(crate) need_trace_roots: bool,
+    /// Set `SpanColumns::row_ref` (the request's `need_row_refs`).
+    pub(crate) need_row_refs: bool,
     /// The request's `keep_most_recent`, kept only when this block evaluates every condition
     /// exactly (so a selected span is a matched trace): then a row group returns only the
     /// spans of its most recent selected traces.
@@ -218,6 +220,7 @@ impl ScanPlan {
             need_span_ids: request.need_span_ids,
             need_structure: request.need_structure,
             need_trace_roots: request.need_trace_roots,
+            need_row_refs: request.need_row_refs,
         })
     }
 

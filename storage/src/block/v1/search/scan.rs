@@ -326,6 +326,7 @@ impl Scan<'_> {
             plan.need_span_ids,
             plan.need_structure,
             plan.need_trace_roots,
+            plan.need_row_refs,
         );
         let filters = TraceFilters {
             start_unix_nano: plan.start_unix_nano,
@@ -353,6 +354,7 @@ impl Scan<'_> {
                     need_span_ids: need.0,
                     need_structure: need.1,
                     need_trace_roots: need.2,
+                    need_row_refs: need.3,
                 })
                 .map_err(|e| corrupt(&path, e))?;
                 Ok((batch, held))
