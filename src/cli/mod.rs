@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 pub mod block;
 pub mod compact;
 pub mod query;
+mod query_metrics;
+mod sources;
 pub mod traceql;
 
 #[derive(Debug, Parser)]
@@ -26,7 +28,8 @@ enum Command {
     /// Write, list, inspect and compact vc1 blocks, and look traces up in them.
     #[command(subcommand)]
     Block(block::BlockCommand),
-    /// Search vc1 blocks with TraceQL and print the `/api/search` response JSON.
+    /// Search vc1 blocks with TraceQL and print the `/api/search` response JSON (or run a
+    /// TraceQL metrics query and print the `/api/metrics/query_range` JSON).
     #[command(subcommand)]
     Query(query::QueryCommand),
     /// Check TraceQL queries: parse, validate and print their canonical form.

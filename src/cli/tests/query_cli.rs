@@ -2,7 +2,8 @@
 //! blocks, searched through the binary, must give exactly the answer of the engine over the same
 //! traces held in memory (the in-memory source), for filters, structural operators and
 //! aggregates, with the limit, spss and time range applied; bad input exits non-zero with a
-//! clear message.
+//! clear message. `query blocks --metrics` likewise answers as the metrics engine over the same
+//! traces in memory.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,8 +12,13 @@ use std::sync::Arc;
 use contrail_loadgen::corpus::CorpusConfig;
 use contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use contrail_proto::tempopb::SearchResponse;
+use contrail_querier::params::MetricsLimits;
+use contrail_querier::service::MetricsQueryRequest;
 use contrail_storage::convert::split_by_trace;
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
+use contrail_traceql::metrics::{
+    MetricsPlan, MetricsQuery, MetricsRequest, SpanStarts, run_metrics,
+};
 use contrail_traceql::{
     InlineRunner, MemorySource, MemoryTrace, SearchOptions, parse, plan_search, search,
 };
@@ -229,4 +235,187 @@ fn bad_input_exits_non_zero_with_a_clear_error() {
     assert!(output.status.success(), "{}", stderr(&output));
     let response: SearchResponse = serde_json::from_slice(&output.stdout).unwrap();
     assert!(response.traces.is_empty());
+}
+
+/// The same metrics query over the same traces held in memory, with the window the CLI (and
+/// the API) resolves for `start`..`end` and `step`.
+fn metrics_in_memory(
+    traces: &[MemoryTrace],
+    query: &str,
+    range: (u64, u64),
+    step_nano: Option<u64>,
+    instant: bool,
+) -> contrail_traceql::metrics::MetricsResult {
+    let root = contrail_traceql::parse_and_validate(query).unwrap();
+    let plan = MetricsPlan::new(&root).unwrap();
+    let defaults = contrail_querier::QueryFrontendConfig::default().metrics;
+    let limits = MetricsLimits {
+        max_duration: std::time::Duration::ZERO,
+        max_exemplars: defaults.max_exemplars,
+        max_series: defaults.max_response_series,
+    };
+    let request = MetricsQueryRequest {
+        query: query.to_owned(),
+        root: Arc::new(root),
+        start_unix_nano: Some(range.0),
+        end_unix_nano: Some(range.1),
+        since: None,
+        step_nano,
+        instant,
+        exemplars: None,
+        max_series: None,
+    };
+    let metrics_request = MetricsRequest {
+        window: request.window(range.1, &limits).unwrap(),
+        max_series: request.series_cap(&limits),
+        max_exemplars: request.exemplar_limit(&plan.hints, &limits),
+        span_starts: SpanStarts::ALL,
+    };
+    let compiled = Arc::new(MetricsQuery::new(plan.clone(), metrics_request).unwrap());
+    let source: Arc<dyn SpanSource> =
+        Arc::new(MemorySource::new(traces.to_vec(), Arc::new(InlineRunner)));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let outcome = runtime
+        .block_on(run_metrics(
+            &compiled,
+            &[source],
+            &InlineRunner,
+            &MemoryBudget::unlimited(),
+        ))
+        .unwrap();
+    plan.evaluate(&metrics_request, &outcome.partial).unwrap()
+}
+
+fn metrics_blocks(data: &Path, query: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "query",
+        "blocks",
+        "--metrics",
+        data.to_str().unwrap(),
+        query,
+    ];
+    args.extend_from_slice(extra);
+    let output = cli(&args);
+    assert!(output.status.success(), "{query}: {}", stderr(&output));
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metrics response JSON");
+    // what each source read differs between the two
+    json.as_object_mut().unwrap().remove("metrics");
+    json
+}
+
+fn without_read_metrics<T: serde::Serialize>(response: &T) -> serde_json::Value {
+    let mut json = serde_json::to_value(response).unwrap();
+    json.as_object_mut().unwrap().remove("metrics");
+    json
+}
+
+#[test]
+fn metrics_over_blocks_answer_as_the_engine_over_the_same_traces_in_memory() {
+    let corpus = corpus();
+    let all = query_blocks(&corpus.data, "{ }", &["--limit", "1000"]);
+    let newest = all.traces[0].start_time_unix_nano;
+    let oldest = all.traces.last().unwrap().start_time_unix_nano;
+    // whole seconds around the corpus, as the command line takes them
+    let start = oldest / 1_000_000_000;
+    let end = newest / 1_000_000_000 + 60;
+    let (start_text, end_text) = (start.to_string(), end.to_string());
+    let range = (start * 1_000_000_000, end * 1_000_000_000);
+    let queries = [
+        "{ } | rate() by (resource.service.name)",
+        "{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)",
+        "{ status = error } | count_over_time() by (name)",
+        "{ } | histogram_over_time(duration)",
+        "{ resource.service.name = \"api-gateway\" } | max_over_time(duration)",
+    ];
+    let mut nonempty = 0;
+    for query in queries {
+        let want = metrics_in_memory(&corpus.traces, query, range, Some(5_000_000_000), false);
+        nonempty += usize::from(!want.series.series.is_empty());
+        let got = metrics_blocks(
+            &corpus.data,
+            query,
+            &["--start", &start_text, "--end", &end_text, "--step", "5s"],
+        );
+        assert_eq!(
+            got,
+            without_read_metrics(&want.to_range_response()),
+            "{query}"
+        );
+        let want = metrics_in_memory(&corpus.traces, query, range, None, true);
+        let got = metrics_blocks(
+            &corpus.data,
+            query,
+            &["--start", &start_text, "--end", &end_text, "--instant"],
+        );
+        assert_eq!(
+            got,
+            without_read_metrics(&want.to_instant_response()),
+            "{query} instant"
+        );
+    }
+    assert_eq!(nonempty, queries.len(), "every query counts something");
+    // without a range: the blocks' own, so every span is counted once
+    let counted = metrics_blocks(&corpus.data, "{ } | count_over_time()", &["--instant"]);
+    let spans: usize = corpus
+        .traces
+        .iter()
+        .flat_map(|trace| &trace.resource_spans)
+        .flat_map(|resource| &resource.scope_spans)
+        .map(|scope| scope.spans.len())
+        .sum();
+    let value = counted["series"][0]["value"].as_f64().unwrap();
+    assert_eq!(value, spans as f64, "{counted}");
+}
+
+#[test]
+fn bad_metrics_input_exits_non_zero_with_a_clear_error() {
+    let corpus = corpus();
+    let data = corpus.data.to_str().unwrap();
+    for (args, expected) in [
+        (
+            vec!["--metrics", data, "{ status = error }"],
+            "not a metrics query",
+        ),
+        (vec!["--metrics", data, "{ } | rate("], "invalid query"),
+        (
+            vec!["--metrics", data, "{ } | rate()", "--step", "0s"],
+            "--step",
+        ),
+        (
+            vec!["--metrics", data, "{ } | rate()", "--step", "soon"],
+            "--step",
+        ),
+        (vec![data, "{ }", "--step", "5s"], "--metrics"),
+        (
+            vec![
+                "--metrics",
+                data,
+                "{ } | rate()",
+                "--start",
+                "100",
+                "--end",
+                "200",
+                "--step",
+                "1ms",
+            ],
+            "step",
+        ),
+        (
+            vec!["--metrics", "/no/such/folder", "{ } | rate()"],
+            "does not exist",
+        ),
+    ] {
+        let mut command = vec!["query", "blocks"];
+        command.extend_from_slice(&args);
+        let output = cli(&command);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
 }

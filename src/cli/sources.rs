@@ -1,0 +1,123 @@
+//! The vc1 blocks of a local storage folder as span sources (one per block), and the JSON
+//! answer printed on stdout: what `query blocks` shares between searches and metrics queries.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use contrail_proto::TenantId;
+use contrail_storage::DecodePool;
+use contrail_storage::block::v1::search::BlockSpanSource;
+use contrail_storage::block::{BlockMeta, BlockReader, ReaderOptions, list_blocks};
+use contrail_storage::parquet_query::FetchOptions;
+use contrail_traceql::fetch::SpanSource;
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+
+/// The memory budget of one query (decoded columns and held results).
+pub(super) const QUERY_BUDGET_BYTES: usize = 768 * 1024 * 1024;
+
+/// The live blocks of `tenant` under `dir`.
+pub(super) struct FolderSources {
+    pub(super) sources: Vec<Arc<dyn SpanSource>>,
+    /// Earliest span start and latest span end over the blocks (unix nanoseconds; `None`
+    /// without blocks).
+    pub(super) time_range: Option<(u64, u64)>,
+}
+
+/// The block's earliest span start and latest span end, unix nanoseconds.
+fn block_time_range(meta: &BlockMeta) -> (u64, u64) {
+    let nanos = |time: Option<i64>| {
+        time.and_then(|nanos| u64::try_from(nanos).ok())
+            .unwrap_or(0)
+    };
+    (
+        nanos(meta.start_time.timestamp_nanos_opt()),
+        nanos(meta.end_time.timestamp_nanos_opt()),
+    )
+}
+
+/// A small runtime for one query, in a process without transparent huge pages.
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    without_huge_pages();
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Turns transparent huge pages off for this process. mimalloc advises huge pages for its
+/// arenas, so with the kernel's `madvise` THP mode each fresh 2 MiB of heap is one fault that
+/// zeroes 2 MiB (and may stall in compaction): a search of ~0.1 s spent more time zeroing huge
+/// pages than reading its blocks, and held 3x the memory it touched. A one-shot query gains
+/// nothing from huge pages' fewer TLB misses. Failing (a kernel without the prctl) only leaves
+/// the default.
+fn without_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!(%error, "transparent huge pages stay on");
+    }
+}
+
+/// Opens every live block of `tenant` under `dir` (corrupt ones are skipped with a warning).
+pub(super) async fn open_blocks(
+    dir: &Path,
+    tenant: &TenantId,
+    pool: &DecodePool,
+) -> anyhow::Result<FolderSources> {
+    if !dir.is_dir() {
+        bail!("storage folder {} does not exist", dir.display());
+    }
+    let store: Arc<dyn ObjectStore> = Arc::new(
+        LocalFileSystem::new_with_prefix(dir)
+            .with_context(|| format!("open storage folder {}", dir.display()))?,
+    );
+    let listing = list_blocks(store.clone(), tenant)
+        .await
+        .with_context(|| format!("list blocks of tenant {tenant}"))?;
+    for corrupt in &listing.corrupt {
+        eprintln!(
+            "warning: skipping block {}: {}",
+            corrupt.block_id, corrupt.reason
+        );
+    }
+    // a local folder: the ranges of each fetch in one call (one open, one blocking hop)
+    let reader_options = ReaderOptions {
+        pool: pool.clone(),
+        fetch: FetchOptions {
+            single_request: true,
+            ..FetchOptions::default()
+        },
+    };
+    let mut sources: Vec<Arc<dyn SpanSource>> = Vec::new();
+    let mut time_range: Option<(u64, u64)> = None;
+    for meta in listing.live {
+        let (start, end) = block_time_range(&meta);
+        time_range = Some(match time_range {
+            Some((low, high)) => (low.min(start), high.max(end)),
+            None => (start, end),
+        });
+        let row_groups = meta.row_groups.len();
+        let reader = Arc::new(BlockReader::open_with(
+            store.clone(),
+            meta,
+            reader_options.clone(),
+        )?);
+        sources.push(Arc::new(BlockSpanSource::new(reader, 0..row_groups)));
+    }
+    Ok(FolderSources {
+        sources,
+        time_range,
+    })
+}
+
+/// Prints `json` and a newline on stdout; a reader that stopped reading (`| head`) is not an
+/// error of the query.
+pub(super) fn print_json(json: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{json}").and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("write the response"),
+    }
+}
