@@ -39,10 +39,17 @@ fn block_time_range(meta: &BlockMeta) -> (u64, u64) {
 }
 
 /// A small runtime for one query, in a process without transparent huge pages.
+///
+/// Its blocking threads, where the local store's reads and the decode pool's jobs run, are
+/// as many as the decode pool's slots: neither kind of job waits for another, and each
+/// blocking thread (tokio starts up to 512) costs a stack and a mimalloc heap of its own whose
+/// fresh pages are faulted in. With a thread per job in flight, W3's Q5 started ~20 threads
+/// and took ~14k page faults; with 2, ~9k (BENCHMARKS.md, W3).
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     without_huge_pages();
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(DecodePool::shared().threads())
         .enable_all()
         .build()?)
 }
