@@ -38,33 +38,20 @@ fn block_time_range(meta: &BlockMeta) -> (u64, u64) {
     )
 }
 
-/// A small runtime for one query, in a process without transparent huge pages.
+/// A small runtime for one query.
 ///
 /// Its blocking threads, where the local store's reads and the decode pool's jobs run, are
 /// as many as the decode pool's slots: neither kind of job waits for another, and each
 /// blocking thread (tokio starts up to 512) costs a stack and a mimalloc heap of its own whose
-/// fresh pages are faulted in. With a thread per job in flight, W3's Q5 started ~20 threads
-/// and took ~14k page faults; with 2, ~9k (BENCHMARKS.md, W3).
+/// fresh memory is faulted in and zeroed (in 2 MiB transparent huge pages where the kernel
+/// grants them). With a thread per job in flight, W3's Q5 started ~20 threads and peaked at
+/// ~200 MiB; with 2, at ~95 MiB and a tenth less CPU (BENCHMARKS.md, W3).
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    without_huge_pages();
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(DecodePool::shared().threads())
         .enable_all()
         .build()?)
-}
-
-/// Turns transparent huge pages off for this process. mimalloc advises huge pages for its
-/// arenas, so with the kernel's `madvise` THP mode each fresh 2 MiB of heap is one fault that
-/// zeroes 2 MiB (and may stall in compaction): a search of ~0.1 s spent more time zeroing huge
-/// pages than reading its blocks, and held 3x the memory it touched. A one-shot query gains
-/// nothing from huge pages' fewer TLB misses. Failing (a kernel without the prctl) only leaves
-/// the default.
-fn without_huge_pages() {
-    #[cfg(target_os = "linux")]
-    if let Err(error) = rustix::thread::disable_transparent_huge_pages(true) {
-        tracing::debug!(%error, "transparent huge pages stay on");
-    }
 }
 
 /// Opens every live block of `tenant` under `dir` (corrupt ones are skipped with a warning).
