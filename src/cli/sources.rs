@@ -10,6 +10,7 @@ use contrail_proto::TenantId;
 use contrail_storage::DecodePool;
 use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_storage::block::{BlockMeta, BlockReader, ReaderOptions, list_blocks};
+use contrail_storage::parquet_query::FetchOptions;
 use contrail_traceql::fetch::SpanSource;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
@@ -38,9 +39,17 @@ fn block_time_range(meta: &BlockMeta) -> (u64, u64) {
 }
 
 /// A small runtime for one query.
+///
+/// Its blocking threads, where the local store's reads and the decode pool's jobs run, are
+/// as many as the decode pool's slots: neither kind of job waits for another, and each
+/// blocking thread (tokio starts up to 512) costs a stack and a mimalloc heap of its own whose
+/// fresh memory is faulted in and zeroed (in 2 MiB transparent huge pages where the kernel
+/// grants them). With a thread per job in flight, W3's Q5 started ~20 threads and peaked at
+/// ~200 MiB; with 2, at ~95 MiB and a tenth less CPU (BENCHMARKS.md, W3).
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(DecodePool::shared().threads())
         .enable_all()
         .build()?)
 }
@@ -67,9 +76,13 @@ pub(super) async fn open_blocks(
             corrupt.block_id, corrupt.reason
         );
     }
+    // a local folder: the ranges of each fetch in one call (one open, one blocking hop)
     let reader_options = ReaderOptions {
         pool: pool.clone(),
-        ..ReaderOptions::default()
+        fetch: FetchOptions {
+            single_request: true,
+            ..FetchOptions::default()
+        },
     };
     let mut sources: Vec<Arc<dyn SpanSource>> = Vec::new();
     let mut time_range: Option<(u64, u64)> = None;

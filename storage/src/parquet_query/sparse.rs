@@ -154,6 +154,12 @@ pub struct FetchOptions {
     pub coalesce_gap_bytes: u64,
     /// At most this many requests of one fetch in flight.
     pub concurrency: usize,
+    /// All ranges of one fetch go to the store in one `get_ranges` call instead of one
+    /// `get_range` each. For the local filesystem that is one open file and one blocking-pool
+    /// hop for all of them (each `get_range` opens the file on a hop of its own); the answer and
+    /// the errors (missing object, range past its end) are the same. Off for HTTP object
+    /// stores, where the ranges are separate requests either way and run `concurrency` at once.
+    pub single_request: bool,
 }
 
 impl Default for FetchOptions {
@@ -161,6 +167,7 @@ impl Default for FetchOptions {
         FetchOptions {
             coalesce_gap_bytes: 64 * 1024,
             concurrency: 8,
+            single_request: false,
         }
     }
 }
@@ -183,7 +190,39 @@ pub async fn fetch_into(
         .into_iter()
         .flat_map(|range| file.missing(range))
         .collect();
-    let fetched: Vec<(u64, Bytes)> = futures::stream::iter(merged.into_iter().map(|range| {
+    let fetched: Vec<(u64, Bytes)> = if options.single_request && merged.len() > 1 {
+        let parts = store.get_ranges(path, &merged).await?;
+        if parts.len() != merged.len() {
+            return Err(object_store::Error::Generic {
+                store: "fetch",
+                source: format!(
+                    "asked {} ranges of {path}, got {}",
+                    merged.len(),
+                    parts.len()
+                )
+                .into(),
+            });
+        }
+        merged.iter().map(|range| range.start).zip(parts).collect()
+    } else {
+        concurrent_ranges(store, path, merged, options.concurrency).await?
+    };
+    let mut total = 0;
+    for (start, bytes) in fetched {
+        total += bytes.len() as u64;
+        file.insert(start, bytes);
+    }
+    Ok(total)
+}
+
+/// One `get_range` per range, `concurrency` at once.
+async fn concurrent_ranges(
+    store: &Arc<dyn ObjectStore>,
+    path: &Path,
+    ranges: Vec<Range<u64>>,
+    concurrency: usize,
+) -> Result<Vec<(u64, Bytes)>, object_store::Error> {
+    futures::stream::iter(ranges.into_iter().map(|range| {
         let store = store.clone();
         let path = path.clone();
         async move {
@@ -194,15 +233,9 @@ pub async fn fetch_into(
                 .map(|bytes| (start, bytes))
         }
     }))
-    .buffer_unordered(options.concurrency.max(1))
+    .buffer_unordered(concurrency.max(1))
     .try_collect()
-    .await?;
-    let mut total = 0;
-    for (start, bytes) in fetched {
-        total += bytes.len() as u64;
-        file.insert(start, bytes);
-    }
-    Ok(total)
+    .await
 }
 
 impl SparseFile {
