@@ -260,27 +260,19 @@ impl SeriesAccumulator {
             }
             // a value function's exemplar is a span that has the value
             if exemplars && (numbers.is_none() || number.is_some()) {
-                let score = trace_hashes.get(trace as usize).copied().unwrap_or(0);
-                let limit = self.partial.exemplar_limit;
-                if let Some(set) = self.partial.exemplars.get_mut(label_set as usize)
-                    && !set.rejects(score, limit)
-                    && let (Some(trace_info), Some(span_id)) = (
-                        batch.traces.get(trace as usize),
-                        batch.spans.span_id.get(row),
-                    )
-                {
-                    set.offer(
-                        Exemplar {
-                            score,
-                            trace_id: trace_info.trace_id,
-                            span_id: *span_id,
-                            start_unix_nano: start,
-                            value: number.map_or(f64::NAN, Number::as_f64),
-                            bucket,
-                        },
-                        limit,
-                    );
-                }
+                offer_exemplar(
+                    &mut self.partial,
+                    batch,
+                    Candidate {
+                        label_set,
+                        trace: trace as usize,
+                        row,
+                        score: trace_hashes.get(trace as usize).copied().unwrap_or(0),
+                        start_unix_nano: start,
+                        value: number.map_or(f64::NAN, Number::as_f64),
+                        bucket,
+                    },
+                );
             }
         });
         self.partial.inspected_spans += inspected;
@@ -300,8 +292,7 @@ impl SeriesAccumulator {
         let starts = &batch.spans.start_unix_nano;
         let window = self.partial.window.mapper_within(self.span_starts);
         let intervals = self.partial.intervals;
-        let exemplar_limit = self.partial.exemplar_limit;
-        let exemplars = exemplar_limit > 0 && !batch.spans.span_id.is_empty();
+        let exemplars = self.partial.exemplar_limit > 0 && !batch.spans.span_id.is_empty();
         let mut inspected = 0u64;
         let mut count = |row: usize, trace: usize, score: u64| {
             let Some(start) = starts.get(row).copied() else {
@@ -319,22 +310,19 @@ impl SeriesAccumulator {
                 return;
             };
             self.partial.counts[label_set as usize * intervals + interval] += 1;
-            if exemplars
-                && let Some(set) = self.partial.exemplars.get_mut(label_set as usize)
-                && !set.rejects(score, exemplar_limit)
-                && let (Some(trace_info), Some(span_id)) =
-                    (batch.traces.get(trace), batch.spans.span_id.get(row))
-            {
-                set.offer(
-                    Exemplar {
+            if exemplars {
+                offer_exemplar(
+                    &mut self.partial,
+                    batch,
+                    Candidate {
+                        label_set,
+                        trace,
+                        row,
                         score,
-                        trace_id: trace_info.trace_id,
-                        span_id: *span_id,
                         start_unix_nano: start,
                         value: f64::NAN,
                         bucket: None,
                     },
-                    exemplar_limit,
                 );
             }
         };
@@ -377,6 +365,43 @@ impl SeriesAccumulator {
     /// The partial result.
     pub fn finish(self) -> SeriesPartial {
         self.partial
+    }
+}
+
+/// A span offered as an exemplar of label set `label_set`: row `row` of trace `trace` of the
+/// batch, with its trace's score.
+struct Candidate {
+    label_set: u32,
+    trace: usize,
+    row: usize,
+    score: u64,
+    start_unix_nano: u64,
+    value: f64,
+    bucket: Option<Bucket>,
+}
+
+/// Offers `candidate` to its series' exemplars (the cheap score check first).
+#[inline]
+fn offer_exemplar(partial: &mut SeriesPartial, batch: &SpanBatch, candidate: Candidate) {
+    let limit = partial.exemplar_limit;
+    if let Some(set) = partial.exemplars.get_mut(candidate.label_set as usize)
+        && !set.rejects(candidate.score, limit)
+        && let (Some(trace_info), Some(span_id)) = (
+            batch.traces.get(candidate.trace),
+            batch.spans.span_id.get(candidate.row),
+        )
+    {
+        set.offer(
+            Exemplar {
+                score: candidate.score,
+                trace_id: trace_info.trace_id,
+                span_id: *span_id,
+                start_unix_nano: candidate.start_unix_nano,
+                value: candidate.value,
+                bucket: candidate.bucket,
+            },
+            limit,
+        );
     }
 }
 
