@@ -64,6 +64,14 @@ pub struct BenchArgs {
     /// Seconds of W1 ingest per run.
     #[arg(long, default_value_t = 60)]
     pub w1_duration: u64,
+    /// W1's client replays this many requests, generated and encoded before the measured
+    /// window, pass after pass with fresh trace IDs (about 470 KB of memory each).
+    #[arg(long, default_value_t = 256)]
+    pub w1_pool_batches: usize,
+    /// W1's client generates and encodes every request during the run instead (the client of
+    /// the first W1 figures, about 15 CPU-s per 1M spans).
+    #[arg(long, conflicts_with = "w1_pool_batches")]
+    pub w1_on_the_fly: bool,
     /// Traces in the W2 corpus.
     #[arg(long, default_value_t = 50_000)]
     pub w2_traces: usize,
@@ -123,6 +131,7 @@ impl BenchArgs {
             markdown_opt,
             runs: self.runs,
             w1_duration: Duration::from_secs(self.w1_duration),
+            w1_pool_batches_opt: (!self.w1_on_the_fly).then_some(self.w1_pool_batches),
             w2_traces: self.w2_traces,
             server_start_timeout: Duration::from_secs(self.server_start_timeout),
             otlp_grpc_address: self.otlp_grpc_address,
@@ -204,10 +213,28 @@ pub struct SendArgs {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Encode the requests once, before the run (generated from --seed, or the --from files as
+    /// they are), then replay them pass after pass, every pass with its own trace IDs and later
+    /// timestamps, until --duration or --spans: each request then costs the client one copy.
+    #[arg(long, conflicts_with = "traces")]
+    pub preencoded: bool,
+    /// Requests generated into the pre-encoded pool (about 470 KB each at 1,000 spans).
+    #[arg(
+        long,
+        default_value_t = 256,
+        requires = "preencoded",
+        conflicts_with = "from"
+    )]
+    pub pool_batches: usize,
 }
 
 impl SendArgs {
     fn config(&self) -> Result<SendConfig> {
+        if self.preencoded && self.duration.is_none() && self.spans.is_none() {
+            return Err(Error::InvalidArgument(
+                "--preencoded replays until --duration or --spans: give one".to_owned(),
+            ));
+        }
         let source = match &self.from {
             Some(dir) => Source::Files(dir.clone()),
             None => {
@@ -322,7 +349,11 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Send(args) => {
-            let config = args.config()?;
+            let mut config = args.config()?;
+            if args.preencoded {
+                let pool = config.source.preencode(args.pool_batches)?;
+                config.source = Source::Preencoded(std::sync::Arc::new(pool));
+            }
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|source| Error::io("start", "the tokio runtime", source))?;
             let report = runtime.block_on(send(config))?;

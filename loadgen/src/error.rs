@@ -19,6 +19,8 @@ pub enum Error {
         #[source]
         source: prost::DecodeError,
     },
+    #[error("malformed otlp protobuf at byte {offset}: {reason}")]
+    Wire { offset: usize, reason: &'static str },
     #[error("no *.pb batch files in {}", dir.display())]
     EmptyCorpus { dir: PathBuf },
     #[error("cannot encode json: {0}")]

@@ -2,8 +2,9 @@
 //! over OTLP gRPC / HTTP at a fixed rate or as fast as possible, with a one-line JSON summary.
 //!
 //! Data flow: [`corpus::Generator`] builds traces from a seed; [`files`] writes them as
-//! `batch-NNNNNN.pb` files and reads them back for replay; [`send`] streams either over OTLP;
-//! the CLI ([`cli`]) drives them.
+//! `batch-NNNNNN.pb` files and reads them back for replay; [`send`] streams either over OTLP,
+//! or replays a pool encoded before the run with fresh trace IDs per pass
+//! ([`send::preencoded`], the client of W1); the CLI ([`cli`]) drives them.
 //!
 //! May depend on `proto` only; never on `storage`, `traceql` or a service crate.
 

@@ -37,6 +37,9 @@ pub struct BenchConfig {
     pub markdown_opt: Option<PathBuf>,
     pub runs: usize,
     pub w1_duration: Duration,
+    /// W1's client: replay a pool of this many pre-encoded requests (`None`: generate and
+    /// encode every request during the run, the client of the first W1 figures).
+    pub w1_pool_batches_opt: Option<usize>,
     /// Traces of the W2 corpus (seed 1).
     pub w2_traces: usize,
     pub server_start_timeout: Duration,

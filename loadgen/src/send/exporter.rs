@@ -3,18 +3,24 @@
 
 use std::time::Duration;
 
-use contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use contrail_proto::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
+use contrail_proto::otlp::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use super::Protocol;
+use super::preencoded::StampedRequest;
+use super::raw_codec::export_preencoded;
 use crate::error::{Error, Result};
 
-/// A request ready for the wire: the message for gRPC, the encoded body for HTTP.
+/// A request ready for the wire: the message for gRPC, a pre-encoded request for gRPC (copied
+/// into the frame as it is, [`super::raw_codec`]), or the encoded body for HTTP.
 #[derive(Debug, Clone)]
 pub(crate) enum Payload {
     Grpc(ExportTraceServiceRequest),
+    GrpcPreencoded(StampedRequest),
     Http(bytes::Bytes),
 }
 
@@ -43,6 +49,8 @@ impl ExportFailure {
 pub(crate) enum Exporter {
     Grpc {
         client: TraceServiceClient<Channel>,
+        /// The same connection, for pre-encoded requests (boxed: the variants stay alike).
+        raw: Box<tonic::client::Grpc<Channel>>,
         tenant_opt: Option<MetadataValue<tonic::metadata::Ascii>>,
         timeout: Duration,
     },
@@ -84,11 +92,17 @@ impl Exporter {
                         })
                     })
                     .transpose()?;
+                let raw = Box::new(
+                    tonic::client::Grpc::new(channel.clone())
+                        .max_decoding_message_size(16 * 1024 * 1024)
+                        .max_encoding_message_size(usize::MAX),
+                );
                 let client = TraceServiceClient::new(channel)
                     .max_decoding_message_size(16 * 1024 * 1024)
                     .max_encoding_message_size(usize::MAX);
                 Ok(Self::Grpc {
                     client,
+                    raw,
                     tenant_opt,
                     timeout,
                 })
@@ -127,30 +141,31 @@ impl Exporter {
                     client,
                     tenant_opt,
                     timeout,
+                    ..
                 },
                 Payload::Grpc(message),
             ) => {
-                let mut request = tonic::Request::new(message);
-                request.set_timeout(*timeout);
-                if let Some(tenant) = tenant_opt {
-                    request
-                        .metadata_mut()
-                        .insert("x-scope-orgid", tenant.clone());
-                }
+                let request = grpc_request(message, *timeout, tenant_opt.as_ref());
                 // the channel's timeout also bounds the call; this one covers connecting too
-                match tokio::time::timeout(*timeout, client.export(request)).await {
-                    Err(_) => Err(ExportFailure::new(
-                        "timeout",
-                        format!("no answer within {timeout:?}"),
-                    )),
-                    Ok(Ok(response)) => partial_success_failure(
-                        response
-                            .into_inner()
-                            .partial_success
-                            .map(|partial| (partial.rejected_spans, partial.error_message)),
-                    ),
-                    Ok(Err(status)) => Err(classify_grpc(&status)),
-                }
+                grpc_outcome(
+                    *timeout,
+                    tokio::time::timeout(*timeout, client.export(request)).await,
+                )
+            }
+            (
+                Self::Grpc {
+                    raw,
+                    tenant_opt,
+                    timeout,
+                    ..
+                },
+                Payload::GrpcPreencoded(stamped),
+            ) => {
+                let request = grpc_request(stamped, *timeout, tenant_opt.as_ref());
+                grpc_outcome(
+                    *timeout,
+                    tokio::time::timeout(*timeout, export_preencoded(raw, request)).await,
+                )
             }
             (
                 Self::Http {
@@ -189,6 +204,44 @@ impl Exporter {
                 "payload does not match the protocol",
             )),
         }
+    }
+}
+
+fn grpc_request<T>(
+    message: T,
+    timeout: Duration,
+    tenant_opt: Option<&MetadataValue<tonic::metadata::Ascii>>,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(timeout);
+    if let Some(tenant) = tenant_opt {
+        request
+            .metadata_mut()
+            .insert("x-scope-orgid", tenant.clone());
+    }
+    request
+}
+
+/// An answer (or none within `timeout`) as success or a classified failure.
+fn grpc_outcome(
+    timeout: Duration,
+    answer: std::result::Result<
+        std::result::Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status>,
+        tokio::time::error::Elapsed,
+    >,
+) -> std::result::Result<(), ExportFailure> {
+    match answer {
+        Err(_) => Err(ExportFailure::new(
+            "timeout",
+            format!("no answer within {timeout:?}"),
+        )),
+        Ok(Ok(response)) => partial_success_failure(
+            response
+                .into_inner()
+                .partial_success
+                .map(|partial| (partial.rejected_spans, partial.error_message)),
+        ),
+        Ok(Err(status)) => Err(classify_grpc(&status)),
     }
 }
 

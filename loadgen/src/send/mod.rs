@@ -2,9 +2,14 @@
 //! from a bounded channel fed by one producer thread, optionally paced by a shared token bucket,
 //! until the source, the span count or the duration runs out. Every request has a timeout; a
 //! server that accepts nothing stops the run early with a clear error.
+//!
+//! With a [`Source::Preencoded`] pool ([`preencoded`]) the requests are encoded before the run
+//! and the client's cost per request is one stamped copy of its bytes ([`raw_codec`]).
 
 mod exporter;
+pub mod preencoded;
 mod rate;
+mod raw_codec;
 mod source;
 mod stats;
 
@@ -17,6 +22,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use preencoded::{EncodedPool, PASS_STAMP_BYTES, PoolSummary};
 pub use source::Source;
 pub use stats::{LatencySummary, SendReport};
 
@@ -116,6 +122,23 @@ pub async fn send(config: SendConfig) -> Result<SendReport> {
         ));
     }
     source::validate(&config.source)?;
+    let pool_summary_opt = match &config.source {
+        Source::Preencoded(pool) => {
+            if config.protocol == Protocol::HttpJson {
+                return Err(Error::InvalidArgument(
+                    "pre-encoded requests are protobuf: use --protocol grpc or http-protobuf"
+                        .to_owned(),
+                ));
+            }
+            if config.duration_opt.is_none() && config.max_spans_opt.is_none() {
+                return Err(Error::InvalidArgument(
+                    "a pre-encoded pool replays until --duration or --spans: give one".to_owned(),
+                ));
+            }
+            Some(pool.summary())
+        }
+        _ => None,
+    };
     let exporters = (0..config.streams)
         .map(|_| {
             Exporter::new(
@@ -195,6 +218,7 @@ pub async fn send(config: SendConfig) -> Result<SendReport> {
             .unwrap_or_else(|poison| poison.into_inner())
             .clone(),
         first_error: stats.first_error(),
+        preencoded: pool_summary_opt,
     })
 }
 

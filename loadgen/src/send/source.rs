@@ -1,7 +1,9 @@
 //! The producer of a send run: a blocking thread that generates batches (or reads corpus files),
-//! encodes them for the protocol and hands them to the streams through a bounded channel.
+//! encodes them for the protocol and hands them to the streams through a bounded channel. A
+//! pre-encoded pool is only named (request, pass) for gRPC: the stream copies it onto the wire.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use contrail_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -9,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::Protocol;
 use super::exporter::Payload;
+use super::preencoded::{EncodedPool, StampedRequest};
 use crate::corpus::{CorpusConfig, Generator};
 use crate::error::{Error, Result};
 use crate::files::{corpus_files, read_batch, span_count};
@@ -24,6 +27,28 @@ pub enum Source {
         traces_opt: Option<usize>,
         spans_per_batch: usize,
     },
+    /// Replay a pool encoded before the run, pass after pass with stamped trace IDs and
+    /// timestamps, until `--duration` or `--spans` (gRPC and HTTP protobuf only).
+    Preencoded(Arc<EncodedPool>),
+}
+
+impl Source {
+    /// Encodes this source's requests once, before the run: the `*.pb` files as they are, or
+    /// `pool_batches` generated requests (a generated source must not be bounded by `--traces`).
+    pub fn preencode(&self, pool_batches: usize) -> Result<EncodedPool> {
+        match self {
+            Source::Files(dir) => EncodedPool::from_files(dir),
+            Source::Generated {
+                config,
+                traces_opt: None,
+                spans_per_batch,
+            } => EncodedPool::generate(config.clone(), pool_batches, *spans_per_batch),
+            Source::Generated { .. } => Err(Error::InvalidArgument(
+                "a pre-encoded pool replays until --duration or --spans, not --traces".to_owned(),
+            )),
+            Source::Preencoded(pool) => Ok(EncodedPool::clone(pool)),
+        }
+    }
 }
 
 /// One encoded request and how many spans it carries.
@@ -63,6 +88,35 @@ pub(crate) fn produce(
         Ok(items_tx.blocking_send(item).is_ok())
     };
     match source {
+        Source::Preencoded(pool) => {
+            for pass in 0..=u32::MAX {
+                for index in 0..pool.len() {
+                    if max_spans_opt.is_some_and(|max_spans| produced_spans >= max_spans) {
+                        return Ok(());
+                    }
+                    let spans = pool.spans_of(index);
+                    let payload = match protocol {
+                        Protocol::Grpc => Payload::GrpcPreencoded(StampedRequest {
+                            pool: Arc::clone(&pool),
+                            index,
+                            pass,
+                        }),
+                        // the body is stamped here: reqwest wants it whole
+                        Protocol::HttpProtobuf => Payload::Http(pool.stamped(index, pass)),
+                        Protocol::HttpJson => {
+                            return Err(Error::InvalidArgument(
+                                "pre-encoded requests are protobuf: use grpc or http-protobuf"
+                                    .to_owned(),
+                            ));
+                        }
+                    };
+                    produced_spans += spans as u64;
+                    if items_tx.blocking_send(Item { payload, spans }).is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
         Source::Files(dir) => {
             for path in corpus_files(&dir)? {
                 if !push(read_batch(&path)?)? {
@@ -113,5 +167,9 @@ pub(crate) fn validate(source: &Source) -> Result<()> {
             "--batch-spans must be at least 1".to_owned(),
         )),
         Source::Generated { .. } => Ok(()),
+        Source::Preencoded(pool) if pool.is_empty() => Err(Error::InvalidArgument(
+            "the pre-encoded pool is empty".to_owned(),
+        )),
+        Source::Preencoded(_) => Ok(()),
     }
 }

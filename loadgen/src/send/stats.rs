@@ -127,6 +127,8 @@ pub struct SendReport {
     pub aborted: Option<String>,
     /// The first error's full message, to tell the user what went wrong.
     pub first_error: Option<String>,
+    /// The pre-encoded pool replayed, and what building it cost before the run.
+    pub preencoded: Option<super::PoolSummary>,
 }
 
 #[cfg(test)]
