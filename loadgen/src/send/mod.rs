@@ -4,7 +4,7 @@
 //! server that accepts nothing stops the run early with a clear error.
 //!
 //! With a [`Source::Preencoded`] pool ([`preencoded`]) the requests are encoded before the run
-//! and the client's cost per request is one stamped copy of its bytes ([`raw_codec`]).
+//! and the client's cost per request is one stamped copy of its bytes (`raw_codec`).
 
 mod exporter;
 pub mod preencoded;

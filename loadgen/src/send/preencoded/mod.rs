@@ -5,7 +5,7 @@
 //! period, while the bytes are copied onto the wire: the server sees new traces at advancing
 //! times for a cost of one memcpy per request.
 //!
-//! [`scan`] finds the offsets to stamp by walking the wire format, so files written by any
+//! `scan` finds the offsets to stamp by walking the wire format, so files written by any
 //! encoder replay the same way as a generated pool.
 
 mod scan;
