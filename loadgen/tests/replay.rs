@@ -148,6 +148,7 @@ async fn every_pass_arrives_with_new_trace_ids() {
         *received.tenants.lock().unwrap(),
         BTreeSet::from(["team-r".to_owned()])
     );
+    assert!(report.cpu_s.is_some_and(|cpu_s| cpu_s >= 0.0), "{report:?}");
     let summary = report.preencoded.expect("the report names the pool");
     assert_eq!(summary.requests, 4);
     assert_eq!(summary.spans, pool_spans);

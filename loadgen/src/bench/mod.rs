@@ -5,7 +5,7 @@
 //! BENCHMARKS.md. Workloads whose components do not exist yet are listed as not run.
 
 mod freshness;
-mod procfs;
+pub(crate) mod procfs;
 mod workloads;
 
 use std::fmt::Write as _;

@@ -31,6 +31,7 @@ use rate::RateLimiter;
 use source::Item;
 use stats::Stats;
 
+use crate::bench::procfs::read_usage;
 use crate::error::{Error, Result};
 
 /// The OTLP transport.
@@ -151,6 +152,7 @@ pub async fn send(config: SendConfig) -> Result<SendReport> {
         .collect::<Result<Vec<_>>>()?;
 
     let (items_tx, items_rx) = mpsc::channel(config.streams * 2);
+    let usage_before_opt = read_usage(std::process::id());
     let started = Instant::now();
     let shared = Arc::new(Shared {
         stats: Stats::default(),
@@ -192,6 +194,12 @@ pub async fn send(config: SendConfig) -> Result<SendReport> {
     producer_result?;
 
     let duration = started.elapsed();
+    let cpu_s = match (usage_before_opt, read_usage(std::process::id())) {
+        (Some(before), Some(after)) => {
+            Some(((after.cpu_seconds - before.cpu_seconds) * 100.0).round() / 100.0)
+        }
+        _ => None,
+    };
     let stats = &shared.stats;
     let duration_s = duration.as_secs_f64();
     Ok(SendReport {
@@ -218,6 +226,7 @@ pub async fn send(config: SendConfig) -> Result<SendReport> {
             .unwrap_or_else(|poison| poison.into_inner())
             .clone(),
         first_error: stats.first_error(),
+        cpu_s,
         preencoded: pool_summary_opt,
     })
 }

@@ -127,6 +127,9 @@ pub struct SendReport {
     pub aborted: Option<String>,
     /// The first error's full message, to tell the user what went wrong.
     pub first_error: Option<String>,
+    /// CPU time (user + system) of this whole process during the run, from /proc (Linux): the
+    /// client's cost when nothing else runs in it.
+    pub cpu_s: Option<f64>,
     /// The pre-encoded pool replayed, and what building it cost before the run.
     pub preencoded: Option<super::PoolSummary>,
 }
