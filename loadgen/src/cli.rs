@@ -66,8 +66,8 @@ pub struct BenchArgs {
     pub w1_duration: u64,
     /// W1's client replays this many requests, generated and encoded before the measured
     /// window, pass after pass with fresh trace IDs and times (about 470 KB of memory each;
-    /// 2,048: a 60 s run sends each about four times, while with 256 the repeated attribute
-    /// values made the server's CPU per span about 10% lower).
+    /// 2,048: a 60 s run sends each about four times, so attribute values repeat less; no
+    /// difference to 256 was measurable in BENCHMARKS.md's W1 runs).
     #[arg(long, default_value_t = 2048)]
     pub w1_pool_batches: usize,
     /// W1's client generates and encodes every request during the run instead (the client of
