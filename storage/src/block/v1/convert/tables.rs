@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use ahash::RandomState;
+
 use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, TracesData};
 use prost::Message;
 
@@ -39,12 +41,12 @@ fn intern_key<M: Message>(message: Option<&M>, schema_url: &str) -> Vec<u8> {
 pub struct RefTables {
     resources: Vec<ResourceSpans>,
     scopes: Vec<ScopeSpans>,
-    resource_index: HashMap<Vec<u8>, u32>,
-    scope_index: HashMap<Vec<u8>, u32>,
+    resource_index: HashMap<Vec<u8>, u32, RandomState>,
+    scope_index: HashMap<Vec<u8>, u32, RandomState>,
     /// The wire path's lookups: the bytes a resource or scope arrived as (see [`raw_key`]) to
     /// its reference, so each distinct encoding is decoded once per block.
-    raw_resource_index: HashMap<Vec<u8>, u32>,
-    raw_scope_index: HashMap<Vec<u8>, u32>,
+    raw_resource_index: HashMap<Vec<u8>, u32, RandomState>,
+    raw_scope_index: HashMap<Vec<u8>, u32, RandomState>,
 }
 
 /// The wire path's lookup key of a resource or scope as encoded: a presence byte, the length
@@ -174,10 +176,10 @@ impl RefTables {
         Ok(RefTables {
             resources,
             scopes,
-            resource_index: HashMap::new(),
-            scope_index: HashMap::new(),
-            raw_resource_index: HashMap::new(),
-            raw_scope_index: HashMap::new(),
+            resource_index: HashMap::default(),
+            scope_index: HashMap::default(),
+            raw_resource_index: HashMap::default(),
+            raw_scope_index: HashMap::default(),
         })
     }
 }
