@@ -5,7 +5,8 @@
 //! spans/s, CPU-seconds per 1M spans (whole process, /proc/self/stat) for the push phase and
 //! for push + block writing, peak RSS (VmHWM) and, separately, the block encoder alone.
 //!
-//! `cargo bench -p contrail-ingester --bench ingest` (`INGEST_SPANS=3000000` for a longer run).
+//! `cargo bench -p contrail-ingester --bench ingest` (`INGEST_SPANS=3000000` for a longer run;
+//! `-- encoder-wire` for the flush path alone at zstd 1, the one to profile).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -231,11 +232,20 @@ fn sorted_corpus(target_spans: u64) -> (Vec<(TraceId, bytes::Bytes)>, u64) {
 /// The block encoder alone, CPU per phase, both ways: the `prost` path (segment decode into
 /// OTLP structs, then `BlockWriter::push_trace`) and the wire path the ingester's flush takes
 /// (`EncodedTrace::scan` of the segment bytes, then `BlockWriter::push_encoded`).
-async fn encoder_alone(target_spans: u64, zstd_level: i32) {
+async fn encoder_alone(target_spans: u64, zstd_level: i32, wire_only: bool) {
     let (encoded, spans) = sorted_corpus(target_spans);
     let per_span = |seconds: f64| seconds * 1e6 / spans as f64;
     let mut config = BlockWriterConfig::new(TenantId::single_tenant());
     config.parquet.zstd_level = zstd_level;
+    if wire_only {
+        let (scan_cpu, write_cpu, _) = encode_wire(&encoded, config).await;
+        println!(
+            "block encoder alone, wire path only (zstd {zstd_level}): {spans} spans; segment scan {:.2} µs/span CPU; rows + parquet + bloom {:.2} µs/span CPU",
+            per_span(scan_cpu),
+            per_span(write_cpu)
+        );
+        return;
+    }
 
     let cpu_start = cpu_seconds();
     let mut traces: Vec<Trace> = Vec::with_capacity(encoded.len());
@@ -267,9 +277,28 @@ async fn encoder_alone(target_spans: u64, zstd_level: i32) {
         spans as f64 / (decode_cpu + write_cpu).max(1e-9)
     );
 
+    let (scan_cpu, write_cpu, wire_written) = encode_wire(&encoded, config).await;
+    assert_eq!(
+        wire_written.meta.size, written.meta.size,
+        "both paths write the same data"
+    );
+    println!(
+        "  wire path:  segment scan {:.2} µs/span CPU; rows + parquet + bloom {:.2} µs/span CPU; total {:.2} µs/span = {:.0} spans/s per core",
+        per_span(scan_cpu),
+        per_span(write_cpu),
+        per_span(scan_cpu + write_cpu),
+        spans as f64 / (scan_cpu + write_cpu).max(1e-9)
+    );
+}
+
+/// The wire path of the ingester's flush over `encoded`: scan CPU, encode CPU, the block.
+async fn encode_wire(
+    encoded: &[(TraceId, bytes::Bytes)],
+    config: BlockWriterConfig,
+) -> (f64, f64, contrail_storage::block::WrittenBlock) {
     let cpu_start = cpu_seconds();
     let mut scanned: Vec<EncodedTrace> = Vec::with_capacity(encoded.len());
-    for (trace_id, bytes) in &encoded {
+    for (trace_id, bytes) in encoded {
         match EncodedTrace::scan(*trace_id, vec![bytes.clone()]) {
             Scanned::Ready {
                 trace: Some(trace), ..
@@ -284,19 +313,8 @@ async fn encoder_alone(target_spans: u64, zstd_level: i32) {
     for trace in scanned {
         writer.push_encoded(trace).await.expect("push");
     }
-    let wire_written = writer.finish().await.expect("finish");
-    let write_cpu = cpu_seconds() - write_cpu_start;
-    assert_eq!(
-        wire_written.meta.size, written.meta.size,
-        "both paths write the same data"
-    );
-    println!(
-        "  wire path:  segment scan {:.2} µs/span CPU; rows + parquet + bloom {:.2} µs/span CPU; total {:.2} µs/span = {:.0} spans/s per core",
-        per_span(scan_cpu),
-        per_span(write_cpu),
-        per_span(scan_cpu + write_cpu),
-        spans as f64 / (scan_cpu + write_cpu).max(1e-9)
-    );
+    let written = writer.finish().await.expect("finish");
+    (scan_cpu, cpu_seconds() - write_cpu_start, written)
 }
 
 /// zstd levels for WAL payloads: compression speed and ratio on pushes of the corpus.
@@ -345,9 +363,14 @@ fn main() {
         .skip(1)
         .find(|arg| !arg.starts_with("--"))
         .unwrap_or_default();
+    if only == "encoder-wire" {
+        // The ingester's flush alone at its zstd level (for profiles).
+        runtime.block_on(encoder_alone(spans, 1, true));
+        return;
+    }
     if only != "ingest" {
         for level in [3, 1] {
-            runtime.block_on(encoder_alone(spans.min(500_000), level));
+            runtime.block_on(encoder_alone(spans.min(500_000), level, false));
         }
     }
     if only != "encoder" {
