@@ -65,8 +65,23 @@ pub(super) fn run_metrics_query(args: MetricsArgs) -> anyhow::Result<ExitCode> {
         let pool = DecodePool::shared();
         let folder = open_blocks(&args.dir, &args.tenant, &pool).await?;
         // Without blocks and without a range there is nothing to count: the empty answer of
-        // the last minute.
-        let (low, high) = folder.time_range.unwrap_or((0, 60_000_000_000));
+        // the last minute (said on stderr, so that a wrong folder or tenant is noticed).
+        let (low, high) = match folder.time_range {
+            Some(range) => range,
+            None => {
+                eprintln!(
+                    "no blocks of tenant {} under {}",
+                    args.tenant,
+                    args.dir.display()
+                );
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| {
+                        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+                    });
+                (now.saturating_sub(60_000_000_000).max(1), now)
+            }
+        };
         let start = args.start_unix_nano.unwrap_or(low);
         // The window's end is exclusive of nothing the blocks hold.
         let end = args

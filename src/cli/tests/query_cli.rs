@@ -422,3 +422,26 @@ fn bad_metrics_input_exits_non_zero_with_a_clear_error() {
         );
     }
 }
+
+#[test]
+fn metrics_over_a_folder_without_blocks_of_the_tenant_is_empty_and_says_so() {
+    let corpus = corpus();
+    let data = corpus.data.to_str().unwrap();
+    let output = cli(&[
+        "query",
+        "blocks",
+        "--metrics",
+        "--tenant",
+        "nobody",
+        data,
+        "{ } | rate()",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no blocks of tenant nobody"),
+        "{}",
+        stderr(&output)
+    );
+    let response: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response["series"], serde_json::json!([]), "{response}");
+}
