@@ -8,7 +8,9 @@
 #   scripts/compactor-bench.sh w2 [RUNS]   seed 1, 50,000 traces written three times (RF=3)
 #
 # Environment: WORK (scratch directory, default /tmp/contrail-compactor-bench), ZSTD_LEVEL
-# (zstd level of the compacted block; default: the compactor's).
+# (zstd level of the compacted block; default: the compactor's), COMPACT_ARGS (more
+# `block compact` options, e.g. "--data-page-row-limit 20000 --byte-stream-split false"; see
+# docs/adr/016-compacted-block-size.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}/release"
@@ -17,6 +19,7 @@ workload="${1:-w5}"
 runs="${2:-3}"
 zstd_args=()
 if [[ -n "${ZSTD_LEVEL:-}" ]]; then zstd_args=(--zstd-level "$ZSTD_LEVEL"); fi
+if [[ -n "${COMPACT_ARGS:-}" ]]; then read -r -a compact_args <<<"$COMPACT_ARGS"; zstd_args+=("${compact_args[@]}"); fi
 cargo build --release -p contrail --bin contrail-cli -p contrail-loadgen --bin contrail-loadgen
 
 # Every corpus starts at 2024-01-01T00:00:00Z with 1,000 traces/s, so all blocks end in one

@@ -6,8 +6,10 @@
 //! buffer knobs, accepted with a warning; so are `compactor.ring` and
 //! `compactor.override_ring_key` (membership comes from `compactor.sharding`, or from the ring
 //! crate's discovery wired by the binary). Contrail's own keys: `compaction.max_input_blocks`,
-//! `compaction.active_window`, `compaction.lease_duration`, `compaction.zstd_level` and
-//! `sharding`. Unknown keys fail deserialization with serde's message naming the key.
+//! `compaction.active_window`, `compaction.lease_duration`, `compaction.zstd_level`,
+//! `compaction.attribute_zstd_level`, `compaction.data_page_size`,
+//! `compaction.data_page_row_limit`, `compaction.byte_stream_split` (the encoding of compacted
+//! blocks: docs/adr/016-compacted-block-size.md) and `sharding`. Unknown keys fail deserialization with serde's message naming the key.
 
 use std::time::Duration;
 
@@ -15,6 +17,8 @@ use bytesize::ByteSize;
 use contrail_proto::ConfigWarning;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+
+use contrail_storage::block::ParquetOptions;
 
 use crate::error::{Error, Result};
 use crate::planner::PlannerConfig;
@@ -75,8 +79,20 @@ pub struct CompactionConfig {
     /// free again after this.
     #[serde(with = "humantime_serde")]
     pub lease_duration: Duration,
-    /// (Contrail) zstd level of compacted blocks (see docs/adr/010-compactor.md).
+    /// (Contrail) zstd level of compacted blocks (docs/adr/016-compacted-block-size.md).
     pub zstd_level: i32,
+    /// (Contrail) zstd level of the generic span attributes' string values in compacted
+    /// blocks, the largest column.
+    pub attribute_zstd_level: i32,
+    /// (Contrail) Target uncompressed size of a data page of compacted blocks (level 0: 256 KiB).
+    #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
+    pub data_page_size: ByteSize,
+    /// (Contrail) A data page of a compacted block holds at most this many rows (level 0:
+    /// 20,000). Larger pages compress better; a trace-by-ID read decodes one page per column.
+    pub data_page_row_limit: usize,
+    /// (Contrail) BYTE_STREAM_SPLIT for span start offsets, durations and generic int
+    /// attribute values in compacted blocks (level 0: delta and dictionary encodings).
+    pub byte_stream_split: bool,
     /// Tempo v2-format buffer sizes: no meaning for vc1 blocks. Ignored with a warning.
     pub v2_in_buffer_bytes: Option<IgnoredAny>,
     /// See `v2_in_buffer_bytes`.
@@ -100,6 +116,10 @@ impl Default for CompactionConfig {
             active_window: Duration::from_secs(24 * 3600),
             lease_duration: Duration::from_secs(5 * 60),
             zstd_level: DEFAULT_COMPACTED_ZSTD_LEVEL,
+            attribute_zstd_level: DEFAULT_COMPACTED_ATTRIBUTE_ZSTD_LEVEL,
+            data_page_size: ByteSize::mib(1),
+            data_page_row_limit: DEFAULT_COMPACTED_DATA_PAGE_ROW_LIMIT,
+            byte_stream_split: true,
             v2_in_buffer_bytes: None,
             v2_out_buffer_bytes: None,
             v2_prefetch_traces_count: None,
@@ -107,8 +127,17 @@ impl Default for CompactionConfig {
     }
 }
 
-/// zstd level of compacted blocks by default (docs/adr/010-compactor.md).
-pub const DEFAULT_COMPACTED_ZSTD_LEVEL: i32 = 3;
+/// zstd level of compacted blocks by default (docs/adr/016-compacted-block-size.md).
+pub const DEFAULT_COMPACTED_ZSTD_LEVEL: i32 = 6;
+
+/// zstd level of compacted blocks' generic attribute string values by default.
+pub const DEFAULT_COMPACTED_ATTRIBUTE_ZSTD_LEVEL: i32 = 9;
+
+/// Row limit of a compacted block's data page by default.
+pub const DEFAULT_COMPACTED_DATA_PAGE_ROW_LIMIT: usize = 200_000;
+
+/// Largest accepted `data_page_size`: a page is decoded whole, by every reader of a row in it.
+const MAX_DATA_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// `compactor.sharding` (Contrail).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -175,10 +204,28 @@ impl CompactorConfig {
                 "must be greater than 0",
             ));
         }
-        if !(1..=22).contains(&compaction.zstd_level) {
+        for (name, level) in [
+            ("zstd_level", compaction.zstd_level),
+            ("attribute_zstd_level", compaction.attribute_zstd_level),
+        ] {
+            if !(1..=22).contains(&level) {
+                return Err(Error::invalid_config(
+                    key(name),
+                    format!("must be between 1 and 22, got {level}"),
+                ));
+            }
+        }
+        let page_bytes = compaction.data_page_size.as_u64();
+        if !(1..=MAX_DATA_PAGE_BYTES).contains(&page_bytes) {
             return Err(Error::invalid_config(
-                key("zstd_level"),
-                format!("must be between 1 and 22, got {}", compaction.zstd_level),
+                key("data_page_size"),
+                format!("must be between 1 B and 64 MiB, got {page_bytes} B"),
+            ));
+        }
+        if compaction.data_page_row_limit == 0 {
+            return Err(Error::invalid_config(
+                key("data_page_row_limit"),
+                "must be greater than 0",
             ));
         }
         if let Some(instance) = &self.sharding.instance_id
@@ -214,6 +261,20 @@ impl CompactorConfig {
             }
         }
         Ok(warnings)
+    }
+
+    /// The Parquet encoding of compacted blocks.
+    pub fn parquet_options(&self) -> ParquetOptions {
+        let compaction = &self.compaction;
+        ParquetOptions {
+            zstd_level: compaction.zstd_level,
+            data_page_size_bytes: usize::try_from(compaction.data_page_size.as_u64())
+                .unwrap_or(usize::MAX),
+            data_page_row_limit: compaction.data_page_row_limit,
+            byte_stream_split_integers: compaction.byte_stream_split,
+            attribute_string_zstd_level: Some(compaction.attribute_zstd_level),
+            ..ParquetOptions::default()
+        }
     }
 
     /// The planner's part of the config.
@@ -296,5 +357,61 @@ mod tests {
         assert!(error.to_string().contains("compaction_window"), "{error}");
         let error = parse("compaction:\n  block_retention: soon\n").expect_err("bad duration");
         assert!(error.to_string().contains("block_retention"), "{error}");
+    }
+
+    #[test]
+    fn compacted_block_encoding_keys_parse_validate_and_reach_the_writer() {
+        let defaults = CompactorConfig::default();
+        assert!(defaults.validate().expect("defaults are valid").is_empty());
+        let options = defaults.parquet_options();
+        assert_eq!(options.zstd_level, 6);
+        assert_eq!(options.attribute_string_zstd_level, Some(9));
+        assert_eq!(options.data_page_size_bytes, 1024 * 1024);
+        assert_eq!(options.data_page_row_limit, 200_000);
+        assert!(options.byte_stream_split_integers);
+        // Everything else as level-0 blocks.
+        let level0 = ParquetOptions::default();
+        assert_eq!(options.delta_integers, level0.delta_integers);
+        assert_eq!(options.trace_id_dictionary, level0.trace_id_dictionary);
+
+        let config = parse(
+            "compaction:\n  zstd_level: 3\n  attribute_zstd_level: 4\n  data_page_size: 256KiB\n  \
+             data_page_row_limit: 20000\n  byte_stream_split: false\n",
+        )
+        .expect("parses");
+        assert!(config.validate().expect("valid").is_empty());
+        let options = config.parquet_options();
+        assert_eq!(options.zstd_level, 3);
+        assert_eq!(options.attribute_string_zstd_level, Some(4));
+        assert_eq!(options.data_page_size_bytes, 256 * 1024);
+        assert_eq!(options.data_page_row_limit, 20_000);
+        assert!(!options.byte_stream_split_integers);
+
+        for (yaml, key) in [
+            (
+                "attribute_zstd_level: 0",
+                "compactor.compaction.attribute_zstd_level",
+            ),
+            (
+                "attribute_zstd_level: 23",
+                "compactor.compaction.attribute_zstd_level",
+            ),
+            ("zstd_level: 0", "compactor.compaction.zstd_level"),
+            ("data_page_size: 0B", "compactor.compaction.data_page_size"),
+            (
+                "data_page_size: 65MiB",
+                "compactor.compaction.data_page_size",
+            ),
+            (
+                "data_page_row_limit: 0",
+                "compactor.compaction.data_page_row_limit",
+            ),
+        ] {
+            let config = parse(&format!("compaction:\n  {yaml}\n")).expect("parses");
+            let error = config.validate().expect_err(yaml);
+            assert!(error.to_string().contains(key), "{yaml}: {error}");
+        }
+        let error = parse("compaction:\n  byte_stream_split: sometimes\n").expect_err("bad bool");
+        assert!(error.to_string().contains("byte_stream_split"), "{error}");
     }
 }

@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use contrail_proto::{Clock, TenantId};
 use contrail_storage::block::v1::merge::{MergeOptions, MergeStats, merge_blocks};
-use contrail_storage::block::{BlockWriterConfig, Uuid, mark_compacted, read_block_meta};
+use contrail_storage::block::{
+    BlockWriterConfig, ParquetOptions, Uuid, mark_compacted, read_block_meta,
+};
 use contrail_storage::config::BlockConfig;
 use object_store::ObjectStore;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +59,8 @@ pub(crate) struct Executor {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) leases: Leases,
     pub(crate) block: BlockConfig,
-    pub(crate) zstd_level: i32,
+    /// The Parquet encoding of outputs (`CompactorConfig::parquet_options`).
+    pub(crate) parquet: ParquetOptions,
     pub(crate) merge: MergeOptions,
 }
 
@@ -177,7 +180,7 @@ impl Executor {
     fn writer_config(&self, job: &Job) -> BlockWriterConfig {
         let mut config = BlockWriterConfig::new(job.tenant.clone());
         self.block.apply_to(&mut config);
-        config.parquet.zstd_level = self.zstd_level;
+        config.parquet = self.parquet.clone();
         config.compaction_level = job.output_level;
         config.compacted_from = job.blocks.iter().map(|meta| meta.block_id).collect();
         let factors: Vec<u32> = job

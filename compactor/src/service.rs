@@ -123,7 +123,7 @@ impl Compactor {
             clock: clock.clone(),
             leases,
             block,
-            zstd_level: config.compaction.zstd_level,
+            parquet: config.parquet_options(),
             merge: MergeOptions::default(),
         };
         Ok(Compactor {

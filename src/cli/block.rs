@@ -319,24 +319,50 @@ async fn print_columns(store: Arc<dyn ObjectStore>, meta: BlockMeta) -> anyhow::
     let spans = meta.total_spans;
     let reader = BlockReader::open(store, meta)?;
     let metadata = reader.parquet_metadata().await?;
-    let mut columns: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for row_group in metadata.row_groups() {
-        for column in row_group.columns() {
+    let mut columns: BTreeMap<String, ColumnSizes> = BTreeMap::new();
+    for (row_group_index, row_group) in metadata.row_groups().iter().enumerate() {
+        for (column_index, column) in row_group.columns().iter().enumerate() {
             let entry = columns.entry(column.column_path().string()).or_default();
-            entry.0 += column.compressed_size().max(0) as u64;
-            entry.1 += column.uncompressed_size().max(0) as u64;
+            entry.compressed += column.compressed_size().max(0) as u64;
+            entry.uncompressed += column.uncompressed_size().max(0) as u64;
+            entry
+                .encodings
+                .extend(column.encodings().map(|encoding| encoding.to_string()));
+            if let Some(pages) = metadata
+                .page_index()
+                .and_then(|index| index.offset_index(row_group_index, column_index))
+            {
+                entry.data_pages += pages.page_locations().len() as u64;
+            }
         }
     }
     let mut rows: Vec<_> = columns.into_iter().collect();
-    rows.sort_by_key(|(_, (compressed, _))| std::cmp::Reverse(*compressed));
-    println!("\ncolumn\tcompressed bytes\tuncompressed bytes\tcompressed bytes per span");
-    for (name, (compressed, uncompressed)) in rows {
+    rows.sort_by_key(|(_, sizes)| std::cmp::Reverse(sizes.compressed));
+    println!(
+        "\ncolumn\tcompressed bytes\tuncompressed bytes\tcompressed bytes per span\tdata pages\t\
+         encodings"
+    );
+    for (name, sizes) in rows {
+        let encodings: Vec<String> = sizes.encodings.into_iter().collect();
         println!(
-            "{name}\t{compressed}\t{uncompressed}\t{:.2}",
-            per_span(compressed, spans)
+            "{name}\t{}\t{}\t{:.2}\t{}\t{}",
+            sizes.compressed,
+            sizes.uncompressed,
+            per_span(sizes.compressed, spans),
+            sizes.data_pages,
+            encodings.join(",")
         );
     }
     Ok(())
+}
+
+/// One leaf column's totals over the row groups, for `block inspect`.
+#[derive(Debug, Default)]
+struct ColumnSizes {
+    compressed: u64,
+    uncompressed: u64,
+    data_pages: u64,
+    encodings: std::collections::BTreeSet<String>,
 }
 
 async fn trace(

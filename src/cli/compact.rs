@@ -36,6 +36,20 @@ pub struct CompactArgs {
     /// zstd level of the output blocks (`compactor.compaction.zstd_level`).
     #[arg(long)]
     pub zstd_level: Option<i32>,
+    /// zstd level of the outputs' generic attribute string values
+    /// (`compactor.compaction.attribute_zstd_level`).
+    #[arg(long)]
+    pub attribute_zstd_level: Option<i32>,
+    /// Data page size of the outputs in bytes (`compactor.compaction.data_page_size`).
+    #[arg(long)]
+    pub data_page_size_bytes: Option<u64>,
+    /// Rows of an output data page, at most (`compactor.compaction.data_page_row_limit`).
+    #[arg(long)]
+    pub data_page_row_limit: Option<usize>,
+    /// BYTE_STREAM_SPLIT for offsets, durations and int attributes
+    /// (`compactor.compaction.byte_stream_split`).
+    #[arg(long)]
+    pub byte_stream_split: Option<bool>,
     /// Mark live blocks ending longer ago than this compacted (off by default).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub block_retention: Option<Duration>,
@@ -55,8 +69,21 @@ pub async fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
     if let Some(window) = args.compaction_window {
         config.compaction.compaction_window = window;
     }
+    let compaction = &mut config.compaction;
     if let Some(level) = args.zstd_level {
-        config.compaction.zstd_level = level;
+        compaction.zstd_level = level;
+    }
+    if let Some(level) = args.attribute_zstd_level {
+        compaction.attribute_zstd_level = level;
+    }
+    if let Some(bytes) = args.data_page_size_bytes {
+        compaction.data_page_size = bytesize::ByteSize::b(bytes);
+    }
+    if let Some(rows) = args.data_page_row_limit {
+        compaction.data_page_row_limit = rows;
+    }
+    if let Some(enabled) = args.byte_stream_split {
+        compaction.byte_stream_split = enabled;
     }
     config.validate().context("invalid compaction settings")?;
     let registry = prometheus::Registry::new();

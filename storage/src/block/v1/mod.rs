@@ -14,7 +14,8 @@ mod writer;
 pub use footer::Footer;
 pub use reader::{BlockReader, Projection, ReaderOptions};
 pub use schema::{
-    DEDICATED_COLUMNS, DedicatedColumn, DedicatedScope, DedicatedType, FORMAT, ParquetOptions,
+    DEDICATED_COLUMNS, DEFAULT_DATA_PAGE_ROW_LIMIT, DedicatedColumn, DedicatedScope, DedicatedType,
+    FORMAT, ParquetOptions,
 };
 pub use slices::RowSliceBatches;
 pub use writer::{BlockWriter, BlockWriterConfig, WrittenBlock};

@@ -243,6 +243,17 @@ pub struct ParquetOptions {
     pub trace_id_dictionary: bool,
     /// Delta-encode (DELTA_BINARY_PACKED) the integer span columns instead of dictionaries.
     pub delta_integers: bool,
+    /// A data page is cut after this many rows even if it is smaller than
+    /// `data_page_size_bytes` (Parquet's default, 20,000, is what level-0 blocks use).
+    pub data_page_row_limit: usize,
+    /// BYTE_STREAM_SPLIT instead of DELTA_BINARY_PACKED for `start_offset_nano` and
+    /// `duration_nano`, and instead of a dictionary for the generic attributes' `int` values:
+    /// the high bytes of these near-random integers become long runs zstd compresses well
+    /// (docs/adr/016-compacted-block-size.md). Needs zstd to pay off.
+    pub byte_stream_split_integers: bool,
+    /// zstd level of the generic span attributes' string values (`attrs.str`, the largest
+    /// column); `None`: `zstd_level`.
+    pub attribute_string_zstd_level: Option<i32>,
 }
 
 impl Default for ParquetOptions {
@@ -252,8 +263,24 @@ impl Default for ParquetOptions {
             data_page_size_bytes: 256 * 1024,
             trace_id_dictionary: false,
             delta_integers: true,
+            data_page_row_limit: DEFAULT_DATA_PAGE_ROW_LIMIT,
+            byte_stream_split_integers: false,
+            attribute_string_zstd_level: None,
         }
     }
+}
+
+/// Parquet's default row limit of a data page (`WriterProperties`), kept for level-0 blocks.
+pub const DEFAULT_DATA_PAGE_ROW_LIMIT: usize = 20_000;
+
+/// A value leaf of the generic span attributes, e.g. `attrs.list.item.str` for `"str"`.
+fn attribute_leaf(value: &str) -> ColumnPath {
+    ColumnPath::new(vec![
+        ATTRS.into(),
+        "list".into(),
+        "item".into(),
+        value.into(),
+    ])
 }
 
 /// Whether a leaf's statistics are read by nothing: search prunes with the statistics, page
@@ -312,6 +339,7 @@ pub(crate) fn writer_properties(
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(None)
         .set_data_page_size_limit(options.data_page_size_bytes)
+        .set_data_page_row_count_limit(options.data_page_row_limit.max(1))
         .set_dictionary_page_size_limit(2 * 1024 * 1024)
         .set_column_dictionary_enabled(ColumnPath::from(SPAN_ID), false)
         .set_column_dictionary_enabled(ColumnPath::from(PARENT_SPAN_ID), false)
@@ -331,6 +359,23 @@ pub(crate) fn writer_properties(
                 .set_column_dictionary_enabled(ColumnPath::from(column), false)
                 .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
         }
+    }
+    if options.byte_stream_split_integers {
+        for column in [
+            ColumnPath::from(START_OFFSET),
+            ColumnPath::from(DURATION),
+            attribute_leaf("int"),
+        ] {
+            builder = builder
+                .set_column_dictionary_enabled(column.clone(), false)
+                .set_column_encoding(column, Encoding::BYTE_STREAM_SPLIT);
+        }
+    }
+    if let Some(level) = options.attribute_string_zstd_level {
+        builder = builder.set_column_compression(
+            attribute_leaf("str"),
+            Compression::ZSTD(ZstdLevel::try_new(level)?),
+        );
     }
     Ok(builder.build())
 }
