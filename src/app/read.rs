@@ -23,6 +23,7 @@ use contrail_querier::tenant::TenantResolver;
 use contrail_querier::{Querier, QuerierArgs, QueryService};
 use contrail_ring::DiscoveredMembers;
 use contrail_storage::DecodePool;
+use contrail_storage::parquet_query::FetchOptions;
 use object_store::ObjectStore;
 use prometheus::Registry;
 
@@ -99,7 +100,16 @@ pub(super) fn querier(
         ),
     };
     let pool = DecodePool::shared();
-    let block_search = Arc::new(EngineBlockSearch::new(store.clone(), pool, registry)?);
+    let mut block_search = EngineBlockSearch::new(store.clone(), pool, registry)?;
+    if config.storage.trace.backend == contrail_storage::config::Backend::Local {
+        // A local folder: the ranges of each fetch in one call (one open file, one blocking
+        // hop), so a query does not spread its reads over tokio's blocking threads (ADR 017).
+        block_search = block_search.with_fetch_options(FetchOptions {
+            single_request: true,
+            ..FetchOptions::default()
+        });
+    }
+    let block_search = Arc::new(block_search);
     let frontend = components.query_frontend.clone();
     let limits = SearchLimits::from_config(&frontend);
     let tenants = TenantResolver {

@@ -9,6 +9,7 @@ use contrail_proto::{ErrorCode, TenantId};
 use contrail_storage::DecodePool;
 use contrail_storage::block::v1::search::BlockSpanSource;
 use contrail_storage::block::{BlockReader, ReaderOptions, Uuid};
+use contrail_storage::parquet_query::FetchOptions;
 use contrail_traceql::fetch::{MemoryBudget, SpanSource};
 use contrail_traceql::metrics::{QueryPartial, run_metrics};
 use contrail_traceql::{SearchOptions, plan_search};
@@ -33,6 +34,7 @@ type ReaderKey = (TenantId, Uuid);
 pub struct EngineBlockSearch {
     store: Arc<dyn ObjectStore>,
     pool: DecodePool,
+    fetch: FetchOptions,
     readers: Cache<ReaderKey, Arc<BlockReader>>,
     metrics: EngineMetrics,
 }
@@ -64,9 +66,17 @@ impl EngineBlockSearch {
         Ok(EngineBlockSearch {
             store,
             pool,
+            fetch: FetchOptions::default(),
             readers,
             metrics: EngineMetrics::new(registry)?,
         })
+    }
+
+    /// How the column pages of one fetch go to the store (for a local folder:
+    /// [`FetchOptions::single_request`], one blocking hop per fetch instead of one per range).
+    pub fn with_fetch_options(mut self, fetch: FetchOptions) -> Self {
+        self.fetch = fetch;
+        self
     }
 
     /// The cached reader of `job`'s block (opened, without IO, on a miss).
@@ -79,7 +89,7 @@ impl EngineBlockSearch {
         self.metrics.readers.with_label_values(&["miss"]).inc();
         let options = ReaderOptions {
             pool: self.pool.clone(),
-            ..ReaderOptions::default()
+            fetch: self.fetch.clone(),
         };
         let reader = Arc::new(BlockReader::open_with(
             self.store.clone(),
