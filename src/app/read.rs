@@ -100,15 +100,8 @@ pub(super) fn querier(
         ),
     };
     let pool = DecodePool::shared();
-    let mut block_search = EngineBlockSearch::new(store.clone(), pool, registry)?;
-    if config.storage.trace.backend == contrail_storage::config::Backend::Local {
-        // A local folder: the ranges of each fetch in one call (one open file, one blocking
-        // hop), so a query does not spread its reads over tokio's blocking threads (ADR 017).
-        block_search = block_search.with_fetch_options(FetchOptions {
-            single_request: true,
-            ..FetchOptions::default()
-        });
-    }
+    let block_search = EngineBlockSearch::new(store.clone(), pool, registry)?
+        .with_fetch_options(FetchOptions::for_backend(config.storage.trace.backend));
     let block_search = Arc::new(block_search);
     let frontend = components.query_frontend.clone();
     let limits = SearchLimits::from_config(&frontend);

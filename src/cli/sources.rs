@@ -79,10 +79,7 @@ pub(super) async fn open_blocks(
     // a local folder: the ranges of each fetch in one call (one open, one blocking hop)
     let reader_options = ReaderOptions {
         pool: pool.clone(),
-        fetch: FetchOptions {
-            single_request: true,
-            ..FetchOptions::default()
-        },
+        fetch: FetchOptions::for_backend(contrail_storage::config::Backend::Local),
     };
     let mut sources: Vec<Arc<dyn SpanSource>> = Vec::new();
     let mut time_range: Option<(u64, u64)> = None;

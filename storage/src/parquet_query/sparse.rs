@@ -162,6 +162,17 @@ pub struct FetchOptions {
     pub single_request: bool,
 }
 
+impl FetchOptions {
+    /// The options for blocks in `backend`: one request per fetch for a local folder (one open
+    /// file, one blocking hop; ADR 017), the defaults for object stores.
+    pub fn for_backend(backend: crate::config::Backend) -> Self {
+        FetchOptions {
+            single_request: backend == crate::config::Backend::Local,
+            ..FetchOptions::default()
+        }
+    }
+}
+
 impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
