@@ -64,6 +64,13 @@ struct LeaseState {
     stale: Vec<u64>,
 }
 
+/// What `Leases::observe` read of a lease's folder.
+struct Observed {
+    generations: Vec<u64>,
+    earlier: Vec<JobIntent>,
+    latest: Option<LeaseRecord>,
+}
+
 /// A lease this compactor holds.
 #[derive(Debug)]
 pub struct Lease {
@@ -153,20 +160,48 @@ impl Leases {
         intent: JobIntent,
     ) -> Result<(Lease, Vec<JobIntent>)> {
         let folder = Self::folder(tenant, window);
-        let generations = self.generations(&folder).await?;
+        let observed = self.observe(&folder).await?;
+        self.take(tenant, window, folder, observed, intent).await
+    }
+
+    /// The generations present and what they record.
+    async fn observe(&self, folder: &Path) -> Result<Observed> {
+        let generations = self.generations(folder).await?;
         let mut earlier = Vec::new();
         let mut latest = None;
         for generation in &generations {
-            match self.read(&generation_path(&folder, *generation)).await {
+            match self.read(&generation_path(folder, *generation)).await {
                 Ok(record) => {
                     earlier.extend(record.intent.clone());
                     latest = Some(record);
                 }
-                // Deleted since the listing by a newer holder: only the newest one matters.
+                // Deleted since the listing by a newer holder: the create below cannot take
+                // the lease (its name is taken or, if freed too, a newer generation is listed).
                 Err(Error::Storage(contrail_storage::Error::NotFound { .. })) => {}
                 Err(error) => return Err(error),
             }
         }
+        Ok(Observed {
+            generations,
+            earlier,
+            latest,
+        })
+    }
+
+    /// Takes the lease from what `observe` saw, which may be out of date by now.
+    async fn take(
+        &self,
+        tenant: &TenantId,
+        window: WindowIndex,
+        folder: Path,
+        observed: Observed,
+        intent: JobIntent,
+    ) -> Result<(Lease, Vec<JobIntent>)> {
+        let Observed {
+            generations,
+            earlier,
+            latest,
+        } = observed;
         let now = self.clock.now_unix_nanos();
         if let Some(record) = &latest
             && !record.released
@@ -184,6 +219,13 @@ impl Leases {
                 return Err(Self::lease_busy(tenant, window, &record));
             }
             Err(error) => return Err(error),
+        }
+        if let Some(newer) = self.newer_generation(&folder, next).await? {
+            // Our generation's name had been used and deleted (a holder took it, moved on and
+            // deleted it) while we read an older state: `newer` is the lease's real state.
+            self.discard(&folder, next).await;
+            let record = self.read(&generation_path(&folder, newer)).await?;
+            return Err(Self::lease_busy(tenant, window, &record));
         }
         let lease = Lease {
             tenant: tenant.clone(),
@@ -214,6 +256,10 @@ impl Leases {
                 return Err(self.lost(lease, "another compactor took it over"));
             }
             Err(error) => return Err(error),
+        }
+        if self.newer_generation(&lease.folder, next).await?.is_some() {
+            self.discard(&lease.folder, next).await;
+            return Err(self.lost(lease, "another compactor took it over"));
         }
         lease.set_state(LeaseState {
             generation: next,
@@ -351,6 +397,28 @@ impl Leases {
         Ok(generations)
     }
 
+    /// The newest generation above `generation`, if any. A create of `generation` succeeds
+    /// only if no object of that name exists, but names are reused: a generation is deleted
+    /// once a newer one exists, so a compactor that read the folder before another took,
+    /// renewed or released the lease can create a deleted name. The newest generation is the
+    /// state, so such a create took nothing; this check, made after every create, catches it
+    /// (the newer generation was written before the name was freed, so it is listed).
+    async fn newer_generation(&self, folder: &Path, generation: u64) -> Result<Option<u64>> {
+        let generations = self.generations(folder).await?;
+        Ok(generations
+            .last()
+            .copied()
+            .filter(|newest| *newest > generation))
+    }
+
+    /// Deletes a generation this compactor created but does not hold (best effort).
+    async fn discard(&self, folder: &Path, generation: u64) {
+        let path = generation_path(folder, generation);
+        if let Err(error) = self.store.delete(&path).await {
+            tracing::debug!(%path, %error, "stale lease generation not deleted");
+        }
+    }
+
     async fn delete_older(&self, folder: &Path, generations: &[u64]) {
         for generation in generations {
             let path = generation_path(folder, *generation);
@@ -360,3 +428,6 @@ impl Leases {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
