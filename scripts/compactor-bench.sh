@@ -31,7 +31,10 @@ write_level0() { # seed traces out
     rm -rf "$corpus"
     "$target/contrail-loadgen" generate --seed "$1" --traces "$2" --out "$corpus" \
         --start-time "$start_time" --traces-per-second 1000 >/dev/null
-    "$target/contrail-cli" block write --from "$corpus" --out "$3" --zstd-level 1 >/dev/null
+    # One block per corpus (a seed's ~993,000 spans), so W5 merges 10 blocks of ~1M spans: the
+    # CLI's default cut at 1 GiB of per-trace OTLP bytes split each seed into ~981,000 + ~12,000.
+    "$target/contrail-cli" block write --from "$corpus" --out "$3" --zstd-level 1 \
+        --max-block-spans 2000000 --max-block-bytes 8589934592 >/dev/null
     rm -rf "$corpus"
 }
 

@@ -77,7 +77,20 @@ fn run_with_flags(flags: Flags) -> anyhow::Result<()> {
         tracing::warn!(key = %warning.key, "{}", warning.message);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(blocking_threads())
         .enable_all()
         .build()?;
     runtime.block_on(app::run(config, target))
+}
+
+/// Threads of tokio's blocking pool: two per core, at least four (tokio's default is 512).
+/// What runs there is short (local-disk reads and writes of `object_store`, WAL group commits,
+/// OTLP decoding); the long CPU work has threads of its own (the decode pool, block writers,
+/// merges). Every thread that ever allocated keeps its own allocator heap, so the same reads
+/// spread over dozens of threads held several times their memory (ADR 018).
+pub(crate) fn blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2);
+    (2 * cores).max(4)
 }

@@ -65,6 +65,7 @@ pub enum BlockCommand {
 pub fn run(command: BlockCommand) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(crate::blocking_threads())
         .enable_all()
         .build()?;
     runtime.block_on(async move {

@@ -187,29 +187,7 @@ impl contrail_traceql::CpuRunner for DecodePool {
     }
 }
 
-/// Runs CPU-heavy `work` on tokio's blocking threads outside any pool; a panic inside becomes
-/// an error naming `object`. (The block writer's encode path; reads use [`DecodePool`].)
-pub(crate) async fn run_blocking<T, F>(object: &object_store::path::Path, work: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(join_error) if join_error.is_panic() => Err(corrupt_object(
-            object.as_ref(),
-            format!(
-                "decoder panicked: {}",
-                panic_message(join_error.into_panic())
-            ),
-        )),
-        Err(join_error) => Err(Error::BlockTask {
-            message: join_error.to_string(),
-        }),
-    }
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {

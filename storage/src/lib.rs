@@ -13,6 +13,7 @@ pub mod error;
 pub mod metrics;
 pub mod parquet_query;
 mod transient;
+mod worker_thread;
 
 pub use backend::build_object_store;
 pub use block::v1::convert;

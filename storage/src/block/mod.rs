@@ -19,7 +19,6 @@ pub mod meta;
 mod paths;
 pub mod v1;
 
-pub(crate) use crate::decode_pool::run_blocking;
 pub(crate) use crate::error::corrupt;
 pub(crate) use decompress::decompress_bounded;
 pub use encoding::Encoding;

@@ -2,8 +2,10 @@
 //! shards, then `meta.json`.
 //!
 //! CPU and IO are split: rows are built and Parquet pages encoded and compressed by a
-//! synchronous `ArrowWriter` into an in-memory buffer on the blocking pool (never on the async
-//! runtime, and never calling back into it); the bytes it produced are then handed to an
+//! synchronous `ArrowWriter` into an in-memory buffer on the writer's own thread
+//! (`WorkerThread`: never on the async runtime, never calling back into it, and never spread
+//! over tokio's blocking threads, which would keep a row group's buffers in as many allocator
+//! heaps, ADR 018); the bytes it produced are then handed to an
 //! `object_store` `BufWriter` (multipart for big files) on the async side. Memory stays bounded:
 //! traces are buffered only until `batch_spans` spans, the Parquet writer holds at most one row
 //! group (`row_group_target_bytes`), and only the 16-byte trace IDs are kept for the bloom
@@ -29,8 +31,9 @@ use crate::block::bloom::{self, build_shards};
 use crate::block::meta::{BlockMeta, RowGroupMeta};
 use crate::block::v1::convert::to_rows::{SpanBatchBuilder, TraceSummary};
 use crate::block::v1::convert::{EncodedTrace, RefTables, Trace};
-use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path, run_blocking};
+use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path};
 use crate::error::{Error, Result};
+use crate::worker_thread::WorkerThread;
 
 /// zstd level of the pages of new blocks (see `BlockWriterConfig::new`).
 const WRITER_ZSTD_LEVEL: i32 = 1;
@@ -139,7 +142,7 @@ enum Encode {
 }
 
 /// The synchronous half of the writer: rows, tables and the Parquet encoder writing into an
-/// in-memory buffer. Lives on the blocking pool while it works.
+/// in-memory buffer. Lives on the writer's thread while it works.
 struct EncodeState {
     parquet: ArrowWriter<Vec<u8>>,
     rows: SpanBatchBuilder,
@@ -283,6 +286,9 @@ pub struct BlockWriter {
     pending_spans: usize,
     trace_ids: Vec<TraceId>,
     total_spans: u64,
+    /// Where every encode step of this block runs (one thread: its buffers stay in one
+    /// allocator heap).
+    encoder: WorkerThread,
 }
 
 impl std::fmt::Debug for BlockWriter {
@@ -321,6 +327,7 @@ impl BlockWriter {
             pending_spans: 0,
             trace_ids: Vec::new(),
             total_spans: 0,
+            encoder: WorkerThread::start("contrail-encode")?,
         })
     }
 
@@ -429,18 +436,20 @@ impl BlockWriter {
         self.encode_on_pool(Encode::Traces(traces)).await
     }
 
-    /// Encodes on the blocking pool (CPU only), then uploads what was produced (IO only).
+    /// Encodes on the writer's thread (CPU only), then uploads what was produced (IO only).
     async fn encode_on_pool(&mut self, work: Encode) -> Result<()> {
         let mut state = self.take_state()?;
         let data_path = self.data_path.clone();
-        let (state, output) = run_blocking(&self.data_path, move || {
-            let output = match work {
-                Encode::Traces(traces) => state.encode(traces, &data_path)?,
-                Encode::Rows(rows) => state.encode_rows(rows, &data_path)?,
-            };
-            Ok((state, output))
-        })
-        .await?;
+        let (state, output) = self
+            .encoder
+            .run(self.data_path.as_ref(), move || {
+                let output = match work {
+                    Encode::Traces(traces) => state.encode(traces, &data_path)?,
+                    Encode::Rows(rows) => state.encode_rows(rows, &data_path)?,
+                };
+                Ok((state, output))
+            })
+            .await?;
         self.state = Some(state);
         self.upload(output).await
     }
@@ -476,11 +485,13 @@ impl BlockWriter {
         self.encode_pending().await?;
         let mut state = self.take_state()?;
         let data_path = self.data_path.clone();
-        let (state, metadata, output, size) = run_blocking(&self.data_path, move || {
-            let (metadata, output, size) = state.finish(&data_path)?;
-            Ok((state, metadata, output, size))
-        })
-        .await?;
+        let (state, metadata, output, size) = self
+            .encoder
+            .run(self.data_path.as_ref(), move || {
+                let (metadata, output, size) = state.finish(&data_path)?;
+                Ok((state, metadata, output, size))
+            })
+            .await?;
         self.upload(output).await?;
         // A failed shutdown leaves the writer shut down (object_store's `abort` would panic
         // now); no `meta.json` is written, so the partial object is invisible to readers.
@@ -500,12 +511,14 @@ impl BlockWriter {
         let trace_ids = std::mem::take(&mut self.trace_ids);
         let false_positive = self.config.bloom_false_positive;
         let shard_max_bytes = self.config.bloom_shard_max_bytes;
-        let shards = run_blocking(&self.data_path, move || {
-            build_shards(&trace_ids, false_positive, shard_max_bytes)
-                .map_err(|message| Error::BlockTask { message })
-                .map(|shards| (shards, trace_ids.len()))
-        })
-        .await?;
+        let shards = self
+            .encoder
+            .run(self.data_path.as_ref(), move || {
+                build_shards(&trace_ids, false_positive, shard_max_bytes)
+                    .map_err(|message| Error::BlockTask { message })
+                    .map(|shards| (shards, trace_ids.len()))
+            })
+            .await?;
         let (shards, trace_count) = shards;
         let mut bloom_size = 0u64;
         for (shard, bytes) in shards.iter().enumerate() {
