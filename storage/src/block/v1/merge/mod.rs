@@ -55,13 +55,14 @@ pub struct MergeOptions {
 
 impl Default for MergeOptions {
     fn default() -> Self {
-        // Batches of 2,048 rows: every input holds one decoded batch per column, so this is
-        // what a merge's memory grows by per input (W5: 917 vs 1,055 MiB of RSS for 10 inputs
-        // at 8,192 rows, at equal CPU; ADR 018).
+        // Inputs decoded 2,048 rows at a time: every input holds one decoded batch per column,
+        // so this is what a merge's memory grows by per input (W5, 10 inputs: 903-917 MiB of
+        // RSS against 1,055-1,060 at 8,192 rows, at equal CPU). Output batches stay at 8,192
+        // rows: at 2,048 the writer's per-batch work cost ~10% more CPU for 60 MiB (ADR 018).
         MergeOptions {
             slice_rows: 65_536,
             batch_rows: 2048,
-            output_batch_rows: 2048,
+            output_batch_rows: 8192,
         }
     }
 }
