@@ -87,9 +87,11 @@ pub fn json_response<T: Serialize>(value: &T) -> Response {
     }
 }
 
-/// A search answer. Small ones are encoded at once; large ones are encoded chunk by chunk on the
-/// blocking pool while the socket drains the previous chunks. Both produce the same bytes as
-/// encoding the whole message.
+/// A search answer. Small ones are encoded at once; large ones are encoded chunk by chunk on a
+/// thread of their own while the socket drains the previous chunks (not on tokio's blocking
+/// pool: the encoder waits for a slow client, and a few slow clients would hold the small pool
+/// that local-disk reads and WAL commits need, ADR 018). Both produce the same bytes as encoding
+/// the whole message.
 pub fn search_response(format: Format, response: SearchResponse) -> Response {
     if response.traces.len() <= TRACES_PER_CHUNK {
         return message_response(format, &response);
@@ -100,12 +102,19 @@ pub fn search_response(format: Format, response: SearchResponse) -> Response {
     };
     let (chunk_tx, chunk_rx) =
         tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHUNKS_IN_FLIGHT);
-    // The task ends when the body is dropped (the send fails) or the answer is written; the
+    // The thread ends when the body is dropped (the send fails) or the answer is written; the
     // response body owns it through the channel.
-    let _encoder = tokio::task::spawn_blocking(move || match format {
-        Format::Json => encode_json_chunks(response, &chunk_tx),
-        Format::Protobuf => encode_protobuf_chunks(response, &chunk_tx),
-    });
+    let encoder = std::thread::Builder::new()
+        .name("contrail-search-encode".to_owned())
+        .spawn(move || match format {
+            Format::Json => encode_json_chunks(response, &chunk_tx),
+            Format::Protobuf => encode_protobuf_chunks(response, &chunk_tx),
+        });
+    if let Err(error) = encoder {
+        return error_response(&Error::internal(format!(
+            "cannot start the response encoder: {error}"
+        )));
+    }
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(chunk_rx));
     (
         StatusCode::OK,
@@ -212,6 +221,37 @@ mod tests {
         }
         encoder.join().unwrap();
         (body, chunks)
+    }
+
+    #[test]
+    fn a_client_that_never_reads_holds_no_blocking_thread() {
+        // One blocking thread, as a small pool under load: the encoder of a large answer whose
+        // body is never read must not sit on it (local-disk reads and WAL commits need it).
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut response = big_response();
+            let more = response.traces.clone();
+            for _ in 0..4 {
+                response.traces.extend(more.iter().cloned());
+            }
+            assert!(response.traces.len() > TRACES_PER_CHUNK * (CHUNKS_IN_FLIGHT + 2));
+            let unread = search_response(Format::Json, response);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let other = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                tokio::task::spawn_blocking(|| 7),
+            )
+            .await
+            .expect("a blocking job ran while the answer waited for its reader")
+            .expect("job");
+            assert_eq!(other, 7);
+            drop(unread);
+        });
     }
 
     #[test]
