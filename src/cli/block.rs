@@ -184,7 +184,7 @@ async fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
     let spans: u64 = written.iter().map(|block| block.meta.total_spans).sum();
     let bytes: u64 = written.iter().map(|block| block.total_bytes()).sum();
     for block in &written {
-        println!(
+        outln!(
             "block {}/{}: {} traces, {} spans, {} bytes",
             block.meta.tenant_id,
             block.meta.block_id,
@@ -193,14 +193,14 @@ async fn write(args: WriteArgs) -> anyhow::Result<ExitCode> {
             block.total_bytes()
         );
     }
-    println!("blocks: {}", written.len());
-    println!("traces: {trace_count}");
-    println!("spans: {spans}");
-    println!("bytes: {bytes}");
-    println!("bytes per span: {:.1}", per_span(bytes, spans));
-    println!("OTLP bytes: {otlp_bytes}");
-    println!("OTLP bytes per span: {:.1}", per_span(otlp_bytes, spans));
-    println!(
+    outln!("blocks: {}", written.len());
+    outln!("traces: {trace_count}");
+    outln!("spans: {spans}");
+    outln!("bytes: {bytes}");
+    outln!("bytes per span: {:.1}", per_span(bytes, spans));
+    outln!("OTLP bytes: {otlp_bytes}");
+    outln!("OTLP bytes per span: {:.1}", per_span(otlp_bytes, spans));
+    outln!(
         "ratio: {:.3}",
         if otlp_bytes == 0 {
             0.0
@@ -221,7 +221,7 @@ fn per_span(bytes: u64, spans: u64) -> f64 {
 
 async fn list(dir: &Path) -> anyhow::Result<ExitCode> {
     let store = local_store(dir)?;
-    println!("tenant\tblock\tstate\ttraces\tspans\tbytes\tstart\tend");
+    outln!("tenant\tblock\tstate\ttraces\tspans\tbytes\tstart\tend");
     let mut corrupt_blocks = 0usize;
     for tenant in list_tenants(store.as_ref()).await? {
         let blocks = list_blocks(store.clone(), &tenant).await?;
@@ -231,7 +231,7 @@ async fn list(dir: &Path) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|compacted| (&compacted.meta, "compacted"));
         for (meta, state) in live.chain(compacted) {
-            println!(
+            outln!(
                 "{tenant}\t{}\t{state}\t{}\t{}\t{}\t{}\t{}",
                 meta.block_id,
                 meta.total_objects,
@@ -243,7 +243,7 @@ async fn list(dir: &Path) -> anyhow::Result<ExitCode> {
         }
         for corrupt in &blocks.corrupt {
             corrupt_blocks += 1;
-            println!("{tenant}\t{}\tcorrupt\t-\t-\t-\t-\t-", corrupt.block_id);
+            outln!("{tenant}\t{}\tcorrupt\t-\t-\t-\t-\t-", corrupt.block_id);
             eprintln!("error: {}", corrupt.reason);
         }
     }
@@ -292,26 +292,26 @@ async fn inspect(block_dir: &Path) -> anyhow::Result<ExitCode> {
                 .await?;
             let compacted: block::CompactedBlockMeta =
                 serde_json::from_slice(&raw).with_context(|| format!("corrupt {path}"))?;
-            println!("compacted at {}", compacted.compacted_time.to_rfc3339());
+            outln!("compacted at {}", compacted.compacted_time.to_rfc3339());
             compacted.meta
         }
         Err(error) => return Err(error.into()),
     };
-    println!("{}", serde_json::to_string_pretty(&meta)?);
+    outln!("{}", serde_json::to_string_pretty(&meta)?);
     let objects: Vec<_> = store
         .list(Some(&block::block_path(tenant, &block_id)))
         .try_collect()
         .await?;
     let total: u64 = objects.iter().map(|object| object.size).sum();
-    println!("\nobjects:");
+    outln!("\nobjects:");
     for object in &objects {
-        println!("  {}\t{} bytes", object.location, object.size);
+        outln!("  {}\t{} bytes", object.location, object.size);
     }
-    println!("traces: {}", meta.total_objects);
-    println!("spans: {}", meta.total_spans);
-    println!("row groups: {}", meta.total_records);
-    println!("bytes: {total}");
-    println!("bytes per span: {:.1}", per_span(total, meta.total_spans));
+    outln!("traces: {}", meta.total_objects);
+    outln!("spans: {}", meta.total_spans);
+    outln!("row groups: {}", meta.total_records);
+    outln!("bytes: {total}");
+    outln!("bytes per span: {:.1}", per_span(total, meta.total_spans));
     print_columns(store, meta).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -339,13 +339,13 @@ async fn print_columns(store: Arc<dyn ObjectStore>, meta: BlockMeta) -> anyhow::
     }
     let mut rows: Vec<_> = columns.into_iter().collect();
     rows.sort_by_key(|(_, sizes)| std::cmp::Reverse(sizes.compressed));
-    println!(
+    outln!(
         "\ncolumn\tcompressed bytes\tuncompressed bytes\tcompressed bytes per span\tdata pages\t\
          encodings"
     );
     for (name, sizes) in rows {
         let encodings: Vec<String> = sizes.encodings.into_iter().collect();
-        println!(
+        outln!(
             "{name}\t{}\t{}\t{:.2}\t{}\t{}",
             sizes.compressed,
             sizes.uncompressed,
@@ -409,6 +409,6 @@ async fn trace(
     let request = ExportTraceServiceRequest {
         resource_spans: found,
     };
-    println!("{}", serde_json::to_string_pretty(&request)?);
+    outln!("{}", serde_json::to_string_pretty(&request)?);
     Ok(ExitCode::SUCCESS)
 }

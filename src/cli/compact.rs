@@ -120,7 +120,7 @@ fn print_reports(reports: &[TenantReport], seconds: f64) -> ExitCode {
             .unwrap_or_default();
         for job in &report.jobs {
             let stats = &job.stats;
-            println!(
+            outln!(
                 "job {tenant}: {} blocks ({} spans, {} bytes) -> {} level {}: {} spans, {} bytes, \
                  {} duplicate spans dropped, {} traces rebuilt, {:.2} s",
                 job.inputs.len(),
@@ -157,7 +157,7 @@ fn print_reports(reports: &[TenantReport], seconds: f64) -> ExitCode {
             eprintln!("error: tenant {tenant}: {error}");
         }
         if let Some(retention) = &report.retention {
-            println!(
+            outln!(
                 "tenant {tenant}: {} superseded and {} expired blocks marked compacted, {} \
                  compacted blocks and {} partial writes deleted, tenant index {}",
                 retention.superseded,
@@ -172,15 +172,15 @@ fn print_reports(reports: &[TenantReport], seconds: f64) -> ExitCode {
             );
         }
     }
-    println!("jobs: {}", totals.jobs);
-    println!("input blocks: {}", totals.input_blocks);
-    println!("input bytes: {}", totals.input_bytes);
-    println!("input spans: {}", totals.input_spans);
-    println!("output bytes: {}", totals.output_bytes);
-    println!("output spans: {}", totals.output_spans);
-    println!("duplicate spans: {}", totals.duplicates);
-    println!("seconds: {seconds:.3}");
-    println!(
+    outln!("jobs: {}", totals.jobs);
+    outln!("input blocks: {}", totals.input_blocks);
+    outln!("input bytes: {}", totals.input_bytes);
+    outln!("input spans: {}", totals.input_spans);
+    outln!("output bytes: {}", totals.output_bytes);
+    outln!("output spans: {}", totals.output_spans);
+    outln!("duplicate spans: {}", totals.duplicates);
+    outln!("seconds: {seconds:.3}");
+    outln!(
         "input MB/s: {:.1}",
         if seconds > 0.0 {
             totals.input_bytes as f64 / seconds / 1e6

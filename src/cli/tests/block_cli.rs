@@ -176,3 +176,40 @@ fn list_names_a_corrupt_block_keeps_the_others_and_fails() {
 fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+/// `contrail-cli block list DIR | head -1`: a reader that has gone ends the tool quietly with
+/// status 0, not with a panic and a backtrace.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let temp = tempfile::tempdir().unwrap();
+    let input = temp.path().join("corpus");
+    let data = temp.path().join("data");
+    contrail_loadgen::files::write_corpus(&input, CorpusConfig::default(), 50, 1000).unwrap();
+    write_blocks(&input, &data, 1_000_000);
+    let block = std::fs::read_dir(data.join("single-tenant"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for args in [
+        vec!["block", "list", data.to_str().unwrap()],
+        vec!["block", "inspect", block.to_str().unwrap()],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_contrail-cli"))
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{args:?}: {:?} {stderr}",
+            output.status
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
