@@ -158,13 +158,7 @@ impl DecodePool {
         };
         // Never blocks: a permit guarantees room in the queue.
         self.jobs.send(job).map_err(|_| closed())?;
-        match done_rx.await.map_err(|_| closed())? {
-            Ok(result) => result,
-            Err(payload) => Err(corrupt_object(
-                object,
-                format!("decoder panicked: {}", panic_message(payload)),
-            )),
-        }
+        unwound_result(object, "decoder", done_rx.await.map_err(|_| closed())?)
     }
 }
 
@@ -187,7 +181,23 @@ impl contrail_traceql::CpuRunner for DecodePool {
     }
 }
 
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+/// The result of a job run under `catch_unwind`: a panic of `who` becomes a corrupt-block error
+/// for `object` (decoders and encoders must never take the process down on bad data).
+pub(crate) fn unwound_result<T>(
+    object: &str,
+    who: &str,
+    result: std::thread::Result<Result<T>>,
+) -> Result<T> {
+    match result {
+        Ok(result) => result,
+        Err(payload) => Err(corrupt_object(
+            object,
+            format!("{who} panicked: {}", panic_message(payload)),
+        )),
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {

@@ -12,8 +12,8 @@ use std::sync::mpsc::{Sender, channel};
 
 use tokio::sync::oneshot;
 
-use crate::decode_pool::panic_message;
-use crate::error::{Error, Result, corrupt_object};
+use crate::decode_pool::unwound_result;
+use crate::error::{Error, Result};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -62,13 +62,7 @@ impl WorkerThread {
             message: format!("thread {} stopped", self.name),
         };
         self.jobs.send(job).map_err(|_| stopped())?;
-        match done_rx.await.map_err(|_| stopped())? {
-            Ok(result) => result,
-            Err(payload) => Err(corrupt_object(
-                object,
-                format!("worker panicked: {}", panic_message(payload)),
-            )),
-        }
+        unwound_result(object, "worker", done_rx.await.map_err(|_| stopped())?)
     }
 }
 

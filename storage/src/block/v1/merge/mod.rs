@@ -4,8 +4,8 @@
 //! of one row group): an async task per input fetches the next slice into a bounded channel
 //! while one thread of its own decodes, merges and assembles output batches, which the block
 //! writer encodes on its own thread (ADR 018: work spread over tokio's blocking threads kept
-//! several times the live memory in their allocator heaps). Memory is bounded by a few slices per input, one output row group
-//! and the largest trace, never by the size of a block.
+//! several times the live memory in their allocator heaps). Memory is bounded by two slices per
+//! input, one output row group and the largest trace, never by the size of a block.
 //!
 //! Per trace ID the copies of every input are combined (`combine`): spans with the same span ID
 //! and kind (RF replicas, client retries) are kept once, the first copy in input order; a trace
