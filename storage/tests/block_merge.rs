@@ -41,6 +41,7 @@ fn tight_options() -> MergeOptions {
         slice_rows: 300,
         batch_rows: 37,
         output_batch_rows: 200,
+        column_batch_rows: 53,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod convert;
 mod footer;
 pub mod merge;
+mod parquet_sink;
 mod reader;
 pub mod schema;
 pub mod search;
@@ -17,5 +18,5 @@ pub use schema::{
     DEDICATED_COLUMNS, DEFAULT_DATA_PAGE_ROW_LIMIT, DedicatedColumn, DedicatedScope, DedicatedType,
     FORMAT, ParquetOptions,
 };
-pub use slices::RowSliceBatches;
+pub use slices::{FetchedRows, RowSliceBatches};
 pub use writer::{BlockWriter, BlockWriterConfig, WrittenBlock};

@@ -6,11 +6,11 @@ use std::ops::Range;
 
 use arrow::array::RecordBatch;
 use object_store::path::Path;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader};
 
 use super::reader::BlockReader;
 use crate::error::{Result, corrupt};
-use crate::parquet_query::{LeafRead, batch_reader};
+use crate::parquet_query::{LeafRead, SparseFile, batch_reader};
 
 /// Rows of one row group, fetched and not yet decoded (see [`BlockReader::fetch_rows`]).
 pub struct RowSliceBatches {
@@ -47,6 +47,40 @@ impl BlockReader {
         rows: Range<usize>,
         batch_rows: usize,
     ) -> Result<RowSliceBatches> {
+        let leaves = self
+            .footer()
+            .await?
+            .metadata
+            .file_metadata()
+            .schema_descr()
+            .num_columns();
+        self.fetch_leaf_rows(row_group, (0..leaves).collect(), rows, batch_rows)
+            .await
+    }
+
+    /// [`BlockReader::fetch_rows`] of the leaf columns `leaves` only (Parquet schema order):
+    /// the batches hold the top-level columns those leaves belong to.
+    pub async fn fetch_leaf_rows(
+        &self,
+        row_group: usize,
+        leaves: Vec<usize>,
+        rows: Range<usize>,
+        batch_rows: usize,
+    ) -> Result<RowSliceBatches> {
+        let fetched = self
+            .fetch_row_pages(row_group, leaves.clone(), rows)
+            .await?;
+        fetched.columns(leaves, batch_rows)
+    }
+
+    /// Fetches the pages of leaf columns `leaves` that hold rows `rows` of `row_group`, for
+    /// decoders of any of those columns ([`FetchedRows::columns`]). Only IO happens here.
+    pub async fn fetch_row_pages(
+        &self,
+        row_group: usize,
+        leaves: Vec<usize>,
+        rows: Range<usize>,
+    ) -> Result<FetchedRows> {
         let footer = self.footer().await?;
         let path = self.data_path().clone();
         if row_group >= footer.metadata.num_row_groups() {
@@ -63,15 +97,62 @@ impl BlockReader {
                 format!("rows {rows:?} outside row group {row_group} of {row_count} rows"),
             ));
         }
-        let leaves = footer.metadata.file_metadata().schema_descr().num_columns();
+        let count = footer.metadata.file_metadata().schema_descr().num_columns();
+        if let Some(leaf) = leaves.iter().find(|leaf| **leaf >= count) {
+            return Err(corrupt(&path, format!("leaf column {leaf} does not exist")));
+        }
         let read = LeafRead {
             row_group,
-            leaves: (0..leaves).collect(),
+            leaves,
             rows: Some(vec![rows]),
         };
         let file = self.fetch(&footer, &read).await?;
-        let reader = batch_reader(file, &footer.arrow, &read, batch_rows)
-            .map_err(|error| corrupt(&path, error))?;
-        Ok(RowSliceBatches { reader, path })
+        Ok(FetchedRows {
+            file,
+            arrow: footer.arrow.clone(),
+            path,
+            read,
+        })
+    }
+}
+
+/// Fetched pages of a range of rows of one row group (see [`BlockReader::fetch_row_pages`]).
+pub struct FetchedRows {
+    file: SparseFile,
+    arrow: ArrowReaderMetadata,
+    path: Path,
+    read: LeafRead,
+}
+
+impl std::fmt::Debug for FetchedRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchedRows")
+            .field("path", &self.path)
+            .field("row_group", &self.read.row_group)
+            .finish()
+    }
+}
+
+impl FetchedRows {
+    /// A decoder of the fetched rows of leaf columns `leaves` (fetched ones only), yielding
+    /// batches of at most `batch_rows` rows of the top-level columns they belong to.
+    pub fn columns(&self, leaves: Vec<usize>, batch_rows: usize) -> Result<RowSliceBatches> {
+        if let Some(leaf) = leaves.iter().find(|leaf| !self.read.leaves.contains(leaf)) {
+            return Err(corrupt(
+                &self.path,
+                format!("leaf column {leaf} was not fetched"),
+            ));
+        }
+        let read = LeafRead {
+            row_group: self.read.row_group,
+            leaves,
+            rows: self.read.rows.clone(),
+        };
+        let reader = batch_reader(self.file.clone(), &self.arrow, &read, batch_rows)
+            .map_err(|error| corrupt(&self.path, error))?;
+        Ok(RowSliceBatches {
+            reader,
+            path: self.path.clone(),
+        })
     }
 }

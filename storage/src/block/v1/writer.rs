@@ -20,12 +20,13 @@ use contrail_proto::{TenantId, TraceId};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use parquet::file::metadata::{KeyValue, ParquetMetaData};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::FORMAT;
+use super::parquet_sink::{EncodedRowGroup, ParquetSink, column_writer_factory};
 use super::schema::{ParquetOptions, arrow_schema, vc1_dedicated_columns, writer_properties};
 use crate::block::bloom::{self, build_shards};
 use crate::block::meta::{BlockMeta, RowGroupMeta};
@@ -111,15 +112,6 @@ struct RowGroupAccumulator {
     end: u64,
 }
 
-/// Rows of the `vc1` schema for [`BlockWriter::push_rows`]: whole traces in trace-ID order (the
-/// compactor's merge output), with what the writer records of each trace, in row order.
-pub(crate) struct RowBatch {
-    /// The rows; resource and scope references point into the writer's tables.
-    pub(crate) batch: RecordBatch,
-    /// Each trace of the batch with its span count and time range.
-    pub(crate) traces: Vec<(TraceId, TraceSummary)>,
-}
-
 /// One trace waiting to be encoded: decoded OTLP, or segments indexed by the wire path.
 enum PendingTrace {
     Decoded(Trace),
@@ -135,16 +127,16 @@ impl PendingTrace {
     }
 }
 
-/// What one encoding step gets: traces, or rows already in the schema.
+/// What one encoding step gets: traces, or a row group encoded already.
 enum Encode {
     Traces(Vec<PendingTrace>),
-    Rows(RowBatch),
+    RowGroup(EncodedRowGroup),
 }
 
 /// The synchronous half of the writer: rows, tables and the Parquet encoder writing into an
 /// in-memory buffer. Lives on the writer's thread while it works.
 struct EncodeState {
-    parquet: ArrowWriter<Vec<u8>>,
+    parquet: ParquetSink,
     rows: SpanBatchBuilder,
     tables: RefTables,
     row_groups: Vec<RowGroupMeta>,
@@ -199,12 +191,18 @@ impl EncodeState {
         self.write_batch(&batch, data_path)
     }
 
-    /// Encodes rows already in the schema (whole traces); returns the bytes produced so far.
-    fn encode_rows(&mut self, rows: RowBatch, data_path: &Path) -> Result<Bytes> {
-        for (trace_id, summary) in rows.traces {
+    /// Appends a row group encoded already; returns the bytes produced so far.
+    fn encode_row_group(&mut self, group: EncodedRowGroup, data_path: &Path) -> Result<Bytes> {
+        // Rows written as batches before (none in a merge) close their own row group first.
+        self.flush_row_group(data_path)?;
+        for (trace_id, summary) in group.traces {
             self.record(trace_id, summary);
         }
-        self.write_batch(&rows.batch, data_path)
+        self.parquet
+            .append_row_group(group.chunks)
+            .map_err(|source| write_error(data_path, source))?;
+        self.record_row_group();
+        Ok(self.take_output())
     }
 
     /// Writes rows that hold whole traces, then cuts the row group if it is big enough.
@@ -225,6 +223,16 @@ impl EncodeState {
         self.parquet
             .flush()
             .map_err(|source| write_error(data_path, source))?;
+        self.current = Some(current);
+        self.record_row_group();
+        Ok(())
+    }
+
+    /// Records the meta of the row group just written (from the traces recorded for it).
+    fn record_row_group(&mut self) {
+        let Some(current) = self.current.take() else {
+            return;
+        };
         let size = self
             .parquet
             .flushed_row_groups()
@@ -240,7 +248,6 @@ impl EncodeState {
             end_time_unix_nano: current.end,
             size,
         });
-        Ok(())
     }
 
     /// The last row group, the tables and the footer; returns the metadata, the rest of the
@@ -264,7 +271,7 @@ impl EncodeState {
 
     /// Takes the bytes the Parquet writer has written out (pages of flushed row groups).
     fn take_output(&mut self) -> Bytes {
-        Bytes::from(std::mem::take(self.parquet.inner_mut()))
+        Bytes::from(self.parquet.take_output())
     }
 }
 
@@ -307,7 +314,7 @@ impl BlockWriter {
         let data_path = object_path(&config.tenant, &config.block_id, DATA_OBJECT);
         let properties =
             writer_properties(&config.parquet).map_err(|source| write_error(&data_path, source))?;
-        let parquet = ArrowWriter::try_new(Vec::new(), arrow_schema(), Some(properties))
+        let parquet = ParquetSink::try_new(arrow_schema(), properties)
             .map_err(|source| write_error(&data_path, source))?;
         let state = EncodeState {
             parquet,
@@ -395,19 +402,28 @@ impl BlockWriter {
         }
     }
 
-    /// Adds rows already in the `vc1` schema. The same rules as [`BlockWriter::push_trace`]:
-    /// trace IDs strictly increasing across calls, no empty trace; a trace never spans two calls.
-    pub(crate) async fn push_rows(&mut self, rows: RowBatch) -> Result<()> {
-        let spans: usize = rows.traces.iter().map(|(_, summary)| summary.spans).sum();
-        if spans != rows.batch.num_rows() {
+    /// Column writers whose closed chunks [`BlockWriter::push_row_group`] accepts (this block's
+    /// schema and encoding properties).
+    pub(crate) fn column_writer_factory(&self) -> Result<ArrowRowGroupWriterFactory> {
+        let properties = writer_properties(&self.config.parquet)
+            .map_err(|source| write_error(&self.data_path, source))?;
+        column_writer_factory(arrow_schema(), properties)
+            .map_err(|source| write_error(&self.data_path, source))
+    }
+
+    /// Adds a row group encoded column by column (the compactor's merge): whole traces, trace
+    /// IDs strictly increasing across calls, no empty trace.
+    pub(crate) async fn push_row_group(&mut self, group: EncodedRowGroup) -> Result<()> {
+        let spans: usize = group.traces.iter().map(|(_, summary)| summary.spans).sum();
+        if spans != group.rows || spans == 0 {
             return Err(Error::InvalidBlockInput {
                 message: format!(
-                    "{} rows pushed with traces of {spans} spans",
-                    rows.batch.num_rows()
+                    "a row group of {} rows pushed with traces of {spans} spans",
+                    group.rows
                 ),
             });
         }
-        for (trace_id, summary) in &rows.traces {
+        for (trace_id, summary) in &group.traces {
             if let Some(last) = self.trace_ids.last()
                 && *last >= *trace_id
             {
@@ -424,7 +440,7 @@ impl BlockWriter {
         }
         self.encode_pending().await?;
         self.total_spans += spans as u64;
-        self.encode_on_pool(Encode::Rows(rows)).await
+        self.encode_on_pool(Encode::RowGroup(group)).await
     }
 
     async fn encode_pending(&mut self) -> Result<()> {
@@ -445,7 +461,7 @@ impl BlockWriter {
             .run(self.data_path.as_ref(), move || {
                 let output = match work {
                     Encode::Traces(traces) => state.encode(traces, &data_path)?,
-                    Encode::Rows(rows) => state.encode_rows(rows, &data_path)?,
+                    Encode::RowGroup(group) => state.encode_row_group(group, &data_path)?,
                 };
                 Ok((state, output))
             })

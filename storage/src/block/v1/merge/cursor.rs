@@ -78,7 +78,7 @@ impl KeyColumns {
 
 /// The column the writer takes `root_service_name` from: the first resource dedicated column
 /// (`service_name`), copied onto every span row of the resource.
-fn root_service_column() -> Result<&'static str, RowsError> {
+pub(super) fn root_service_column() -> Result<&'static str, RowsError> {
     dedicated_of(DedicatedScope::Resource)
         .next()
         .map(|dedicated| dedicated.column)
@@ -87,11 +87,10 @@ fn root_service_column() -> Result<&'static str, RowsError> {
 
 /// A decoded batch of one input.
 pub(super) struct SourceBatch {
-    /// Unique among the batches of one merge.
-    pub(super) id: u64,
     /// The input's position in the merge.
     pub(super) input: usize,
-    pub(super) batch: RecordBatch,
+    /// The input row of the batch's first row (counted from the input's first row).
+    pub(super) first_row: u64,
     pub(super) columns: KeyColumns,
 }
 
@@ -124,7 +123,6 @@ pub(super) struct InputCursor {
     slice: Option<RowSliceBatches>,
     batch: Option<Arc<SourceBatch>>,
     row: usize,
-    next_batch_id: u64,
     last_trace_id: Option<[u8; 16]>,
     rows_read: u64,
     schema: SchemaRef,
@@ -148,7 +146,6 @@ impl InputCursor {
             slice: None,
             batch: None,
             row: 0,
-            next_batch_id: 0,
             last_trace_id: None,
             rows_read: 0,
             schema,
@@ -225,7 +222,7 @@ impl InputCursor {
     fn ensure_row(&mut self) -> Result<bool> {
         loop {
             if let Some(batch) = &self.batch
-                && self.row < batch.batch.num_rows()
+                && self.row < batch.columns.trace_id.len()
             {
                 return Ok(true);
             }
@@ -274,13 +271,11 @@ impl InputCursor {
             return Err(corrupt(&self.path, "columns differ from the vc1 schema"));
         }
         let columns = KeyColumns::new(&batch).map_err(|error| corrupt(&self.path, error))?;
+        let first_row = self.rows_read;
         self.rows_read += batch.num_rows() as u64;
-        let id = ((self.input as u64) << 40) | self.next_batch_id;
-        self.next_batch_id += 1;
         Ok(Arc::new(SourceBatch {
-            id,
             input: self.input,
-            batch,
+            first_row,
             columns,
         }))
     }

@@ -1,11 +1,16 @@
 //! Merging `vc1` blocks into one: the compactor's streaming k-way merge on trace ID.
 //!
-//! Each input is read in row slices (`BlockReader::fetch_rows`: the pages of `slice_rows` rows
-//! of one row group): an async task per input fetches the next slice into a bounded channel
-//! while one thread of its own decodes, merges and assembles output batches, which the block
-//! writer encodes on its own thread (ADR 018: work spread over tokio's blocking threads kept
-//! several times the live memory in their allocator heaps). Memory is bounded by two slices per
-//! input, one output row group and the largest trace, never by the size of a block.
+//! A merge runs in two passes over each output row group, on one thread of its own (ADR 018:
+//! work spread over tokio's blocking threads kept several times the live memory in their
+//! allocator heaps). The key pass reads only the key columns of every input (trace and span
+//! IDs, kind, times, parent references, names) in row slices (`BlockReader::fetch_leaf_rows`:
+//! the pages of `slice_rows` rows of one row group, fetched by an async task per input into a
+//! bounded channel) and plans the output row group: which input row each output row is, and
+//! what is recomputed (`plan`). The column pass (`columns`) then builds and encodes the row
+//! group one top-level column at a time from that plan, and the block writer appends the
+//! encoded row group (ADR 019). Memory is bounded by two key slices per input, one column of
+//! the row group being decoded and encoded, the encoded row groups in flight and the largest
+//! trace, never by the size of a block or by the number of columns.
 //!
 //! Per trace ID the copies of every input are combined (`combine`): spans with the same span ID
 //! and kind (RF replicas, client retries) are kept once, the first copy in input order; a trace
@@ -14,9 +19,10 @@
 //! every other trace is copied row for row. Resource and scope references are remapped into
 //! the output's tables (`remap`). Row groups are cut only between traces, as always.
 
-mod assemble;
+mod columns;
 mod combine;
 mod cursor;
+mod plan;
 mod remap;
 
 use std::cmp::Reverse;
@@ -30,39 +36,50 @@ use object_store::path::Path;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::schema::arrow_schema;
-use super::writer::{BlockWriter, BlockWriterConfig, RowBatch, WrittenBlock};
+use super::parquet_sink::EncodedRowGroup;
+use super::schema::{self as s, arrow_schema};
+use super::writer::{BlockWriter, BlockWriterConfig, WrittenBlock};
 use super::{BlockReader, RowSliceBatches};
 use crate::block::meta::BlockMeta;
 use crate::block::{DATA_OBJECT, corrupt, object_path};
 use crate::error::{Error, Result};
 use crate::worker_thread::WorkerThread;
-use assemble::OutputBuilder;
+use columns::{ColumnPass, FetchRequest, InputLayout, fetch_groups, field_leaves};
 use combine::{Combined, combine, has_duplicates};
 use cursor::{InputCursor, TraceRows};
+use plan::PlanBuilder;
 use remap::RefRemap;
+
+/// The column pass fetches the inputs' rows of an output row group in about this many groups
+/// of columns (see `columns::fetch_groups`).
+const FETCH_GROUPS: u64 = 8;
+
+/// ... but a group holds at least this many bytes of the inputs: a small merge fetches each
+/// input's rows of an output row group in one go (one ranged read per input on small blocks).
+const FETCH_GROUP_MIN_BYTES: u64 = 8 * 1024 * 1024;
 
 /// How a merge reads and batches.
 #[derive(Debug, Clone)]
 pub struct MergeOptions {
-    /// Rows of one input fetched at a time (only the pages holding them).
+    /// Rows of one input's key columns fetched at a time (only the pages holding them).
     pub slice_rows: usize,
-    /// Rows per decoded input batch.
+    /// Rows per decoded batch of an input's key columns.
     pub batch_rows: usize,
-    /// An output batch is handed to the writer at the first trace boundary after this many rows.
+    /// The column pass picks and encodes whole traces of about this many rows at a time.
     pub output_batch_rows: usize,
+    /// Rows per decoded batch of one input column in the column pass.
+    pub column_batch_rows: usize,
 }
 
 impl Default for MergeOptions {
     fn default() -> Self {
-        // Inputs decoded 2,048 rows at a time: every input holds one decoded batch per column,
-        // so this is what a merge's memory grows by per input (W5, 10 inputs: 903-917 MiB of
-        // RSS against 1,055-1,060 at 8,192 rows, at equal CPU). Output batches stay at 8,192
-        // rows: at 2,048 the writer's per-batch work cost ~10% more CPU for 60 MiB (ADR 018).
+        // The key pass decodes ten columns per input, the column pass one column per input at
+        // a time: neither holds every column of every input, so batches can be large (ADR 019).
         MergeOptions {
             slice_rows: 65_536,
-            batch_rows: 2048,
+            batch_rows: 8192,
             output_batch_rows: 8192,
+            column_batch_rows: 8192,
         }
     }
 }
@@ -172,55 +189,107 @@ pub async fn merge_blocks_into(
     for reader in &readers {
         tables.push(reader.tables().await?);
     }
+    let row_group_target_bytes = config.row_group_target_bytes.max(1);
     let mut writer = BlockWriter::new(output_store, config)?;
     let remap = RefRemap::build(tables.iter().map(Arc::as_ref), writer.tables_mut()?);
     drop(tables);
+    let factory = writer.column_writer_factory()?;
 
     let schema = arrow_schema();
+    let mut layouts = Vec::with_capacity(readers.len());
+    let mut bytes_per_row = Vec::with_capacity(readers.len());
+    let mut leaves: Option<Vec<Vec<usize>>> = None;
+    for reader in &readers {
+        let path = object_path(
+            &reader.meta().tenant_id,
+            &reader.meta().block_id,
+            DATA_OBJECT,
+        );
+        let metadata = reader.parquet_metadata().await?;
+        let these = field_leaves(metadata.file_metadata().schema_descr());
+        if these.len() != schema.fields().len()
+            || leaves.as_ref().is_some_and(|leaves| *leaves != these)
+        {
+            return Err(corrupt(&path, "columns differ from the vc1 schema"));
+        }
+        leaves.get_or_insert(these);
+        let mut row_group_starts = vec![0u64];
+        for group in metadata.row_groups() {
+            let rows = u64::try_from(group.num_rows())
+                .map_err(|_| corrupt(&path, "a row group has a negative row count"))?;
+            row_group_starts.push(row_group_starts.last().copied().unwrap_or(0) + rows);
+        }
+        let rows = row_group_starts.last().copied().unwrap_or(0).max(1);
+        bytes_per_row.push(reader.meta().size as f64 / rows as f64);
+        layouts.push(InputLayout {
+            path,
+            row_group_starts,
+        });
+    }
+    let leaves = leaves.unwrap_or_default();
+    let groups = fetch_groups(
+        &field_bytes(&readers, &leaves).await?,
+        FETCH_GROUPS,
+        FETCH_GROUP_MIN_BYTES,
+    );
+    let (key_schema, key_leaves) = key_columns(&schema, &leaves)?;
+
     let mut fetchers = JoinSet::new();
     let mut cursors = Vec::with_capacity(readers.len());
     let mut input_paths = Vec::with_capacity(readers.len());
     for (input, reader) in readers.iter().enumerate() {
         let slices = slice_plan(reader, options.slice_rows).await?;
         let (slices_tx, slices_rx) = mpsc::channel(1);
-        let path = object_path(
-            &reader.meta().tenant_id,
-            &reader.meta().block_id,
-            DATA_OBJECT,
-        );
-        input_paths.push(path.clone());
+        input_paths.push(layouts[input].path.clone());
         cursors.push(InputCursor::new(
             input,
-            path,
+            layouts[input].path.clone(),
             slices_rx,
             slices.len(),
-            schema.clone(),
+            key_schema.clone(),
         ));
         fetchers.spawn(fetch_slices(
             reader.clone(),
             slices,
+            key_leaves.clone(),
             options.batch_rows,
             slices_tx,
         ));
     }
+    let (fetch_tx, fetch_rx) = mpsc::channel(256);
+    fetchers.spawn(serve_fetches(readers.clone(), fetch_rx));
 
-    let (output_tx, mut output_rx) = mpsc::channel::<RowBatch>(2);
-    let output_batch_rows = options.output_batch_rows.max(1);
-    // The merge's decoding and assembling stay on one thread of its own (ADR 018).
+    let (output_tx, mut output_rx) = mpsc::channel::<EncodedRowGroup>(1);
+    let chunk_rows = options.output_batch_rows.max(1);
+    let column_batch_rows = options.column_batch_rows.max(1);
+    // The merge's decoding and encoding stay on one thread of its own (ADR 018).
     let merge_thread = WorkerThread::start("contrail-merge")?;
+    let output_path_for_merge = output_path.clone();
     let merge = merge_thread.run(output_path.as_ref(), move || {
-        let loop_args = MergeLoop {
-            remap: &remap,
-            input_paths: &input_paths,
+        let pass = ColumnPass {
             schema,
-            output_batch_rows,
+            leaves: &leaves,
+            groups: &groups,
+            inputs: &layouts,
+            remap: &remap,
+            factory: &factory,
+            fetches: &fetch_tx,
+            chunk_rows,
+            batch_rows: column_batch_rows,
+            output_path: &output_path_for_merge,
+        };
+        let loop_args = MergeLoop {
+            input_paths: &input_paths,
+            pass,
+            bytes_per_row,
+            row_group_target_bytes,
             output_tx,
         };
         loop_args.run(cursors)
     });
     let write = async {
-        while let Some(rows) = output_rx.recv().await {
-            writer.push_rows(rows).await?;
+        while let Some(group) = output_rx.recv().await {
+            writer.push_row_group(group).await?;
         }
         Ok::<_, Error>(())
     };
@@ -280,6 +349,7 @@ async fn slice_plan(reader: &BlockReader, slice_rows: usize) -> Result<Vec<(usiz
 async fn fetch_slices(
     reader: Arc<BlockReader>,
     slices: Vec<(usize, Range<usize>)>,
+    leaves: Vec<usize>,
     batch_rows: usize,
     slices_tx: mpsc::Sender<Result<RowSliceBatches>>,
 ) {
@@ -289,13 +359,87 @@ async fn fetch_slices(
         let Ok(permit) = slices_tx.reserve().await else {
             return;
         };
-        let fetched = reader.fetch_rows(row_group, rows, batch_rows).await;
+        let fetched = reader
+            .fetch_leaf_rows(row_group, leaves.clone(), rows, batch_rows)
+            .await;
         let failed = fetched.is_err();
         permit.send(fetched);
         if failed {
             return;
         }
     }
+}
+
+/// The column pass's fetches: each request fetched concurrently, its pages handed back to the
+/// merge thread. Ends when the merge drops its sender.
+async fn serve_fetches(readers: Vec<Arc<BlockReader>>, mut requests: mpsc::Receiver<FetchRequest>) {
+    let mut fetches = JoinSet::new();
+    loop {
+        tokio::select! {
+            request = requests.recv() => {
+                let Some(request) = request else { break };
+                let Some(reader) = readers.get(request.input).cloned() else { continue };
+                fetches.spawn(async move {
+                    let fetched = reader
+                        .fetch_row_pages(request.row_group, request.leaves, request.rows)
+                        .await;
+                    let _ = request.reply.send(fetched);
+                });
+            }
+            Some(_) = fetches.join_next(), if !fetches.is_empty() => {}
+        }
+    }
+}
+
+/// Stored bytes of each top-level column, summed over the inputs' row groups.
+async fn field_bytes(readers: &[Arc<BlockReader>], leaves: &[Vec<usize>]) -> Result<Vec<u64>> {
+    let mut bytes = vec![0u64; leaves.len()];
+    for reader in readers {
+        let metadata = reader.parquet_metadata().await?;
+        for group in metadata.row_groups() {
+            for (field, field_leaves) in leaves.iter().enumerate() {
+                for leaf in field_leaves {
+                    if let Some(column) = group.columns().get(*leaf) {
+                        bytes[field] += column.compressed_size().max(0) as u64;
+                    }
+                }
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+/// The top-level columns the key pass reads (what combining traces needs) as a schema, and
+/// their leaf columns.
+fn key_columns(schema: &SchemaRef, leaves: &[Vec<usize>]) -> Result<(SchemaRef, Vec<usize>)> {
+    let mut fields = Vec::new();
+    for name in [
+        s::TRACE_ID,
+        s::TRACE_START,
+        s::SPAN_ID,
+        s::KIND,
+        s::PARENT_INDEX,
+        s::PARENT_SPAN_ID,
+        s::START_OFFSET,
+        s::DURATION,
+        s::NAME,
+        cursor::root_service_column().map_err(|error| Error::BlockTask {
+            message: error.to_string(),
+        })?,
+    ] {
+        fields.push(schema.index_of(name).map_err(|_| Error::BlockTask {
+            message: format!("the vc1 schema has no column {name}"),
+        })?);
+    }
+    fields.sort_unstable();
+    let key_leaves = fields
+        .iter()
+        .flat_map(|field| leaves.get(*field).cloned().unwrap_or_default())
+        .collect();
+    let key_schema = schema.project(&fields).map_err(|error| Error::BlockTask {
+        message: format!("key columns of the vc1 schema: {error}"),
+    })?;
+    Ok((Arc::new(key_schema), key_leaves))
 }
 
 #[derive(Debug, Default)]
@@ -311,11 +455,11 @@ struct Counts {
 
 /// The merge proper, on the merge's thread.
 struct MergeLoop<'a> {
-    remap: &'a RefRemap,
     input_paths: &'a [Path],
-    schema: SchemaRef,
-    output_batch_rows: usize,
-    output_tx: mpsc::Sender<RowBatch>,
+    pass: ColumnPass<'a>,
+    bytes_per_row: Vec<f64>,
+    row_group_target_bytes: usize,
+    output_tx: mpsc::Sender<EncodedRowGroup>,
 }
 
 impl MergeLoop<'_> {
@@ -327,7 +471,8 @@ impl MergeLoop<'_> {
                 heap.push(Reverse((trace_id, input)));
             }
         }
-        let mut output = OutputBuilder::new(self.schema.clone());
+        let mut plan = PlanBuilder::new(self.bytes_per_row.clone());
+        let mut row_groups = 0;
         let mut copies: Vec<TraceRows> = Vec::with_capacity(cursors.len());
         while let Some(Reverse((trace_id, input))) = heap.pop() {
             copies.clear();
@@ -352,22 +497,33 @@ impl MergeLoop<'_> {
                 counts.input_spans += copy.rows() as u64;
             }
             counts.output_traces += 1;
-            self.add_trace(&copies, &mut output, &mut counts)?;
-            if output.rows() >= self.output_batch_rows {
-                send(&mut output, self.remap, &self.output_tx)?;
+            self.add_trace(&copies, &mut plan, &mut counts)?;
+            if plan.estimated_bytes() >= self.row_group_target_bytes as f64 {
+                self.send(&mut plan, &mut row_groups)?;
             }
         }
-        if output.rows() > 0 {
-            send(&mut output, self.remap, &self.output_tx)?;
+        if plan.rows() > 0 {
+            self.send(&mut plan, &mut row_groups)?;
         }
         counts.rows_read = cursors.iter().map(InputCursor::rows_read).sum();
         Ok(counts)
     }
 
+    /// Builds and encodes the planned row group and hands it to the writer.
+    fn send(&self, plan: &mut PlanBuilder, row_groups: &mut usize) -> Result<()> {
+        let group = self.pass.write(plan.take(), *row_groups)?;
+        *row_groups += 1;
+        self.output_tx
+            .blocking_send(group)
+            .map_err(|_| Error::BlockTask {
+                message: "the merge output writer stopped".to_owned(),
+            })
+    }
+
     fn add_trace(
         &self,
         copies: &[TraceRows],
-        output: &mut OutputBuilder,
+        output: &mut PlanBuilder,
         counts: &mut Counts,
     ) -> Result<()> {
         if let [only] = copies
@@ -402,17 +558,4 @@ impl MergeLoop<'_> {
         }
         Ok(())
     }
-}
-
-fn send(
-    output: &mut OutputBuilder,
-    remap: &RefRemap,
-    output_tx: &mpsc::Sender<RowBatch>,
-) -> Result<()> {
-    let rows = output.finish(remap).map_err(|error| Error::BlockTask {
-        message: format!("assemble merged rows: {error}"),
-    })?;
-    output_tx.blocking_send(rows).map_err(|_| Error::BlockTask {
-        message: "the merge output writer stopped".to_owned(),
-    })
 }
