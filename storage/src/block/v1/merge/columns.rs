@@ -16,12 +16,13 @@ use arrow::array::{Array, ArrayRef};
 use arrow::compute::interleave;
 use arrow::datatypes::SchemaRef;
 use object_store::path::Path;
-use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::schema::types::SchemaDescriptor;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::block::corrupt;
-use crate::block::v1::parquet_sink::EncodedRowGroup;
 use crate::block::v1::{FetchedRows, RowSliceBatches};
 use crate::error::{Error, Result};
 
@@ -97,8 +98,14 @@ pub(super) struct ColumnPass<'a> {
 }
 
 impl ColumnPass<'_> {
-    /// Builds and encodes row group `index` of the output as `plan` says.
-    pub(super) fn write(&self, plan: RowGroupPlan, index: usize) -> Result<EncodedRowGroup> {
+    /// Builds and encodes row group `index` of the output as `plan` says, handing each leaf
+    /// column's chunk to `out` as soon as it is closed (Parquet schema order).
+    pub(super) fn write(
+        &self,
+        plan: &RowGroupPlan,
+        index: usize,
+        out: &mut dyn FnMut(ArrowColumnChunk) -> Result<()>,
+    ) -> Result<()> {
         let mut bounds: Vec<Option<(u64, u64)>> = vec![None; self.inputs.len()];
         for &(input, row) in &plan.rows {
             let bound = bounds
@@ -115,7 +122,7 @@ impl ColumnPass<'_> {
             .create_column_writers(index)
             .map_err(|source| self.write_error(source))?
             .into_iter();
-        let mut encoded = Vec::new();
+        let mut closed = 0;
         let fields = self.schema.fields();
         let mut next = match self.groups.first() {
             Some(group) => Some(self.request(&bounds, group.clone())?),
@@ -130,30 +137,25 @@ impl ColumnPass<'_> {
                 let field = fields.get(field_index).ok_or_else(|| {
                     self.task_error(format!("column {field_index} is not in the schema"))
                 })?;
-                self.write_column(
-                    &plan,
+                closed += self.write_column(
+                    plan,
                     &chunks,
                     self.cursors(&fetched, &bounds, field_index),
                     field,
                     field_index,
                     &mut writers,
-                    &mut encoded,
+                    out,
                 )?;
             }
         }
-        if writers.next().is_some()
-            || encoded.len() != self.leaves.iter().map(Vec::len).sum::<usize>()
-        {
+        if writers.next().is_some() || closed != self.leaves.iter().map(Vec::len).sum::<usize>() {
             return Err(self.task_error("columns left unwritten".to_owned()));
         }
-        Ok(EncodedRowGroup {
-            chunks: encoded,
-            rows: plan.rows.len(),
-            traces: plan.traces,
-        })
+        Ok(())
     }
 
-    /// Builds and encodes one top-level column of the row group.
+    /// Builds and encodes one top-level column of the row group; returns how many leaf
+    /// chunks it handed to `out`.
     #[allow(clippy::too_many_arguments)]
     fn write_column(
         &self,
@@ -162,9 +164,9 @@ impl ColumnPass<'_> {
         mut cursors: Vec<ColumnCursor<'_>>,
         field: &arrow::datatypes::FieldRef,
         field_index: usize,
-        writers: &mut impl Iterator<Item = parquet::arrow::arrow_writer::ArrowColumnWriter>,
-        encoded: &mut Vec<parquet::arrow::arrow_writer::ArrowColumnChunk>,
-    ) -> Result<()> {
+        writers: &mut impl Iterator<Item = ArrowColumnWriter>,
+        out: &mut dyn FnMut(ArrowColumnChunk) -> Result<()>,
+    ) -> Result<usize> {
         {
             let leaf_count = self.leaves[field_index].len();
             let mut field_writers: Vec<_> = writers.by_ref().take(leaf_count).collect();
@@ -206,10 +208,10 @@ impl ColumnPass<'_> {
                 }
             }
             for writer in field_writers {
-                encoded.push(writer.close().map_err(|source| self.write_error(source))?);
+                out(writer.close().map_err(|source| self.write_error(source))?)?;
             }
+            Ok(leaf_count)
         }
-        Ok(())
     }
 
     /// Asks for the pages of top-level columns `group` of every input's rows `bounds`

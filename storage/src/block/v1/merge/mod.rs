@@ -7,10 +7,11 @@
 //! the pages of `slice_rows` rows of one row group, fetched by an async task per input into a
 //! bounded channel) and plans the output row group: which input row each output row is, and
 //! what is recomputed (`plan`). The column pass (`columns`) then builds and encodes the row
-//! group one top-level column at a time from that plan, and the block writer appends the
-//! encoded row group (ADR 019). Memory is bounded by two key slices per input, one column of
-//! the row group being decoded and encoded, the encoded row groups in flight and the largest
-//! trace, never by the size of a block or by the number of columns.
+//! group one top-level column at a time from that plan; each closed column chunk is appended to
+//! the block's file at once and its bytes go to the upload through a small bounded channel
+//! (ADR 019). Memory is bounded by two key slices per input, one column of the row group being
+//! decoded and encoded, a few chunks' bytes in flight and the largest trace, never by the size
+//! of a block or by the number of columns.
 //!
 //! Per trace ID the copies of every input are combined (`combine`): spans with the same span ID
 //! and kind (RF replicas, client retries) are kept once, the first copy in input order; a trace
@@ -31,13 +32,14 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
 use object_store::ObjectStore;
 use object_store::path::Path;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::parquet_sink::EncodedRowGroup;
 use super::schema::{self as s, arrow_schema};
+use super::writer::append::RowGroupAppender;
 use super::writer::{BlockWriter, BlockWriterConfig, WrittenBlock};
 use super::{BlockReader, RowSliceBatches};
 use crate::block::meta::BlockMeta;
@@ -57,6 +59,9 @@ const FETCH_GROUPS: u64 = 8;
 /// ... but a group holds at least this many bytes of the inputs: a small merge fetches each
 /// input's rows of an output row group in one go (one ranged read per input on small blocks).
 const FETCH_GROUP_MIN_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Pieces of output bytes (about a column chunk each) queued for the upload.
+const OUTPUT_QUEUE: usize = 2;
 
 /// How a merge reads and batches.
 #[derive(Debug, Clone)]
@@ -259,7 +264,9 @@ pub async fn merge_blocks_into(
     let (fetch_tx, fetch_rx) = mpsc::channel(256);
     fetchers.spawn(serve_fetches(readers.clone(), fetch_rx));
 
-    let (output_tx, mut output_rx) = mpsc::channel::<EncodedRowGroup>(1);
+    // Bytes of the output on their way to the upload: about a column chunk each.
+    let (output_tx, mut output_rx) = mpsc::channel::<Bytes>(OUTPUT_QUEUE);
+    let appender = writer.lend_encoder()?;
     let chunk_rows = options.output_batch_rows.max(1);
     let column_batch_rows = options.column_batch_rows.max(1);
     // The merge's decoding and encoding stay on one thread of its own (ADR 018).
@@ -278,22 +285,25 @@ pub async fn merge_blocks_into(
             batch_rows: column_batch_rows,
             output_path: &output_path_for_merge,
         };
-        let loop_args = MergeLoop {
+        let mut loop_args = MergeLoop {
             input_paths: &input_paths,
             pass,
             bytes_per_row,
             row_group_target_bytes,
+            appender,
             output_tx,
         };
-        loop_args.run(cursors)
+        let counts = loop_args.run(cursors)?;
+        Ok((counts, loop_args.appender))
     });
     let write = async {
-        while let Some(group) = output_rx.recv().await {
-            writer.push_row_group(group).await?;
+        while let Some(bytes) = output_rx.recv().await {
+            writer.upload(bytes).await?;
         }
         Ok::<_, Error>(())
     };
-    let (counts, ()) = tokio::try_join!(merge, write)?;
+    let ((counts, appender), ()) = tokio::try_join!(merge, write)?;
+    writer.take_back(appender);
     fetchers.shutdown().await;
     stats.input_traces = counts.input_traces;
     stats.input_spans = counts.input_spans;
@@ -459,11 +469,12 @@ struct MergeLoop<'a> {
     pass: ColumnPass<'a>,
     bytes_per_row: Vec<f64>,
     row_group_target_bytes: usize,
-    output_tx: mpsc::Sender<EncodedRowGroup>,
+    appender: RowGroupAppender,
+    output_tx: mpsc::Sender<Bytes>,
 }
 
 impl MergeLoop<'_> {
-    fn run(self, mut cursors: Vec<InputCursor>) -> Result<Counts> {
+    fn run(&mut self, mut cursors: Vec<InputCursor>) -> Result<Counts> {
         let mut counts = Counts::default();
         let mut heap = BinaryHeap::with_capacity(cursors.len());
         for (input, cursor) in cursors.iter_mut().enumerate() {
@@ -509,15 +520,28 @@ impl MergeLoop<'_> {
         Ok(counts)
     }
 
-    /// Builds and encodes the planned row group and hands it to the writer.
-    fn send(&self, plan: &mut PlanBuilder, row_groups: &mut usize) -> Result<()> {
-        let group = self.pass.write(plan.take(), *row_groups)?;
+    /// Builds, encodes and appends the planned row group, column chunk by column chunk, the
+    /// bytes going to the upload as they are produced.
+    fn send(&mut self, plan: &mut PlanBuilder, row_groups: &mut usize) -> Result<()> {
+        let plan = plan.take();
+        let output_tx = &self.output_tx;
+        let ship = |bytes: Bytes| {
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            output_tx
+                .blocking_send(bytes)
+                .map_err(|_| Error::BlockTask {
+                    message: "the merge output writer stopped".to_owned(),
+                })
+        };
+        let mut row_group = self.appender.begin(plan.rows.len(), &plan.traces)?;
+        self.pass.write(&plan, *row_groups, &mut |chunk| {
+            ship(row_group.append(chunk)?)
+        })?;
+        ship(row_group.close()?)?;
         *row_groups += 1;
-        self.output_tx
-            .blocking_send(group)
-            .map_err(|_| Error::BlockTask {
-                message: "the merge output writer stopped".to_owned(),
-            })
+        Ok(())
     }
 
     fn add_trace(

@@ -26,7 +26,7 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::FORMAT;
-use super::parquet_sink::{EncodedRowGroup, ParquetSink, column_writer_factory};
+use super::parquet_sink::{ParquetSink, column_writer_factory};
 use super::schema::{ParquetOptions, arrow_schema, vc1_dedicated_columns, writer_properties};
 use crate::block::bloom::{self, build_shards};
 use crate::block::meta::{BlockMeta, RowGroupMeta};
@@ -35,6 +35,12 @@ use crate::block::v1::convert::{EncodedTrace, RefTables, Trace};
 use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path};
 use crate::error::{Error, Result};
 use crate::worker_thread::WorkerThread;
+
+pub(crate) mod append;
+
+/// Parts of `data.parquet` uploaded at once (object_store's default is 8): with the merge
+/// handing over a column chunk at a time, this bounds the output bytes in memory.
+const UPLOAD_PARTS_IN_FLIGHT: usize = 4;
 
 /// zstd level of the pages of new blocks (see `BlockWriterConfig::new`).
 const WRITER_ZSTD_LEVEL: i32 = 1;
@@ -112,6 +118,20 @@ struct RowGroupAccumulator {
     end: u64,
 }
 
+impl RowGroupAccumulator {
+    fn meta(self, size: u64) -> RowGroupMeta {
+        RowGroupMeta {
+            min_id: self.min_id,
+            max_id: self.max_id,
+            traces: self.traces,
+            spans: self.spans,
+            start_time_unix_nano: self.start,
+            end_time_unix_nano: self.end,
+            size,
+        }
+    }
+}
+
 /// One trace waiting to be encoded: decoded OTLP, or segments indexed by the wire path.
 enum PendingTrace {
     Decoded(Trace),
@@ -125,12 +145,6 @@ impl PendingTrace {
             PendingTrace::Encoded(trace) => trace.trace_id(),
         }
     }
-}
-
-/// What one encoding step gets: traces, or a row group encoded already.
-enum Encode {
-    Traces(Vec<PendingTrace>),
-    RowGroup(EncodedRowGroup),
 }
 
 /// The synchronous half of the writer: rows, tables and the Parquet encoder writing into an
@@ -191,20 +205,6 @@ impl EncodeState {
         self.write_batch(&batch, data_path)
     }
 
-    /// Appends a row group encoded already; returns the bytes produced so far.
-    fn encode_row_group(&mut self, group: EncodedRowGroup, data_path: &Path) -> Result<Bytes> {
-        // Rows written as batches before (none in a merge) close their own row group first.
-        self.flush_row_group(data_path)?;
-        for (trace_id, summary) in group.traces {
-            self.record(trace_id, summary);
-        }
-        self.parquet
-            .append_row_group(group.chunks)
-            .map_err(|source| write_error(data_path, source))?;
-        self.record_row_group();
-        Ok(self.take_output())
-    }
-
     /// Writes rows that hold whole traces, then cuts the row group if it is big enough.
     fn write_batch(&mut self, batch: &RecordBatch, data_path: &Path) -> Result<Bytes> {
         self.parquet
@@ -230,24 +230,15 @@ impl EncodeState {
 
     /// Records the meta of the row group just written (from the traces recorded for it).
     fn record_row_group(&mut self) {
-        let Some(current) = self.current.take() else {
-            return;
-        };
         let size = self
             .parquet
             .flushed_row_groups()
             .last()
             .map(|row_group| row_group.compressed_size().max(0) as u64)
             .unwrap_or_default();
-        self.row_groups.push(RowGroupMeta {
-            min_id: current.min_id,
-            max_id: current.max_id,
-            traces: current.traces,
-            spans: current.spans,
-            start_time_unix_nano: current.start,
-            end_time_unix_nano: current.end,
-            size,
-        });
+        if let Some(current) = self.current.take() {
+            self.row_groups.push(current.meta(size));
+        }
     }
 
     /// The last row group, the tables and the footer; returns the metadata, the rest of the
@@ -325,7 +316,8 @@ impl BlockWriter {
             row_group_target_bytes: config.row_group_target_bytes.max(1),
         };
         Ok(BlockWriter {
-            sink: BufWriter::new(store.clone(), data_path.clone()),
+            sink: BufWriter::new(store.clone(), data_path.clone())
+                .with_max_concurrency(UPLOAD_PARTS_IN_FLIGHT),
             store,
             config,
             data_path,
@@ -402,45 +394,13 @@ impl BlockWriter {
         }
     }
 
-    /// Column writers whose closed chunks [`BlockWriter::push_row_group`] accepts (this block's
-    /// schema and encoding properties).
+    /// Column writers whose closed chunks a lent encoder (`append::RowGroupAppender`)
+    /// accepts (this block's schema and encoding properties).
     pub(crate) fn column_writer_factory(&self) -> Result<ArrowRowGroupWriterFactory> {
         let properties = writer_properties(&self.config.parquet)
             .map_err(|source| write_error(&self.data_path, source))?;
         column_writer_factory(arrow_schema(), properties)
             .map_err(|source| write_error(&self.data_path, source))
-    }
-
-    /// Adds a row group encoded column by column (the compactor's merge): whole traces, trace
-    /// IDs strictly increasing across calls, no empty trace.
-    pub(crate) async fn push_row_group(&mut self, group: EncodedRowGroup) -> Result<()> {
-        let spans: usize = group.traces.iter().map(|(_, summary)| summary.spans).sum();
-        if spans != group.rows || spans == 0 {
-            return Err(Error::InvalidBlockInput {
-                message: format!(
-                    "a row group of {} rows pushed with traces of {spans} spans",
-                    group.rows
-                ),
-            });
-        }
-        for (trace_id, summary) in &group.traces {
-            if let Some(last) = self.trace_ids.last()
-                && *last >= *trace_id
-            {
-                return Err(Error::InvalidBlockInput {
-                    message: format!("trace {trace_id} pushed after trace {last}"),
-                });
-            }
-            if summary.spans == 0 {
-                return Err(Error::InvalidBlockInput {
-                    message: format!("trace {trace_id} has no spans"),
-                });
-            }
-            self.trace_ids.push(*trace_id);
-        }
-        self.encode_pending().await?;
-        self.total_spans += spans as u64;
-        self.encode_on_pool(Encode::RowGroup(group)).await
     }
 
     async fn encode_pending(&mut self) -> Result<()> {
@@ -449,20 +409,17 @@ impl BlockWriter {
         }
         let traces = std::mem::take(&mut self.pending);
         self.pending_spans = 0;
-        self.encode_on_pool(Encode::Traces(traces)).await
+        self.encode_on_pool(traces).await
     }
 
     /// Encodes on the writer's thread (CPU only), then uploads what was produced (IO only).
-    async fn encode_on_pool(&mut self, work: Encode) -> Result<()> {
+    async fn encode_on_pool(&mut self, traces: Vec<PendingTrace>) -> Result<()> {
         let mut state = self.take_state()?;
         let data_path = self.data_path.clone();
         let (state, output) = self
             .encoder
             .run(self.data_path.as_ref(), move || {
-                let output = match work {
-                    Encode::Traces(traces) => state.encode(traces, &data_path)?,
-                    Encode::RowGroup(group) => state.encode_row_group(group, &data_path)?,
-                };
+                let output = state.encode(traces, &data_path)?;
                 Ok((state, output))
             })
             .await?;
@@ -471,7 +428,7 @@ impl BlockWriter {
     }
 
     /// Hands encoded bytes to the multipart upload (IO on the async side only).
-    async fn upload(&mut self, output: Bytes) -> Result<()> {
+    pub(crate) async fn upload(&mut self, output: Bytes) -> Result<()> {
         if output.is_empty() {
             return Ok(());
         }
