@@ -8,50 +8,22 @@ use contrail_proto::TraceId;
 use object_store::path::Path;
 use parquet::arrow::arrow_writer::ArrowColumnChunk;
 
-use super::{BlockWriter, EncodeState, RowGroupAccumulator, write_error};
+use super::encode::{EncodeState, RowGroupAccumulator, write_error};
 use crate::block::meta::RowGroupMeta;
 use crate::block::v1::convert::to_rows::TraceSummary;
 use crate::block::v1::parquet_sink::OpenRowGroup;
 use crate::error::{Error, Result};
 
-impl BlockWriter {
-    /// Lends the encoder to a merge's thread, which appends row groups encoded column by
-    /// column there ([`RowGroupAppender`]) and hands the bytes produced to
-    /// [`BlockWriter::upload`]; [`BlockWriter::take_back`] returns it. Only before any trace
-    /// is pushed.
-    pub(crate) fn lend_encoder(&mut self) -> Result<RowGroupAppender> {
-        if !self.pending.is_empty() {
-            return Err(Error::InvalidBlockInput {
-                message: "row groups appended after traces were pushed".to_owned(),
-            });
-        }
-        Ok(RowGroupAppender {
-            state: self.take_state()?,
-            data_path: self.data_path.clone(),
-            last_trace: self.trace_ids.last().copied(),
-            trace_ids: Vec::new(),
-            spans: 0,
-        })
-    }
-
-    /// Takes the encoder back from a merge's thread, with the traces it appended.
-    pub(crate) fn take_back(&mut self, appender: RowGroupAppender) {
-        self.trace_ids.extend(appender.trace_ids);
-        self.total_spans += appender.spans;
-        self.state = Some(appender.state);
-    }
-}
-
 /// A block writer's encoder lent to a merge's thread ([`BlockWriter::lend_encoder`]): each row
 /// group is appended a column chunk at a time, as the merge closes them, so that neither the
 /// row group's chunks nor its bytes are held whole.
 pub(crate) struct RowGroupAppender {
-    state: Box<EncodeState>,
-    data_path: Path,
+    pub(super) state: Box<EncodeState>,
+    pub(super) data_path: Path,
     /// The last trace before this appender's (pushed to the writer earlier).
-    last_trace: Option<TraceId>,
-    trace_ids: Vec<TraceId>,
-    spans: u64,
+    pub(super) last_trace: Option<TraceId>,
+    pub(super) trace_ids: Vec<TraceId>,
+    pub(super) spans: u64,
 }
 
 impl RowGroupAppender {

@@ -13,7 +13,6 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use contrail_proto::{TenantId, TraceId};
@@ -21,7 +20,7 @@ use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
-use parquet::file::metadata::{KeyValue, ParquetMetaData};
+use parquet::file::metadata::ParquetMetaData;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -29,14 +28,18 @@ use super::FORMAT;
 use super::parquet_sink::{ParquetSink, column_writer_factory};
 use super::schema::{ParquetOptions, arrow_schema, vc1_dedicated_columns, writer_properties};
 use crate::block::bloom::{self, build_shards};
-use crate::block::meta::{BlockMeta, RowGroupMeta};
-use crate::block::v1::convert::to_rows::{SpanBatchBuilder, TraceSummary};
+use crate::block::meta::BlockMeta;
+use crate::block::v1::convert::to_rows::SpanBatchBuilder;
 use crate::block::v1::convert::{EncodedTrace, RefTables, Trace};
 use crate::block::{DATA_OBJECT, META_OBJECT, bloom_object, object_path};
 use crate::error::{Error, Result};
 use crate::worker_thread::WorkerThread;
 
 pub(crate) mod append;
+mod encode;
+
+use append::RowGroupAppender;
+use encode::{EncodeState, PendingTrace, write_error};
 
 /// Parts of `data.parquet` uploaded at once (object_store's default is 8): with the merge
 /// handing over a column chunk at a time, this bounds the output bytes in memory.
@@ -106,170 +109,6 @@ impl WrittenBlock {
     /// Total bytes of the block in the object store: data, bloom shards and meta.
     pub fn total_bytes(&self) -> u64 {
         self.meta.size + self.meta.bloom_size + self.meta_bytes
-    }
-}
-
-struct RowGroupAccumulator {
-    min_id: TraceId,
-    max_id: TraceId,
-    traces: u64,
-    spans: u64,
-    start: u64,
-    end: u64,
-}
-
-impl RowGroupAccumulator {
-    fn meta(self, size: u64) -> RowGroupMeta {
-        RowGroupMeta {
-            min_id: self.min_id,
-            max_id: self.max_id,
-            traces: self.traces,
-            spans: self.spans,
-            start_time_unix_nano: self.start,
-            end_time_unix_nano: self.end,
-            size,
-        }
-    }
-}
-
-/// One trace waiting to be encoded: decoded OTLP, or segments indexed by the wire path.
-enum PendingTrace {
-    Decoded(Trace),
-    Encoded(EncodedTrace),
-}
-
-impl PendingTrace {
-    fn trace_id(&self) -> TraceId {
-        match self {
-            PendingTrace::Decoded(trace) => trace.trace_id,
-            PendingTrace::Encoded(trace) => trace.trace_id(),
-        }
-    }
-}
-
-/// The synchronous half of the writer: rows, tables and the Parquet encoder writing into an
-/// in-memory buffer. Lives on the writer's thread while it works.
-struct EncodeState {
-    parquet: ParquetSink,
-    rows: SpanBatchBuilder,
-    tables: RefTables,
-    row_groups: Vec<RowGroupMeta>,
-    current: Option<RowGroupAccumulator>,
-    row_group_target_bytes: usize,
-}
-
-impl EncodeState {
-    fn record(&mut self, trace_id: TraceId, summary: TraceSummary) {
-        let spans = summary.spans as u64;
-        match &mut self.current {
-            Some(current) => {
-                current.max_id = trace_id;
-                current.traces += 1;
-                current.spans += spans;
-                current.start = current.start.min(summary.start_unix_nano);
-                current.end = current.end.max(summary.end_unix_nano);
-            }
-            None => {
-                self.current = Some(RowGroupAccumulator {
-                    min_id: trace_id,
-                    max_id: trace_id,
-                    traces: 1,
-                    spans,
-                    start: summary.start_unix_nano,
-                    end: summary.end_unix_nano,
-                })
-            }
-        }
-    }
-
-    /// Encodes `traces`; returns the bytes of `data.parquet` produced so far.
-    fn encode(&mut self, traces: Vec<PendingTrace>, data_path: &Path) -> Result<Bytes> {
-        for trace in &traces {
-            let summary = match trace {
-                PendingTrace::Decoded(trace) => {
-                    self.rows
-                        .append_trace(&trace.trace_id, &trace.resource_spans, &mut self.tables)
-                }
-                PendingTrace::Encoded(trace) => self.rows.append_encoded(trace, &mut self.tables),
-            }
-            .map_err(|error| Error::InvalidBlockInput {
-                message: error.to_string(),
-            })?;
-            self.record(trace.trace_id(), summary);
-        }
-        // The input is freed here, before the (larger) encoded pages are built.
-        drop(traces);
-        let batch = self.rows.finish().map_err(|error| Error::BlockTask {
-            message: format!("build rows for {data_path}: {error}"),
-        })?;
-        self.write_batch(&batch, data_path)
-    }
-
-    /// Writes rows that hold whole traces, then cuts the row group if it is big enough.
-    fn write_batch(&mut self, batch: &RecordBatch, data_path: &Path) -> Result<Bytes> {
-        self.parquet
-            .write(batch)
-            .map_err(|source| write_error(data_path, source))?;
-        if self.parquet.in_progress_size() >= self.row_group_target_bytes {
-            self.flush_row_group(data_path)?;
-        }
-        Ok(self.take_output())
-    }
-
-    fn flush_row_group(&mut self, data_path: &Path) -> Result<()> {
-        let Some(current) = self.current.take() else {
-            return Ok(());
-        };
-        self.parquet
-            .flush()
-            .map_err(|source| write_error(data_path, source))?;
-        self.current = Some(current);
-        self.record_row_group();
-        Ok(())
-    }
-
-    /// Records the meta of the row group just written (from the traces recorded for it).
-    fn record_row_group(&mut self) {
-        let size = self
-            .parquet
-            .flushed_row_groups()
-            .last()
-            .map(|row_group| row_group.compressed_size().max(0) as u64)
-            .unwrap_or_default();
-        if let Some(current) = self.current.take() {
-            self.row_groups.push(current.meta(size));
-        }
-    }
-
-    /// The last row group, the tables and the footer; returns the metadata, the rest of the
-    /// bytes and the file size.
-    fn finish(&mut self, data_path: &Path) -> Result<(ParquetMetaData, Bytes, u64)> {
-        self.flush_row_group(data_path)?;
-        let footer = self.tables.to_footer().map_err(|error| Error::BlockTask {
-            message: error.to_string(),
-        })?;
-        for (key, value) in footer {
-            self.parquet
-                .append_key_value_metadata(KeyValue::new(key, value));
-        }
-        let metadata = self
-            .parquet
-            .finish()
-            .map_err(|source| write_error(data_path, source))?;
-        let size = self.parquet.bytes_written() as u64;
-        Ok((metadata, self.take_output(), size))
-    }
-
-    /// Takes the bytes the Parquet writer has written out (pages of flushed row groups).
-    fn take_output(&mut self) -> Bytes {
-        Bytes::from(self.parquet.take_output())
-    }
-}
-
-fn write_error(data_path: &Path, source: parquet::errors::ParquetError) -> Error {
-    Error::BlockWrite {
-        object: data_path.to_string(),
-        source,
     }
 }
 
@@ -592,4 +431,32 @@ async fn footer_size(
 fn timestamp(unix_nano: u64) -> DateTime<Utc> {
     let nanos = i64::try_from(unix_nano).unwrap_or(i64::MAX);
     Utc.timestamp_nanos(nanos)
+}
+
+impl BlockWriter {
+    /// Lends the encoder to a merge's thread, which appends row groups encoded column by
+    /// column there ([`RowGroupAppender`]) and hands the bytes produced to
+    /// [`BlockWriter::upload`]; [`BlockWriter::take_back`] returns it. Only before any trace
+    /// is pushed.
+    pub(crate) fn lend_encoder(&mut self) -> Result<RowGroupAppender> {
+        if !self.pending.is_empty() {
+            return Err(Error::InvalidBlockInput {
+                message: "row groups appended after traces were pushed".to_owned(),
+            });
+        }
+        Ok(RowGroupAppender {
+            state: self.take_state()?,
+            data_path: self.data_path.clone(),
+            last_trace: self.trace_ids.last().copied(),
+            trace_ids: Vec::new(),
+            spans: 0,
+        })
+    }
+
+    /// Takes the encoder back from a merge's thread, with the traces it appended.
+    pub(crate) fn take_back(&mut self, appender: RowGroupAppender) {
+        self.trace_ids.extend(appender.trace_ids);
+        self.total_spans += appender.spans;
+        self.state = Some(appender.state);
+    }
 }
