@@ -5,6 +5,7 @@
 //!
 //! May depend on every crate of the workspace; nothing depends on it except `tests/`.
 
+pub mod alloc;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -71,6 +72,9 @@ fn run_with_flags(flags: Flags) -> anyhow::Result<()> {
             warnings.len()
         );
         return Ok(());
+    }
+    if target == target::Target::Compactor {
+        alloc::purge_freed_pages_at_once();
     }
     telemetry::init_logging(&config.server);
     for warning in &warnings {

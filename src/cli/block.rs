@@ -63,6 +63,9 @@ pub enum BlockCommand {
 }
 
 pub fn run(command: BlockCommand) -> anyhow::Result<ExitCode> {
+    if matches!(command, BlockCommand::Compact(_)) {
+        crate::alloc::purge_freed_pages_at_once();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(crate::blocking_threads())
