@@ -29,7 +29,7 @@ pub(super) fn compactor(
     ));
     Compactor::new(CompactorArgs {
         config: section.clone(),
-        block: config.storage.trace.block.clone(),
+        block: config.storage.trace.block_settings(),
         store,
         members,
         overrides: Arc::new(TenantOverrides(Arc::clone(overrides))),

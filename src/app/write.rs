@@ -29,7 +29,7 @@ pub(super) fn ingester(
     Ingester::new(IngesterArgs {
         config: config.components.ingester.clone(),
         wal: config.storage.trace.wal.clone(),
-        block: config.storage.trace.block.clone(),
+        block: config.storage.trace.block_settings(),
         store,
         limits: Arc::new(TenantOverrides(Arc::clone(overrides))),
         registry: registry.clone(),

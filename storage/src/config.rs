@@ -157,11 +157,18 @@ impl TraceStorageConfig {
 
     /// Part size for multipart uploads (`BufWriter::with_capacity`): `s3.part_size` when set.
     pub fn multipart_part_size(&self) -> usize {
-        const DEFAULT_PART_SIZE: usize = 10 * 1024 * 1024;
         match (self.backend, self.s3.part_size) {
             (Backend::S3, Some(size)) => usize::try_from(size.as_u64()).unwrap_or(usize::MAX),
-            _ => DEFAULT_PART_SIZE,
+            _ => crate::block::v1::DEFAULT_UPLOAD_PART_SIZE,
         }
+    }
+
+    /// `storage.trace.block` with what other sections say of writing blocks (the backend's
+    /// multipart part size): what the ingester and the compactor write blocks with.
+    pub fn block_settings(&self) -> BlockConfig {
+        let mut block = self.block.clone();
+        block.upload_part_size = Some(self.multipart_part_size());
+        block
     }
 
     fn ignored_keys(&self) -> [(&'static str, bool); 18] {

@@ -129,6 +129,10 @@ pub struct BlockConfig {
     pub search_encoding: Option<IgnoredAny>,
     pub search_page_size_bytes: Option<IgnoredAny>,
     pub create_index_pages: Option<IgnoredAny>,
+    /// Not a key of this section: the backend's multipart part size, filled in by
+    /// `TraceStorageConfig::block_settings` (`storage.trace.s3.part_size`).
+    #[serde(skip)]
+    pub upload_part_size: Option<usize>,
 }
 
 impl Default for BlockConfig {
@@ -146,6 +150,7 @@ impl Default for BlockConfig {
             search_encoding: None,
             search_page_size_bytes: None,
             create_index_pages: None,
+            upload_part_size: None,
         }
     }
 }
@@ -225,6 +230,9 @@ impl BlockConfig {
             usize::try_from(self.bloom_filter_shard_size_bytes.as_u64()).unwrap_or(usize::MAX);
         writer.row_group_target_bytes =
             usize::try_from(self.parquet_row_group_size_bytes.as_u64()).unwrap_or(usize::MAX);
+        if let Some(part_size) = self.upload_part_size {
+            writer.upload_part_size = part_size;
+        }
     }
 }
 

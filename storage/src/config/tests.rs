@@ -179,3 +179,23 @@ fn invalid_prefixes_are_rejected() {
         "{error}"
     );
 }
+
+#[test]
+fn s3_part_size_reaches_the_block_writer() {
+    use crate::block::v1::{BlockWriterConfig, DEFAULT_UPLOAD_PART_SIZE};
+    let writer_with = |config: &TraceStorageConfig| {
+        let mut writer = BlockWriterConfig::new(contrail_proto::TenantId::single_tenant());
+        config.block_settings().apply_to(&mut writer);
+        writer.upload_part_size
+    };
+    let s3 = parse("backend: s3\ns3:\n  bucket: b\n  part_size: 16MiB\n").unwrap();
+    assert_eq!(writer_with(&s3), 16 * 1024 * 1024);
+    let s3_default = parse("backend: s3\ns3:\n  bucket: b\n").unwrap();
+    assert_eq!(writer_with(&s3_default), DEFAULT_UPLOAD_PART_SIZE);
+    // An S3 section beside another backend does not apply.
+    let local = parse("backend: local\ns3:\n  part_size: 16MiB\n").unwrap();
+    assert_eq!(writer_with(&local), DEFAULT_UPLOAD_PART_SIZE);
+    // The filled-in field is not a key users can write.
+    let error = parse("block:\n  upload_part_size: 1\n").unwrap_err();
+    assert!(error.to_string().contains("upload_part_size"), "{error}");
+}

@@ -19,4 +19,4 @@ pub use schema::{
     FORMAT, ParquetOptions,
 };
 pub use slices::{FetchedRows, RowSliceBatches};
-pub use writer::{BlockWriter, BlockWriterConfig, WrittenBlock};
+pub use writer::{BlockWriter, BlockWriterConfig, DEFAULT_UPLOAD_PART_SIZE, WrittenBlock};

@@ -71,7 +71,13 @@ pub struct BlockWriterConfig {
     pub replication_factor: u32,
     /// The blocks this one replaces (a compaction's inputs), written into the meta.
     pub compacted_from: Vec<Uuid>,
+    /// Bytes of one part of the multipart upload of `data.parquet` (`storage.trace.s3.part_size`
+    /// for S3); up to `UPLOAD_PARTS_IN_FLIGHT` parts are buffered at once.
+    pub upload_part_size: usize,
 }
+
+/// `object_store`'s own default part size, kept where no backend setting says otherwise.
+pub const DEFAULT_UPLOAD_PART_SIZE: usize = 10 * 1024 * 1024;
 
 impl BlockWriterConfig {
     /// Defaults for `tenant` with a fresh block ID.
@@ -92,6 +98,7 @@ impl BlockWriterConfig {
             compaction_level: 0,
             replication_factor: 1,
             compacted_from: Vec::new(),
+            upload_part_size: DEFAULT_UPLOAD_PART_SIZE,
         }
     }
 }
@@ -155,8 +162,12 @@ impl BlockWriter {
             row_group_target_bytes: config.row_group_target_bytes.max(1),
         };
         Ok(BlockWriter {
-            sink: BufWriter::new(store.clone(), data_path.clone())
-                .with_max_concurrency(UPLOAD_PARTS_IN_FLIGHT),
+            sink: BufWriter::with_capacity(
+                store.clone(),
+                data_path.clone(),
+                config.upload_part_size.max(1),
+            )
+            .with_max_concurrency(UPLOAD_PARTS_IN_FLIGHT),
             store,
             config,
             data_path,
