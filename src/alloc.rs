@@ -6,12 +6,12 @@
 //! the querier want that: they allocate and free at a high rate, and the pages come straight
 //! back. A merge is different: it frees one column's buffers and allocates the next column's,
 //! of other sizes, on other threads, so the delayed pages pile up in the resident set without
-//! being reused. On W5 (10 blocks of 1M spans) the merge peaked at 544 MiB with the default
-//! delay and 495 MiB with none (ADR 019, "Returning freed pages at once").
+//! being reused. On W5 (10 blocks of 1M spans) the merge peaked at 511-519 MiB with the
+//! default delay and 490-514 MiB with none (ADR 019, "Freed pages returned at once").
 //!
-//! The only unsafe code of the workspace: two calls of mimalloc's C option API, which the
-//! `mimalloc` crate does not wrap (the root crate denies unsafe code instead of forbidding it
-//! for this module alone).
+//! The only unsafe code of the workspace: calls of mimalloc's C option API (one here, one more
+//! in the test), which the `mimalloc` crate does not wrap (the root crate denies unsafe code
+//! instead of forbidding it, for this module alone).
 #![allow(unsafe_code)]
 
 /// mimalloc's `mi_option_purge_delay` (v3 numbering; `libmimalloc-sys` has no constant for it).
