@@ -36,6 +36,9 @@ pub struct Regrouped {
     pub too_large_spans: u64,
     /// Attribute keys and string values cut to `max_attribute_bytes`.
     pub truncated_attributes: u64,
+    /// Every segment holds only what the ingester's flush reads without checking again
+    /// (`PushBatch::checked`, ADR 007).
+    pub checked: bool,
 }
 
 /// The limits regrouping applies.
@@ -142,6 +145,8 @@ struct Regrouper<'a> {
     traces: Vec<TraceBuild>,
     received_spans: u64,
     truncated_attributes: u64,
+    /// Some part of the request is left to `prost` by the ingester's flush (`Check`).
+    leaves_to_prost: bool,
     /// The first bad trace or span ID; reported once the whole request is known to be well
     /// formed (a malformed request is refused as malformed, whatever its IDs).
     id_error_opt: Option<Error>,
@@ -158,6 +163,7 @@ pub fn regroup_export_request(body: &[u8], limits: RegroupLimits) -> Result<Regr
         traces: Vec::new(),
         received_spans: 0,
         truncated_attributes: 0,
+        leaves_to_prost: false,
         id_error_opt: None,
     };
     let mut fields = Fields::new(body);
@@ -185,6 +191,7 @@ impl Regrouper<'_> {
         Check {
             max_attribute_bytes: self.limits.max_attribute_bytes,
             has_long_attribute: false,
+            leaves_to_prost: false,
         }
     }
 
@@ -219,12 +226,16 @@ impl Regrouper<'_> {
         let mut header = Vec::new();
         let mut fields = Fields::new(body);
         let mut field_start = 0;
+        let mut entities = 0;
         while let Some((tag, wire_type)) = fields.next_key().map_err(malformed)? {
             match tag {
                 GROUP_ENTITY => {
                     let entity = fields.bytes(tag, wire_type).map_err(malformed)?;
                     let mut check = self.check();
                     E::check_wire(entity, &mut check).map_err(malformed)?;
+                    // A second entity is merged into the first by `prost`.
+                    entities += 1;
+                    self.leaves_to_prost |= check.leaves_to_prost || entities > 1;
                     if check.has_long_attribute {
                         let mut decoded =
                             E::decode(entity).map_err(|error| malformed(error.to_string()))?;
@@ -246,7 +257,11 @@ impl Regrouper<'_> {
                     header.extend_from_slice(&body[field_start..fields.offset()]);
                 }
                 _ => {
-                    fields.skip(tag, wire_type).map_err(malformed)?;
+                    let mut check = self.check();
+                    fields
+                        .skip_noting(tag, wire_type, &mut check)
+                        .map_err(malformed)?;
+                    self.leaves_to_prost |= check.leaves_to_prost;
                     header.extend_from_slice(&body[field_start..fields.offset()]);
                 }
             }
@@ -259,6 +274,7 @@ impl Regrouper<'_> {
         self.received_spans += 1;
         let mut check = self.check();
         let info = read_span(span, &mut check).map_err(malformed)?;
+        self.leaves_to_prost |= check.leaves_to_prost;
         let Ok(trace_id) = <[u8; 16]>::try_from(info.trace_id) else {
             self.id_error_opt.get_or_insert(Error::InvalidTraceId {
                 bits: info.trace_id.len() * 8,
@@ -358,6 +374,7 @@ impl Regrouper<'_> {
             segments: Vec::with_capacity(self.traces.len()),
             received_spans: self.received_spans,
             truncated_attributes: self.truncated_attributes,
+            checked: !self.leaves_to_prost,
             ..Regrouped::default()
         };
         for build in &self.traces {

@@ -32,6 +32,8 @@ pub(crate) struct RouteOutcome {
 pub(crate) struct RouteArgs<'a> {
     pub(crate) tenant: &'a TenantId,
     pub(crate) segments: Vec<TraceSegment>,
+    /// The segments hold nothing the ingester's flush must check again ([`PushBatch::checked`]).
+    pub(crate) checked: bool,
     pub(crate) snapshot: RingSnapshot,
     pub(crate) quorum: usize,
     pub(crate) tracker: &'a TaskTracker,
@@ -59,6 +61,7 @@ pub(crate) async fn route(
     RouteArgs {
         tenant,
         segments,
+        checked,
         snapshot,
         quorum,
         tracker,
@@ -96,6 +99,7 @@ pub(crate) async fn route(
                 .iter()
                 .map(|segment_index| segments[*segment_index].clone())
                 .collect(),
+            checked,
         };
         metrics
             .ingester_appends

@@ -271,6 +271,7 @@ impl Distributor {
         let outcome = route(RouteArgs {
             tenant: &tenant,
             segments: regrouped.segments,
+            checked: regrouped.checked,
             snapshot: self.ring.snapshot(),
             quorum: self.quorum,
             tracker: &self.background,

@@ -110,6 +110,20 @@ impl<'a> Fields<'a> {
         Ok(u32::from_le_bytes(*bytes))
     }
 
+    /// [`Fields::skip`], noting a field of the deprecated group wire types in `check` (the
+    /// flush's field reader refuses them).
+    pub(crate) fn skip_noting(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        check: &mut Check,
+    ) -> WireResult<()> {
+        if matches!(wire_type, WireType::StartGroup | WireType::EndGroup) {
+            check.leaves_to_prost = true;
+        }
+        self.skip(tag, wire_type)
+    }
+
     /// Skips a field this schema does not know, checking its framing.
     pub(crate) fn skip(&mut self, tag: u32, wire_type: WireType) -> WireResult<()> {
         skip_field(wire_type, tag, &mut self.buf, DecodeContext::default())
@@ -124,9 +138,31 @@ pub(crate) struct Check {
     pub(crate) max_attribute_bytes: usize,
     /// Some attribute is longer than `max_attribute_bytes`.
     pub(crate) has_long_attribute: bool,
+    /// Something valid that the ingester's flush leaves to `prost` (ADR 007): a singular
+    /// message field twice, an `AnyValue` with two values, deep nesting, a group-typed field.
+    pub(crate) leaves_to_prost: bool,
 }
 
+/// Nesting past which the flush's own limit of 32 may be reached (the count here grows at
+/// least one level per array or key-value list, as the flush's does, and starts one higher);
+/// deeper values are left to `prost` there.
+const FLUSH_DEPTH: u32 = 32;
+
 impl Check {
+    fn note_depth(&mut self, depth: u32) {
+        if depth > FLUSH_DEPTH {
+            self.leaves_to_prost = true;
+        }
+    }
+
+    /// Notes a singular field seen for the `count`th time.
+    fn note_repeat(&mut self, count: &mut u32) {
+        *count += 1;
+        if *count > 1 {
+            self.leaves_to_prost = true;
+        }
+    }
+
     fn note_len(&mut self, len: usize) {
         if self.max_attribute_bytes > 0 && len > self.max_attribute_bytes {
             self.has_long_attribute = true;
@@ -137,14 +173,18 @@ impl Check {
 /// `KeyValue { key = 1; value = 2; key_strindex = 3 }`.
 pub(crate) fn check_key_value(body: &[u8], check: &mut Check, depth: u32) -> WireResult<()> {
     let mut fields = Fields::new(body);
+    let mut values = 0;
     while let Some((tag, wire_type)) = fields.next_key()? {
         match tag {
             1 => check.note_len(fields.string(tag, wire_type)?.len()),
-            2 => check_any_value(fields.bytes(tag, wire_type)?, check, depth + 1)?,
+            2 => {
+                check.note_repeat(&mut values);
+                check_any_value(fields.bytes(tag, wire_type)?, check, depth + 1)?
+            }
             3 => {
                 fields.varint(tag, wire_type)?;
             }
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())
@@ -155,8 +195,13 @@ fn check_any_value(body: &[u8], check: &mut Check, depth: u32) -> WireResult<()>
     if depth > MAX_DEPTH {
         return Err("attribute values nested too deeply".to_owned());
     }
+    check.note_depth(depth);
     let mut fields = Fields::new(body);
+    let mut values = 0;
     while let Some((tag, wire_type)) = fields.next_key()? {
+        if (1..=8).contains(&tag) {
+            check.note_repeat(&mut values);
+        }
         match tag {
             1 => check.note_len(fields.string(tag, wire_type)?.len()),
             2 | 3 | 8 => {
@@ -180,7 +225,7 @@ fn check_any_value(body: &[u8], check: &mut Check, depth: u32) -> WireResult<()>
             7 => {
                 fields.bytes(tag, wire_type)?;
             }
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())
@@ -196,11 +241,12 @@ fn check_repeated(
     if depth > MAX_DEPTH {
         return Err("attribute values nested too deeply".to_owned());
     }
+    check.note_depth(depth);
     let mut fields = Fields::new(body);
     while let Some((tag, wire_type)) = fields.next_key()? {
         match tag {
             1 => check_item(fields.bytes(tag, wire_type)?, check, depth)?,
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())
@@ -215,21 +261,21 @@ pub(crate) fn check_resource(body: &[u8], check: &mut Check) -> WireResult<()> {
             2 => {
                 fields.varint(tag, wire_type)?;
             }
-            3 => check_strings(fields.bytes(tag, wire_type)?, &[1, 2, 3, 4])?,
-            _ => fields.skip(tag, wire_type)?,
+            3 => check_strings(fields.bytes(tag, wire_type)?, &[1, 2, 3, 4], check)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())
 }
 
 /// A message whose known fields are all strings (`EntityRef`).
-fn check_strings(body: &[u8], string_tags: &[u32]) -> WireResult<()> {
+fn check_strings(body: &[u8], string_tags: &[u32], check: &mut Check) -> WireResult<()> {
     let mut fields = Fields::new(body);
     while let Some((tag, wire_type)) = fields.next_key()? {
         if string_tags.contains(&tag) {
             fields.string(tag, wire_type)?;
         } else {
-            fields.skip(tag, wire_type)?;
+            fields.skip_noting(tag, wire_type, check)?;
         }
     }
     Ok(())
@@ -247,7 +293,7 @@ pub(crate) fn check_scope(body: &[u8], check: &mut Check) -> WireResult<()> {
             4 => {
                 fields.varint(tag, wire_type)?;
             }
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())
@@ -271,6 +317,7 @@ pub(crate) fn read_span<'a>(body: &'a [u8], check: &mut Check) -> WireResult<Spa
         end_time_unix_nano: 0,
     };
     let mut fields = Fields::new(body);
+    let mut statuses = 0;
     while let Some((tag, wire_type)) = fields.next_key()? {
         match tag {
             1 => info.trace_id = fields.bytes(tag, wire_type)?,
@@ -289,11 +336,14 @@ pub(crate) fn read_span<'a>(body: &'a [u8], check: &mut Check) -> WireResult<Spa
             9 => check_key_value(fields.bytes(tag, wire_type)?, check, 0)?,
             11 => check_event(fields.bytes(tag, wire_type)?, check)?,
             13 => check_link(fields.bytes(tag, wire_type)?, check)?,
-            15 => check_status(fields.bytes(tag, wire_type)?)?,
+            15 => {
+                check.note_repeat(&mut statuses);
+                check_status(fields.bytes(tag, wire_type)?, check)?
+            }
             16 => {
                 fields.fixed32(tag, wire_type)?;
             }
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(info)
@@ -314,7 +364,7 @@ fn check_event(body: &[u8], check: &mut Check) -> WireResult<()> {
             4 => {
                 fields.varint(tag, wire_type)?;
             }
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())
@@ -339,14 +389,14 @@ fn check_link(body: &[u8], check: &mut Check) -> WireResult<()> {
             6 => {
                 fields.fixed32(tag, wire_type)?;
             }
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())
 }
 
 /// `Status { message = 2; code = 3 }`.
-fn check_status(body: &[u8]) -> WireResult<()> {
+fn check_status(body: &[u8], check: &mut Check) -> WireResult<()> {
     let mut fields = Fields::new(body);
     while let Some((tag, wire_type)) = fields.next_key()? {
         match tag {
@@ -356,7 +406,7 @@ fn check_status(body: &[u8]) -> WireResult<()> {
             3 => {
                 fields.varint(tag, wire_type)?;
             }
-            _ => fields.skip(tag, wire_type)?,
+            _ => fields.skip_noting(tag, wire_type, check)?,
         }
     }
     Ok(())

@@ -6,7 +6,8 @@
 //! for push + block writing, peak RSS (VmHWM) and, separately, the block encoder alone.
 //!
 //! `cargo bench -p contrail-ingester --bench ingest` (`INGEST_SPANS=3000000` for a longer run;
-//! `-- encoder-wire` for the flush path alone at zstd 1, the one to profile).
+//! `-- encoder-wire` for the flush path alone at zstd 1, the one to profile; `INGEST_SCAN=checked`
+//! indexes the segments with `EncodedTrace::scan_checked` instead of `scan`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -296,10 +297,17 @@ async fn encode_wire(
     encoded: &[(TraceId, bytes::Bytes)],
     config: BlockWriterConfig,
 ) -> (f64, f64, contrail_storage::block::WrittenBlock) {
+    // `INGEST_SCAN=checked`: the light index of segments checked before (ADR 007).
+    let checked = std::env::var("INGEST_SCAN").is_ok_and(|value| value == "checked");
     let cpu_start = cpu_seconds();
     let mut scanned: Vec<EncodedTrace> = Vec::with_capacity(encoded.len());
     for (trace_id, bytes) in encoded {
-        match EncodedTrace::scan(*trace_id, vec![bytes.clone()]) {
+        let scan = if checked {
+            EncodedTrace::scan_checked
+        } else {
+            EncodedTrace::scan
+        };
+        match scan(*trace_id, vec![bytes.clone()]) {
             Scanned::Ready {
                 trace: Some(trace), ..
             } => scanned.push(trace),

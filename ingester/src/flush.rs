@@ -76,7 +76,12 @@ impl Flusher {
                     let traces: Vec<Ready> = source.traces[range]
                         .iter()
                         .filter_map(|(trace_id, data)| {
-                            match EncodedTrace::scan(*trace_id, data.chunks.clone()) {
+                            let scan = if data.checked {
+                                EncodedTrace::scan_checked
+                            } else {
+                                EncodedTrace::scan
+                            };
+                            match scan(*trace_id, data.chunks.clone()) {
                                 Scanned::Ready {
                                     trace,
                                     invalid_spans,

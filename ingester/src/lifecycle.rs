@@ -50,6 +50,8 @@ impl ReplaySink for Replayer {
                         spans: trace.span_count,
                         start_unix_nano: trace.start_time_unix_nano,
                         end_unix_nano: trace.end_time_unix_nano,
+                        // Replayed bytes get the flush's full check.
+                        checked: false,
                     },
                 ))
             })

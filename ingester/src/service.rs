@@ -315,8 +315,13 @@ impl Ingester {
                 .inc();
         }
         if !accepted.is_empty() {
-            self.append_accepted(tenant, &instance, accepted, admission.accepted_bytes)
-                .await?;
+            self.append_accepted(
+                tenant,
+                &instance,
+                (accepted, batch.checked),
+                admission.accepted_bytes,
+            )
+            .await?;
         }
         let outcome = if admission
             .reasons
@@ -336,7 +341,7 @@ impl Ingester {
         &self,
         tenant: &TenantId,
         instance: &Instance,
-        accepted: Vec<(TraceId, TraceSegment)>,
+        (accepted, checked): (Vec<(TraceId, TraceSegment)>, bool),
         accepted_bytes: usize,
     ) -> Result<()> {
         let inner = &self.inner;
@@ -355,7 +360,7 @@ impl Ingester {
                 limit_bytes: limit,
             });
         }
-        let result = self.append_to_wal(tenant, accepted).await;
+        let result = self.append_to_wal(tenant, accepted, checked).await;
         let (chunks, seq) = match result {
             Ok(appended) => appended,
             Err(error) => {
@@ -386,6 +391,7 @@ impl Ingester {
         &self,
         tenant: &TenantId,
         accepted: Vec<(TraceId, TraceSegment)>,
+        checked: bool,
     ) -> Result<(Vec<(TraceId, Chunk)>, u64)> {
         let wal = self.inner.wal.get().ok_or(Error::NotAccepting {
             state: "replaying its wal",
@@ -409,6 +415,7 @@ impl Ingester {
                                 spans: segment.span_count,
                                 start_unix_nano: segment.start_time_unix_nano,
                                 end_unix_nano: segment.end_time_unix_nano,
+                                checked,
                             },
                         )
                     })

@@ -28,6 +28,8 @@ pub(crate) struct TraceChunks {
     pub(crate) end_unix_nano: u64,
     /// WAL segments holding the chunks.
     pub(crate) refs: SegmentRefs,
+    /// Every chunk came checked from this process's distributor ([`Chunk::checked`]).
+    pub(crate) checked: bool,
 }
 
 /// What the ingester needs of one pushed segment.
@@ -37,6 +39,9 @@ pub(crate) struct Chunk {
     pub(crate) spans: u32,
     pub(crate) start_unix_nano: u64,
     pub(crate) end_unix_nano: u64,
+    /// Pushed in-process by a distributor that checked it (`PushBatch::checked`); false for
+    /// remote pushes and WAL replay.
+    pub(crate) checked: bool,
 }
 
 impl TraceChunks {
@@ -45,9 +50,11 @@ impl TraceChunks {
         if self.chunks.is_empty() {
             self.start_unix_nano = chunk.start_unix_nano;
             self.end_unix_nano = chunk.end_unix_nano;
+            self.checked = chunk.checked;
         } else {
             self.start_unix_nano = self.start_unix_nano.min(chunk.start_unix_nano);
             self.end_unix_nano = self.end_unix_nano.max(chunk.end_unix_nano);
+            self.checked &= chunk.checked;
         }
         self.bytes += chunk.bytes.len();
         self.spans += u64::from(chunk.spans);
@@ -65,6 +72,7 @@ impl TraceChunks {
         self.end_unix_nano = self.end_unix_nano.max(other.end_unix_nano);
         self.bytes += other.bytes;
         self.spans += other.spans;
+        self.checked &= other.checked;
         self.chunks.extend(other.chunks);
         for (seq, count) in other.refs {
             match self.refs.iter_mut().find(|(existing, _)| *existing == seq) {
@@ -176,4 +184,44 @@ pub(crate) fn merge_views(trace_id: TraceId, views: Vec<Vec<ResourceSpans>>) -> 
         trace_id,
         resource_spans,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(checked: bool) -> Chunk {
+        Chunk {
+            bytes: Bytes::from_static(b"x"),
+            spans: 1,
+            start_unix_nano: 1,
+            end_unix_nano: 2,
+            checked,
+        }
+    }
+
+    /// A trace is indexed without the flush's full check only if every chunk came checked.
+    #[test]
+    fn one_unchecked_chunk_makes_the_trace_unchecked() {
+        let mut trace = TraceChunks::default();
+        trace.push(chunk(true), 1);
+        assert!(trace.checked);
+        trace.push(chunk(false), 1);
+        assert!(!trace.checked);
+        trace.push(chunk(true), 2);
+        assert!(!trace.checked, "a later checked chunk does not restore it");
+
+        let mut checked = TraceChunks::default();
+        checked.push(chunk(true), 3);
+        let mut replayed = TraceChunks::default();
+        replayed.push(chunk(false), 4);
+        checked.absorb(replayed);
+        assert!(!checked.checked);
+
+        let mut empty = TraceChunks::default();
+        let mut other = TraceChunks::default();
+        other.push(chunk(true), 5);
+        empty.absorb(other);
+        assert!(empty.checked);
+    }
 }

@@ -19,6 +19,11 @@ use crate::{ErrorCode, IdError, TenantId, TraceId};
 pub struct PushBatch {
     /// The segments, in the order their outcomes are reported.
     pub segments: Vec<TraceSegment>,
+    /// Every segment was checked by this process's distributor as the ingester's flush would
+    /// check it, and holds none of the encodings that flush leaves to `prost`
+    /// (docs/adr/007-block-writer-speed.md): the flush may index them without checking again.
+    /// Never sent over gRPC: a batch received from another process is not checked.
+    pub checked: bool,
 }
 
 /// What the ingester did with each segment of a [`PushBatch`].
@@ -169,6 +174,7 @@ impl PushRequest {
             tenant,
             PushBatch {
                 segments: self.segments,
+                checked: false,
             },
         ))
     }

@@ -93,6 +93,7 @@ async fn run(snapshot: RingSnapshot, count: u8) -> Result<RouteOutcome, Error> {
         route(RouteArgs {
             tenant: &tenant,
             segments: segments(count),
+            checked: true,
             snapshot,
             quorum: 2,
             tracker: &tracker,

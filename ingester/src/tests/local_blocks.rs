@@ -109,7 +109,13 @@ fn split_child() -> TraceSegment {
 
 async fn push(ingester: &Ingester, segments: Vec<TraceSegment>) {
     ingester
-        .push(&tenant(), PushBatch { segments })
+        .push(
+            &tenant(),
+            PushBatch {
+                segments,
+                checked: true,
+            },
+        )
         .await
         .expect("push");
 }

@@ -103,6 +103,7 @@ async fn metrics_count_live_traces_and_local_blocks_once_within_the_span_starts(
             &tenant(),
             PushBatch {
                 segments: vec![segment(1, "a", &[1, 2]), segment(2, "b", &[3])],
+                checked: true,
             },
         )
         .await
@@ -118,6 +119,7 @@ async fn metrics_count_live_traces_and_local_blocks_once_within_the_span_starts(
             &tenant(),
             PushBatch {
                 segments: vec![segment(3, "a", &[5]), segment(4, "b", &[6, 7])],
+                checked: true,
             },
         )
         .await

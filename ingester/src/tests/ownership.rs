@@ -63,7 +63,13 @@ async fn replicas_holding_the_same_traces_count_each_once_between_them() {
         .map(|index| segment(index, if index % 2 == 0 { "a" } else { "b" }, &[1, 2]))
         .collect();
     ingester
-        .push(&tenant(), PushBatch { segments: block })
+        .push(
+            &tenant(),
+            PushBatch {
+                segments: block,
+                checked: true,
+            },
+        )
         .await
         .expect("push");
     ingester.request_flush();
@@ -75,7 +81,13 @@ async fn replicas_holding_the_same_traces_count_each_once_between_them() {
         .map(|index| segment(index, if index % 3 == 0 { "a" } else { "b" }, &[5]))
         .collect();
     ingester
-        .push(&tenant(), PushBatch { segments: live })
+        .push(
+            &tenant(),
+            PushBatch {
+                segments: live,
+                checked: true,
+            },
+        )
         .await
         .expect("push");
     let service = GrpcIngester::new(ingester.clone());

@@ -38,6 +38,7 @@ async fn trace_by_id_merges_live_head_and_local_blocks_without_duplicate_spans()
     assert!(spans >= 6, "corpus trace with {spans} spans");
     let push = |segment: TraceSegment| PushBatch {
         segments: vec![segment],
+        checked: true,
     };
     let ingester = &running.ingester;
     // Spans [0, 3) into a block on local disk (and the object store).
@@ -162,7 +163,13 @@ async fn undecodable_and_invalid_segments_are_dropped_at_flush_not_failing_the_b
     });
     running
         .ingester
-        .push(&tenant(), PushBatch { segments })
+        .push(
+            &tenant(),
+            PushBatch {
+                segments,
+                checked: false,
+            },
+        )
         .await
         .expect("push");
     let short_id = PushBatch {
@@ -170,6 +177,7 @@ async fn undecodable_and_invalid_segments_are_dropped_at_flush_not_failing_the_b
             trace_id: Bytes::from_static(b"short"),
             ..traces[0].segment.clone()
         }],
+        checked: false,
     };
     let error = running
         .ingester
@@ -259,6 +267,7 @@ async fn uploaded_local_blocks_stay_readable_after_a_restart_and_unuploaded_ones
             &tenant(),
             PushBatch {
                 segments: vec![trace.segment.clone()],
+                checked: true,
             },
         )
         .await

@@ -184,6 +184,7 @@ pub(super) fn corpus(seed: u64, traces: usize) -> Vec<TestTrace> {
 pub(super) fn batch(traces: &[TestTrace]) -> PushBatch {
     PushBatch {
         segments: traces.iter().map(|trace| trace.segment.clone()).collect(),
+        checked: true,
     }
 }
 

@@ -209,6 +209,7 @@ async fn grpc_push_target_delivers_batches_and_outcomes() {
             TraceSegment::from_trace(small_id, &trace_of(small_id, &[(1, 2)])),
             TraceSegment::from_trace(large_id, &trace_of(large_id, &[(1, 2), (2, 3), (3, 4)])),
         ],
+        checked: false,
     };
     let tenant = TenantId::new("team-a").unwrap();
     let outcome = target.push(&tenant, batch.clone()).await.unwrap();
@@ -232,6 +233,7 @@ async fn grpc_push_target_delivers_batches_and_outcomes() {
 
     let small_only = PushBatch {
         segments: vec![pushes[0].1.segments[0].clone()],
+        checked: false,
     };
     assert!(
         target

@@ -70,6 +70,8 @@ fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
 
 struct ScanState<'t> {
     trace_id: &'t TraceId,
+    /// The segments were checked before (see [`EncodedTrace::scan_checked`]).
+    checked: bool,
     seen: HashSet<[u8; 8]>,
     invalid_spans: u64,
     groups: Vec<Group>,
@@ -79,8 +81,22 @@ struct ScanState<'t> {
 impl EncodedTrace {
     /// Checks and indexes the segments (encoded `tempopb.Trace` messages) of `trace_id`.
     pub fn scan(trace_id: TraceId, chunks: Vec<Bytes>) -> Scanned {
+        Self::scan_with(trace_id, chunks, false)
+    }
+
+    /// Indexes segments that were checked before they reached the caller: every field as
+    /// [`EncodedTrace::scan`] checks it, and none of the encodings it leaves to `prost` (see
+    /// docs/adr/007-block-writer-speed.md). Only span-level fields are read. Attributes, events,
+    /// links, resources and scopes are not walked. On such segments the result equals
+    /// `scan`'s. On others, the rows built from it may fail.
+    pub fn scan_checked(trace_id: TraceId, chunks: Vec<Bytes>) -> Scanned {
+        Self::scan_with(trace_id, chunks, true)
+    }
+
+    fn scan_with(trace_id: TraceId, chunks: Vec<Bytes>, checked: bool) -> Scanned {
         let mut state = ScanState {
             trace_id: &trace_id,
+            checked,
             seen: HashSet::new(),
             invalid_spans: 0,
             groups: Vec::new(),
@@ -150,7 +166,9 @@ impl ScanState<'_> {
                 1 if resource.is_some() => return Err(Malformed),
                 1 => {
                     let bytes = value.bytes()?;
-                    validate::resource(bytes)?;
+                    if !self.checked {
+                        validate::resource(bytes)?;
+                    }
                     resource = Some(bytes);
                 }
                 2 => scope_spans.push(value.bytes()?),
@@ -186,7 +204,9 @@ impl ScanState<'_> {
                 1 if scope.is_some() => return Err(Malformed),
                 1 => {
                     let bytes = value.bytes()?;
-                    validate::scope(bytes)?;
+                    if !self.checked {
+                        validate::scope(bytes)?;
+                    }
                     scope = Some(bytes);
                 }
                 2 => spans.push(value.bytes()?),
@@ -200,7 +220,11 @@ impl ScanState<'_> {
         let group_index = self.groups.len();
         let mut kept = false;
         for message in spans {
-            let facts = validate::span(message)?;
+            let facts = if self.checked {
+                validate::span_facts(message)?
+            } else {
+                validate::span(message)?
+            };
             let span_id = match <[u8; 8]>::try_from(facts.span_id) {
                 Ok(span_id) if facts.trace_id == self.trace_id.as_bytes() => span_id,
                 _ => {

@@ -89,10 +89,19 @@ fn wire_rows(traces: &[EncodedTrace]) -> Rows {
 }
 
 /// Scans `chunks`; when the wire path takes them, checks its rows and drop count against the
-/// reference and that `prost` decodes every chunk. Returns whether the wire path took them.
+/// reference, that `prost` decodes every chunk and that the light index of checked segments
+/// (`scan_checked`) is the same. Returns whether the wire path took them.
 fn check(trace_id: TraceId, chunks: Vec<Bytes>) -> bool {
     let (expected, expected_invalid) = reference(&trace_id, &chunks);
-    match EncodedTrace::scan(trace_id, chunks.clone()) {
+    let scanned = EncodedTrace::scan(trace_id, chunks.clone());
+    if matches!(scanned, Scanned::Ready { .. }) {
+        assert_eq!(
+            format!("{:?}", EncodedTrace::scan_checked(trace_id, chunks.clone())),
+            format!("{scanned:?}"),
+            "the light index differs from the full scan's"
+        );
+    }
+    match scanned {
         Scanned::Decode => false,
         Scanned::Ready {
             trace,
