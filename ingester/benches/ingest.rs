@@ -302,12 +302,7 @@ async fn encode_wire(
     let cpu_start = cpu_seconds();
     let mut scanned: Vec<EncodedTrace> = Vec::with_capacity(encoded.len());
     for (trace_id, bytes) in encoded {
-        let scan = if checked {
-            EncodedTrace::scan_checked
-        } else {
-            EncodedTrace::scan
-        };
-        match scan(*trace_id, vec![bytes.clone()]) {
+        match EncodedTrace::scan_with(*trace_id, vec![bytes.clone()], checked) {
             Scanned::Ready {
                 trace: Some(trace), ..
             } => scanned.push(trace),

@@ -76,12 +76,11 @@ impl Flusher {
                     let traces: Vec<Ready> = source.traces[range]
                         .iter()
                         .filter_map(|(trace_id, data)| {
-                            let scan = if data.checked {
-                                EncodedTrace::scan_checked
-                            } else {
-                                EncodedTrace::scan
-                            };
-                            match scan(*trace_id, data.chunks.clone()) {
+                            match EncodedTrace::scan_with(
+                                *trace_id,
+                                data.chunks.clone(),
+                                data.checked,
+                            ) {
                                 Scanned::Ready {
                                     trace,
                                     invalid_spans,

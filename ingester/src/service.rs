@@ -318,7 +318,8 @@ impl Ingester {
             self.append_accepted(
                 tenant,
                 &instance,
-                (accepted, batch.checked),
+                accepted,
+                batch.checked,
                 admission.accepted_bytes,
             )
             .await?;
@@ -341,7 +342,8 @@ impl Ingester {
         &self,
         tenant: &TenantId,
         instance: &Instance,
-        (accepted, checked): (Vec<(TraceId, TraceSegment)>, bool),
+        accepted: Vec<(TraceId, TraceSegment)>,
+        checked: bool,
         accepted_bytes: usize,
     ) -> Result<()> {
         let inner = &self.inner;

@@ -93,7 +93,8 @@ impl EncodedTrace {
         Self::scan_with(trace_id, chunks, true)
     }
 
-    fn scan_with(trace_id: TraceId, chunks: Vec<Bytes>, checked: bool) -> Scanned {
+    /// [`EncodedTrace::scan_checked`] when `checked`, otherwise [`EncodedTrace::scan`].
+    pub fn scan_with(trace_id: TraceId, chunks: Vec<Bytes>, checked: bool) -> Scanned {
         let mut state = ScanState {
             trace_id: &trace_id,
             checked,
