@@ -17,7 +17,8 @@ pub struct DistributorMetrics {
     /// `invalid_trace_id`, `invalid_span_id`, `no_quorum`, `unknown_error`, ...).
     pub(crate) discarded_spans: IntCounterVec,
     /// `contrail_distributor_requests_refused_total{tenant, reason}`: whole requests refused,
-    /// including those whose spans could not be counted (malformed, missing tenant, too large).
+    /// including those whose spans could not be counted (malformed, missing tenant, too large,
+    /// refused before their decode because every ingester is at its memory limit).
     pub(crate) requests_refused: IntCounterVec,
     /// `contrail_distributor_attributes_truncated_total{tenant}` (Tempo:
     /// `tempo_distributor_attributes_truncated_total`).

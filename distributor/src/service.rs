@@ -10,7 +10,7 @@ use contrail_overrides::Overrides;
 use contrail_proto::otlp::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
-use contrail_proto::{Clock, IdError, TenantId};
+use contrail_proto::{Clock, IdError, PushError, TenantId};
 use contrail_ring::Ring;
 use prometheus::Registry;
 use tokio::sync::Semaphore;
@@ -214,6 +214,9 @@ impl Distributor {
         if !self.is_accepting() {
             return Err(Error::ShuttingDown);
         }
+        if let Some(refusal) = self.refusal_before_decode(&export) {
+            return Err(Error::QuorumFailed(refusal));
+        }
         let tenant = export.tenant;
         let tenant_label = tenant.as_str();
         let limits = self.overrides.limits_for(&tenant);
@@ -309,6 +312,26 @@ impl Distributor {
         }
         summary.message = reasons.join("; ");
         Ok(summary)
+    }
+
+    /// The refusal of an export that every healthy ingester would refuse now (the in-process
+    /// ingester of the single binary at its memory limit), found before the export is decoded:
+    /// under overload the decode of requests refused afterwards was a tenth of the server's CPU
+    /// (docs/adr/007-block-writer-speed.md). Only uncompressed protobuf bodies are judged: their
+    /// size is about that of the segments they become (the same spans, regrouped).
+    fn refusal_before_decode(&self, export: &RawExport) -> Option<PushError> {
+        if export.format != PayloadFormat::Protobuf || export.encoding != ContentEncoding::Identity
+        {
+            return None;
+        }
+        let bytes = export.body.len() as u64;
+        let snapshot = self.ring.snapshot();
+        let mut refusal = None;
+        for member in snapshot.members() {
+            let refused = member.target().refusal(&export.tenant, bytes)?;
+            refusal.get_or_insert(refused);
+        }
+        refusal
     }
 
     async fn decode(&self, job: DecodeJob) -> Result<Decoded> {

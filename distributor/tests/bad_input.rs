@@ -356,6 +356,76 @@ async fn no_write_quorum_is_503_and_unavailable() {
 }
 
 #[tokio::test]
+async fn ingesters_at_their_memory_limit_refuse_protobuf_exports_before_the_decode() {
+    use std::sync::atomic::Ordering;
+    let harness = start(Options {
+        ingesters: vec![Mode::Full],
+        ..Options::default()
+    })
+    .await;
+    let mut client = TraceServiceClient::connect(format!("http://{}", harness.grpc))
+        .await
+        .expect("connect");
+    let status = client.export(request(1, 2, 16)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().starts_with("write quorum not reached")
+            && status.message().contains("ingester memory limit reached"),
+        "{}",
+        status.message()
+    );
+    let retry_info = status.get_details_retry_info().expect("RetryInfo details");
+    assert!(retry_info.retry_delay.expect("delay") >= Duration::from_secs(1));
+    // Refused before the decode: even a body that is not OTLP gets the overload answer, and
+    // nothing was pushed.
+    let garbage = post(&harness, "application/x-protobuf", &[], vec![0xff; 64]).await;
+    assert_eq!(garbage.status(), 429);
+    assert!(garbage.headers().contains_key("retry-after"));
+    assert_eq!(harness.ingesters[0].pushes.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        harness.counter(
+            "contrail_distributor_requests_refused_total",
+            &[("tenant", "single-tenant"), ("reason", "no_quorum")]
+        ),
+        2.0
+    );
+    // JSON bodies are not judged by size: they are decoded, and the push is refused.
+    let json = post(
+        &harness,
+        "application/json",
+        &[],
+        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"a","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(json.status(), 429);
+    assert_eq!(harness.ingesters[0].pushes.load(Ordering::SeqCst), 1);
+    // Once the ingester has room again, the same export is taken.
+    *harness.ingesters[0].mode.lock().expect("lock") = Mode::Accept;
+    client.export(request(1, 2, 16)).await.expect("accepted");
+    assert_eq!(harness.ingesters[0].spans(None), 2);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn one_full_ingester_of_three_does_not_refuse_before_the_decode() {
+    let harness = start(Options {
+        ingesters: vec![Mode::Full, Mode::Accept, Mode::Accept],
+        replication_factor: 3,
+        ..Options::default()
+    })
+    .await;
+    let response = post_protobuf(&harness, &[], &request(1, 2, 16)).await;
+    assert_eq!(response.status(), 200);
+    let pushes: usize = harness
+        .ingesters
+        .iter()
+        .map(|ingester| ingester.pushes.load(std::sync::atomic::Ordering::SeqCst))
+        .sum();
+    assert_eq!(pushes, 3, "every replica was asked");
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn rf3_with_one_of_three_ingesters_down_keeps_accepting() {
     let harness = start(Options {
         ingesters: vec![Mode::Accept, Mode::Unreachable, Mode::Accept],

@@ -338,6 +338,30 @@ impl Ingester {
         Ok(outcome)
     }
 
+    /// The refusal that taking `bytes` more bytes of segments gets now: the same check (and
+    /// the same `pushes_refused{reason="memory_limit"}` count) as a push's, made before the
+    /// distributor decodes a request. `None` while the ingester is not ready: its push answers.
+    pub fn memory_refusal(&self, bytes: u64) -> Option<Error> {
+        let inner = &self.inner;
+        if inner.state.load(Ordering::SeqCst) != READY {
+            return None;
+        }
+        let limit = inner.config.max_bytes_in_memory.as_u64();
+        let held = inner.bytes_in_memory.load(Ordering::SeqCst);
+        if held.saturating_add(bytes) <= limit {
+            return None;
+        }
+        inner
+            .metrics
+            .pushes_refused
+            .with_label_values(&["memory_limit"])
+            .inc();
+        Some(Error::MemoryLimit {
+            in_memory_bytes: held,
+            limit_bytes: limit,
+        })
+    }
+
     async fn append_accepted(
         &self,
         tenant: &TenantId,
@@ -454,5 +478,9 @@ impl PushTarget for Ingester {
         Ingester::push(self, tenant, batch)
             .await
             .map_err(PushError::from)
+    }
+
+    fn refusal(&self, _tenant: &TenantId, bytes: u64) -> Option<PushError> {
+        self.memory_refusal(bytes).map(PushError::from)
     }
 }

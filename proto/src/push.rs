@@ -109,12 +109,24 @@ pub trait PushTarget: Send + Sync + 'static {
     /// Makes `batch` durable for `tenant`. `Ok` means every segment not listed as rejected in the
     /// outcome is durable (WAL-synced) on this target.
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, PushError>;
+
+    /// The refusal a push of about `bytes` bytes of segments for `tenant` gets now, when this
+    /// target knows it without a call (an in-process ingester at its memory limit); `None`: the
+    /// push may be taken, or the target cannot tell. The distributor asks before it decodes a
+    /// request, so that a server refusing pushes refuses them before it pays for the decode.
+    fn refusal(&self, _tenant: &TenantId, _bytes: u64) -> Option<PushError> {
+        None
+    }
 }
 
 #[async_trait]
 impl<T: PushTarget + ?Sized> PushTarget for std::sync::Arc<T> {
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, PushError> {
         (**self).push(tenant, batch).await
+    }
+
+    fn refusal(&self, tenant: &TenantId, bytes: u64) -> Option<PushError> {
+        (**self).refusal(tenant, bytes)
     }
 }
 

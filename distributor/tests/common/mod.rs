@@ -29,12 +29,16 @@ pub enum Mode {
     Accept,
     Unreachable,
     Refuse(PushErrorReason),
+    /// At its memory limit: says so before a push (`PushTarget::refusal`) and refuses pushes.
+    Full,
 }
 
 /// An ingester that records what it was sent.
 pub struct Recorder {
     pub mode: Mutex<Mode>,
     pub received: Mutex<Vec<(TenantId, PushBatch)>>,
+    /// Pushes that reached this ingester, taken or not.
+    pub pushes: std::sync::atomic::AtomicUsize,
 }
 
 impl Recorder {
@@ -42,6 +46,7 @@ impl Recorder {
         Arc::new(Recorder {
             mode: Mutex::new(mode),
             received: Mutex::new(Vec::new()),
+            pushes: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -78,9 +83,12 @@ impl Recorder {
 #[async_trait]
 impl PushTarget for Recorder {
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, PushError> {
+        self.pushes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mode = *self.mode.lock().expect("lock");
         let segments = batch.segments.len();
         match mode {
+            Mode::Full => Err(memory_limit()),
             Mode::Unreachable => Err(PushError::Unreachable("connection refused".to_owned())),
             Mode::Accept => {
                 self.received
@@ -93,6 +101,17 @@ impl PushTarget for Recorder {
                 errors_by_segment: vec![reason; segments],
             }),
         }
+    }
+
+    fn refusal(&self, _: &TenantId, _: u64) -> Option<PushError> {
+        matches!(*self.mode.lock().expect("lock"), Mode::Full).then(memory_limit)
+    }
+}
+
+fn memory_limit() -> PushError {
+    PushError::Ingester {
+        code: contrail_proto::ErrorCode::RateLimited,
+        message: "ingester memory limit reached".to_owned(),
     }
 }
 

@@ -207,16 +207,29 @@ async fn memory_back_pressure_refuses_pushes_before_the_limit_is_passed() {
     let error = refused.expect("memory limit reached");
     assert_eq!(error.code(), ErrorCode::RateLimited, "{error}");
     assert_eq!(error.code().grpc_code(), tonic::Code::ResourceExhausted);
-    assert!(running.ingester.bytes_in_memory() <= 2 * 1024 * 1024);
-    assert_eq!(
+    let held = running.ingester.bytes_in_memory();
+    assert!(held <= 2 * 1024 * 1024);
+    let refusals = || {
         running
             .ingester
             .metrics()
             .pushes_refused
             .with_label_values(&["memory_limit"])
-            .get(),
-        1
-    );
+            .get()
+    };
+    assert_eq!(refusals(), 1);
+    // The check the distributor makes before decoding a request is the push's own: the bytes
+    // still free are taken, one byte more is refused (and counted), nothing is reserved.
+    let free = 2 * 1024 * 1024 - held;
+    assert!(running.ingester.memory_refusal(free).is_none());
+    let early = running
+        .ingester
+        .memory_refusal(free + 1)
+        .expect("one byte over the limit");
+    assert_eq!(early.code(), ErrorCode::RateLimited, "{early}");
+    assert_eq!(early.to_string(), error.to_string());
+    assert_eq!(refusals(), 2);
+    assert_eq!(running.ingester.bytes_in_memory(), held);
     // Once the data is flushed, pushes are taken again.
     running.ingester.request_flush();
     eventually("memory released by the flush", || async {
@@ -228,6 +241,7 @@ async fn memory_back_pressure_refuses_pushes_before_the_limit_is_passed() {
         .push(&tenant(), batch(&traces[790..]))
         .await
         .expect("accepted again");
+    assert!(running.ingester.memory_refusal(1).is_none());
     running.stop().await.expect("stop");
 }
 
