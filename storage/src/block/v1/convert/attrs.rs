@@ -10,14 +10,15 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, Float64Array,
-    Float64Builder, Int64Array, Int64Builder, ListArray, StringArray, StringBuilder, StructArray,
-    UInt8Array, UInt8Builder,
+    Float64Builder, Int64Array, Int64Builder, ListArray, StringArray, StructArray, UInt8Array,
+    UInt8Builder,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
 use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value::Value};
 use prost::Message;
 
+use super::builders::{Utf8Builder, finish_renewed, renewed_offsets};
 use super::{RowsError, downcast, struct_column};
 use crate::block::v1::schema::attr_fields;
 
@@ -50,7 +51,8 @@ pub(crate) enum AttrValue<'a> {
     None,
     /// An `AnyValue` with no value set.
     Empty,
-    String(&'a str),
+    /// UTF-8 by contract (checked on the way in; the column checks it again in bulk).
+    String(&'a [u8]),
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -71,7 +73,7 @@ impl<'a> AttrValue<'a> {
             None => AttrValue::None,
             Some(AnyValue { value: None }) => AttrValue::Empty,
             Some(any @ AnyValue { value: Some(value) }) => match value {
-                Value::StringValue(text) => AttrValue::String(text),
+                Value::StringValue(text) => AttrValue::String(text.as_bytes()),
                 Value::BoolValue(flag) => AttrValue::Bool(*flag),
                 Value::IntValue(number) => AttrValue::Int(*number),
                 Value::DoubleValue(number) => AttrValue::Double(*number),
@@ -88,9 +90,9 @@ impl<'a> AttrValue<'a> {
 pub(crate) struct AttrListBuilder {
     offsets: Vec<i32>,
     len: i32,
-    key: StringBuilder,
+    key: Utf8Builder,
     value_type: UInt8Builder,
-    string: StringBuilder,
+    string: Utf8Builder,
     int: Int64Builder,
     double: Float64Builder,
     boolean: BooleanBuilder,
@@ -102,9 +104,9 @@ impl Default for AttrListBuilder {
         AttrListBuilder {
             offsets: vec![0],
             len: 0,
-            key: StringBuilder::new(),
+            key: Utf8Builder::default(),
             value_type: UInt8Builder::new(),
-            string: StringBuilder::new(),
+            string: Utf8Builder::default(),
             int: Int64Builder::new(),
             double: Float64Builder::new(),
             boolean: BooleanBuilder::new(),
@@ -128,14 +130,15 @@ impl AttrListBuilder {
         } else {
             AttrValue::of(attr.value.as_ref())
         };
-        self.append_value(&attr.key, value);
+        self.append_value(attr.key.as_bytes(), value);
     }
 
-    /// Appends one attribute to the current row (ended by [`AttrListBuilder::end_list`]).
-    pub(crate) fn append_value(&mut self, key: &str, value: AttrValue<'_>) {
+    /// Appends one attribute to the current row (ended by [`AttrListBuilder::end_list`]). `key`
+    /// is UTF-8 by contract, as [`AttrValue::String`].
+    pub(crate) fn append_value(&mut self, key: &[u8], value: AttrValue<'_>) {
         self.key.append_value(key);
         self.len += 1;
-        let mut string = None;
+        let mut string: Option<&[u8]> = None;
         let mut int = None;
         let mut double = None;
         let mut boolean = None;
@@ -195,17 +198,18 @@ impl AttrListBuilder {
 
     /// Finishes the column built so far and resets the builder.
     pub(crate) fn finish(&mut self) -> Result<ArrayRef, RowsError> {
+        let items = usize::try_from(self.len).unwrap_or_default();
         let arrays: Vec<ArrayRef> = vec![
-            Arc::new(self.key.finish()),
-            Arc::new(self.value_type.finish()),
-            Arc::new(self.string.finish()),
-            Arc::new(self.int.finish()),
-            Arc::new(self.double.finish()),
-            Arc::new(self.boolean.finish()),
+            Arc::new(self.key.finish()?),
+            finish_renewed(&mut self.value_type, UInt8Builder::with_capacity(items)),
+            Arc::new(self.string.finish()?),
+            finish_renewed(&mut self.int, Int64Builder::with_capacity(items)),
+            finish_renewed(&mut self.double, Float64Builder::with_capacity(items)),
+            finish_renewed(&mut self.boolean, BooleanBuilder::with_capacity(items)),
             Arc::new(self.bytes.finish()),
         ];
         let values = StructArray::try_new(attr_fields(), arrays, None)?;
-        let offsets = OffsetBuffer::new(std::mem::replace(&mut self.offsets, vec![0]).into());
+        let offsets = OffsetBuffer::new(renewed_offsets(&mut self.offsets).into());
         self.len = 0;
         let field = Arc::new(Field::new("item", DataType::Struct(attr_fields()), false));
         Ok(Arc::new(ListArray::try_new(

@@ -2,19 +2,18 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BinaryBuilder, Int64Builder, ListArray, StringBuilder, StructArray, UInt32Builder,
-};
+use arrow::array::{ArrayRef, BinaryBuilder, Int64Builder, ListArray, StructArray, UInt32Builder};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Fields};
 use contrail_proto::otlp::trace::v1::span::{Event, Link};
 
 use super::RowsError;
 use super::attrs::AttrListBuilder;
+use super::builders::{Utf8Builder, finish_renewed, renewed_offsets};
 use crate::block::v1::schema::{event_fields, link_fields};
 
-fn non_empty(text: &str) -> Option<&str> {
-    (!text.is_empty()).then_some(text)
+fn non_empty<T: AsRef<[u8]> + ?Sized>(value: &T) -> Option<&T> {
+    (!value.as_ref().is_empty()).then_some(value)
 }
 
 fn list_of(
@@ -36,7 +35,7 @@ pub(crate) struct EventListBuilder {
     offsets: Vec<i32>,
     len: i32,
     time_offset: Int64Builder,
-    name: StringBuilder,
+    name: Utf8Builder,
     attrs: AttrListBuilder,
     dropped: UInt32Builder,
 }
@@ -47,7 +46,7 @@ impl Default for EventListBuilder {
             offsets: vec![0],
             len: 0,
             time_offset: Int64Builder::new(),
-            name: StringBuilder::new(),
+            name: Utf8Builder::default(),
             attrs: AttrListBuilder::default(),
             dropped: UInt32Builder::new(),
         }
@@ -71,7 +70,7 @@ impl EventListBuilder {
     }
 
     /// Appends one event whose attribute list was just ended in [`Self::attrs_mut`].
-    pub(crate) fn push_event(&mut self, time_offset: i64, name: &str, dropped: u32) {
+    pub(crate) fn push_event(&mut self, time_offset: i64, name: &[u8], dropped: u32) {
         self.time_offset.append_value(time_offset);
         self.name.append_value(name);
         self.dropped.append_value(dropped);
@@ -83,18 +82,15 @@ impl EventListBuilder {
     }
 
     pub(crate) fn finish(&mut self) -> Result<ArrayRef, RowsError> {
+        let items = usize::try_from(self.len).unwrap_or_default();
         let arrays: Vec<ArrayRef> = vec![
-            Arc::new(self.time_offset.finish()),
-            Arc::new(self.name.finish()),
+            finish_renewed(&mut self.time_offset, Int64Builder::with_capacity(items)),
+            Arc::new(self.name.finish()?),
             self.attrs.finish()?,
-            Arc::new(self.dropped.finish()),
+            finish_renewed(&mut self.dropped, UInt32Builder::with_capacity(items)),
         ];
         self.len = 0;
-        list_of(
-            event_fields(),
-            std::mem::replace(&mut self.offsets, vec![0]),
-            arrays,
-        )
+        list_of(event_fields(), renewed_offsets(&mut self.offsets), arrays)
     }
 }
 
@@ -103,7 +99,8 @@ impl EventListBuilder {
 pub(crate) struct RawLink<'a> {
     pub(crate) trace_id: &'a [u8],
     pub(crate) span_id: &'a [u8],
-    pub(crate) trace_state: &'a str,
+    /// UTF-8 by contract.
+    pub(crate) trace_state: &'a [u8],
     pub(crate) flags: u32,
     pub(crate) dropped_attributes_count: u32,
 }
@@ -113,7 +110,7 @@ pub(crate) struct LinkListBuilder {
     len: i32,
     trace_id: BinaryBuilder,
     span_id: BinaryBuilder,
-    trace_state: StringBuilder,
+    trace_state: Utf8Builder,
     flags: UInt32Builder,
     attrs: AttrListBuilder,
     dropped: UInt32Builder,
@@ -126,7 +123,7 @@ impl Default for LinkListBuilder {
             len: 0,
             trace_id: BinaryBuilder::new(),
             span_id: BinaryBuilder::new(),
-            trace_state: StringBuilder::new(),
+            trace_state: Utf8Builder::default(),
             flags: UInt32Builder::new(),
             attrs: AttrListBuilder::default(),
             dropped: UInt32Builder::new(),
@@ -165,19 +162,16 @@ impl LinkListBuilder {
     }
 
     pub(crate) fn finish(&mut self) -> Result<ArrayRef, RowsError> {
+        let items = usize::try_from(self.len).unwrap_or_default();
         let arrays: Vec<ArrayRef> = vec![
             Arc::new(self.trace_id.finish()),
             Arc::new(self.span_id.finish()),
-            Arc::new(self.trace_state.finish()),
-            Arc::new(self.flags.finish()),
+            Arc::new(self.trace_state.finish()?),
+            finish_renewed(&mut self.flags, UInt32Builder::with_capacity(items)),
             self.attrs.finish()?,
-            Arc::new(self.dropped.finish()),
+            finish_renewed(&mut self.dropped, UInt32Builder::with_capacity(items)),
         ];
         self.len = 0;
-        list_of(
-            link_fields(),
-            std::mem::replace(&mut self.offsets, vec![0]),
-            arrays,
-        )
+        list_of(link_fields(), renewed_offsets(&mut self.offsets), arrays)
     }
 }

@@ -11,6 +11,7 @@
 //! including `None` versus empty messages, duplicate keys and every `AnyValue` type, is kept.
 
 pub(crate) mod attrs;
+mod builders;
 mod columns;
 mod error;
 pub(crate) mod from_rows;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BinaryBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, RecordBatch,
-    StringBuilder, UInt32Builder, UInt64Builder,
+    UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::SchemaRef;
 use contrail_proto::TraceId;
@@ -13,6 +13,7 @@ use contrail_proto::otlp::trace::v1::{ResourceSpans, Span};
 use contrail_traceql::structure::{SpanKey, nested_set};
 
 use super::attrs::AttrListBuilder;
+use super::builders::{Utf8Builder, finish_renewed};
 use super::lists::{EventListBuilder, LinkListBuilder};
 use super::{RefTables, RowsError};
 use crate::block::v1::schema::{self, DedicatedScope, DedicatedType, arrow_schema, dedicated_of};
@@ -38,8 +39,8 @@ pub(crate) struct SpanBatchBuilder {
     pub(super) trace_id: FixedSizeBinaryBuilder,
     pub(super) trace_start: UInt64Builder,
     pub(super) trace_duration: UInt64Builder,
-    pub(super) root_service_name: StringBuilder,
-    pub(super) root_span_name: StringBuilder,
+    pub(super) root_service_name: Utf8Builder,
+    pub(super) root_span_name: Utf8Builder,
     pub(super) span_id: FixedSizeBinaryBuilder,
     pub(super) parent_index: Int32Builder,
     pub(super) parent_span_id: BinaryBuilder,
@@ -47,18 +48,18 @@ pub(crate) struct SpanBatchBuilder {
     pub(super) nested_set_right: Int32Builder,
     pub(super) start_offset: Int64Builder,
     pub(super) duration: Int64Builder,
-    pub(super) name: StringBuilder,
+    pub(super) name: Utf8Builder,
     pub(super) kind: Int32Builder,
     pub(super) status_code: Int32Builder,
-    pub(super) status_message: StringBuilder,
-    pub(super) trace_state: StringBuilder,
+    pub(super) status_message: Utf8Builder,
+    pub(super) trace_state: Utf8Builder,
     pub(super) flags: UInt32Builder,
     pub(super) dropped_attributes: UInt32Builder,
     pub(super) dropped_events: UInt32Builder,
     pub(super) dropped_links: UInt32Builder,
     pub(super) resource_ref: UInt32Builder,
     pub(super) scope_ref: UInt32Builder,
-    pub(super) resource_dedicated: Vec<StringBuilder>,
+    pub(super) resource_dedicated: Vec<Utf8Builder>,
     pub(super) span_dedicated: Vec<DedicatedBuilder>,
     /// Attribute key of each span dedicated column, by slot (a linear scan with a length check
     /// beats hashing every attribute key: measured in `ingester/benches/ingest.rs`).
@@ -73,7 +74,7 @@ pub(crate) struct SpanBatchBuilder {
 }
 
 pub(super) enum DedicatedBuilder {
-    String(StringBuilder),
+    String(Utf8Builder),
     Int(Int64Builder),
 }
 
@@ -86,8 +87,8 @@ impl Default for SpanBatchBuilder {
             trace_id: FixedSizeBinaryBuilder::new(16),
             trace_start: UInt64Builder::new(),
             trace_duration: UInt64Builder::new(),
-            root_service_name: StringBuilder::new(),
-            root_span_name: StringBuilder::new(),
+            root_service_name: Utf8Builder::default(),
+            root_span_name: Utf8Builder::default(),
             span_id: FixedSizeBinaryBuilder::new(8),
             parent_index: Int32Builder::new(),
             parent_span_id: BinaryBuilder::new(),
@@ -95,11 +96,11 @@ impl Default for SpanBatchBuilder {
             nested_set_right: Int32Builder::new(),
             start_offset: Int64Builder::new(),
             duration: Int64Builder::new(),
-            name: StringBuilder::new(),
+            name: Utf8Builder::default(),
             kind: Int32Builder::new(),
             status_code: Int32Builder::new(),
-            status_message: StringBuilder::new(),
-            trace_state: StringBuilder::new(),
+            status_message: Utf8Builder::default(),
+            trace_state: Utf8Builder::default(),
             flags: UInt32Builder::new(),
             dropped_attributes: UInt32Builder::new(),
             dropped_events: UInt32Builder::new(),
@@ -107,12 +108,12 @@ impl Default for SpanBatchBuilder {
             resource_ref: UInt32Builder::new(),
             scope_ref: UInt32Builder::new(),
             resource_dedicated: dedicated_of(DedicatedScope::Resource)
-                .map(|_| StringBuilder::new())
+                .map(|_| Utf8Builder::default())
                 .collect(),
             span_dedicated: span_dedicated_columns
                 .iter()
                 .map(|column| match column.value_type {
-                    DedicatedType::String => DedicatedBuilder::String(StringBuilder::new()),
+                    DedicatedType::String => DedicatedBuilder::String(Utf8Builder::default()),
                     DedicatedType::Int => DedicatedBuilder::Int(Int64Builder::new()),
                 })
                 .collect(),
@@ -138,8 +139,8 @@ fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
     })
 }
 
-pub(super) fn non_empty(text: &str) -> Option<&str> {
-    (!text.is_empty()).then_some(text)
+pub(super) fn non_empty<T: AsRef<[u8]> + ?Sized>(value: &T) -> Option<&T> {
+    (!value.as_ref().is_empty()).then_some(value)
 }
 
 impl SpanBatchBuilder {
@@ -373,32 +374,46 @@ impl SpanBatchBuilder {
         self.taken = taken;
     }
 
-    /// The rows appended so far as a batch of the `vc1` schema; the builder starts over.
+    /// The rows appended so far as a batch of the `vc1` schema; the builder starts over, its
+    /// buffers allocated at the size of this batch (see [`finish_renewed`]).
     pub(crate) fn finish(&mut self) -> Result<RecordBatch, RowsError> {
+        let rows = self.rows;
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.trace_start.finish()),
-            Arc::new(self.trace_duration.finish()),
-            Arc::new(self.root_service_name.finish()),
-            Arc::new(self.root_span_name.finish()),
-            Arc::new(self.span_id.finish()),
-            Arc::new(self.parent_index.finish()),
+            finish_renewed(
+                &mut self.trace_id,
+                FixedSizeBinaryBuilder::with_capacity(rows, 16),
+            ),
+            finish_renewed(&mut self.trace_start, UInt64Builder::with_capacity(rows)),
+            finish_renewed(&mut self.trace_duration, UInt64Builder::with_capacity(rows)),
+            Arc::new(self.root_service_name.finish()?),
+            Arc::new(self.root_span_name.finish()?),
+            finish_renewed(
+                &mut self.span_id,
+                FixedSizeBinaryBuilder::with_capacity(rows, 8),
+            ),
+            finish_renewed(&mut self.parent_index, Int32Builder::with_capacity(rows)),
             Arc::new(self.parent_span_id.finish()),
-            Arc::new(self.nested_set_left.finish()),
-            Arc::new(self.nested_set_right.finish()),
-            Arc::new(self.start_offset.finish()),
-            Arc::new(self.duration.finish()),
-            Arc::new(self.name.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.status_code.finish()),
-            Arc::new(self.status_message.finish()),
-            Arc::new(self.trace_state.finish()),
-            Arc::new(self.flags.finish()),
-            Arc::new(self.dropped_attributes.finish()),
-            Arc::new(self.dropped_events.finish()),
-            Arc::new(self.dropped_links.finish()),
-            Arc::new(self.resource_ref.finish()),
-            Arc::new(self.scope_ref.finish()),
+            finish_renewed(&mut self.nested_set_left, Int32Builder::with_capacity(rows)),
+            finish_renewed(
+                &mut self.nested_set_right,
+                Int32Builder::with_capacity(rows),
+            ),
+            finish_renewed(&mut self.start_offset, Int64Builder::with_capacity(rows)),
+            finish_renewed(&mut self.duration, Int64Builder::with_capacity(rows)),
+            Arc::new(self.name.finish()?),
+            finish_renewed(&mut self.kind, Int32Builder::with_capacity(rows)),
+            finish_renewed(&mut self.status_code, Int32Builder::with_capacity(rows)),
+            Arc::new(self.status_message.finish()?),
+            Arc::new(self.trace_state.finish()?),
+            finish_renewed(&mut self.flags, UInt32Builder::with_capacity(rows)),
+            finish_renewed(
+                &mut self.dropped_attributes,
+                UInt32Builder::with_capacity(rows),
+            ),
+            finish_renewed(&mut self.dropped_events, UInt32Builder::with_capacity(rows)),
+            finish_renewed(&mut self.dropped_links, UInt32Builder::with_capacity(rows)),
+            finish_renewed(&mut self.resource_ref, UInt32Builder::with_capacity(rows)),
+            finish_renewed(&mut self.scope_ref, UInt32Builder::with_capacity(rows)),
         ];
         // Dedicated columns in schema order: resource ones first, then span ones.
         debug_assert!(
@@ -408,12 +423,14 @@ impl SpanBatchBuilder {
                 .all(|column| column.scope == DedicatedScope::Resource)
         );
         for builder in &mut self.resource_dedicated {
-            columns.push(Arc::new(builder.finish()));
+            columns.push(Arc::new(builder.finish()?));
         }
         for builder in &mut self.span_dedicated {
             columns.push(match builder {
-                DedicatedBuilder::String(builder) => Arc::new(builder.finish()),
-                DedicatedBuilder::Int(builder) => Arc::new(builder.finish()),
+                DedicatedBuilder::String(builder) => Arc::new(builder.finish()?),
+                DedicatedBuilder::Int(builder) => {
+                    finish_renewed(builder, Int64Builder::with_capacity(rows))
+                }
             });
         }
         columns.push(self.attrs.finish()?);

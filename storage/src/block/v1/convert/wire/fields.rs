@@ -64,27 +64,39 @@ impl<'a> Fields<'a> {
         Fields { rest: message }
     }
 
+    /// A varint: inline when it is one byte (most keys, lengths and small values), else
+    /// `prost`'s decoder. A single byte below 0x80 is the whole varint for `prost` too.
+    #[inline(always)]
+    fn varint(&mut self) -> Result<u64, Malformed> {
+        match self.rest.split_first() {
+            Some((&byte, rest)) if byte < 0x80 => {
+                self.rest = rest;
+                Ok(u64::from(byte))
+            }
+            _ => decode_varint(&mut self.rest).map_err(|_| Malformed),
+        }
+    }
+
     /// The next field, `None` at the end of the message.
+    #[inline(always)]
     pub(crate) fn next_field(&mut self) -> Result<Option<(u32, FieldValue<'a>)>, Malformed> {
         if self.rest.is_empty() {
             return Ok(None);
         }
-        let key = decode_varint(&mut self.rest).map_err(|_| Malformed)?;
-        let key = u32::try_from(key).map_err(|_| Malformed)?;
+        let key = u32::try_from(self.varint()?).map_err(|_| Malformed)?;
         let number = key >> 3;
         if number == 0 {
             return Err(Malformed);
         }
         let value = match key & 7 {
-            0 => FieldValue::Varint(decode_varint(&mut self.rest).map_err(|_| Malformed)?),
+            0 => FieldValue::Varint(self.varint()?),
             1 => {
                 let (raw, rest) = self.rest.split_first_chunk::<8>().ok_or(Malformed)?;
                 self.rest = rest;
                 FieldValue::Fixed64(u64::from_le_bytes(*raw))
             }
             2 => {
-                let len = decode_varint(&mut self.rest).map_err(|_| Malformed)?;
-                let len = usize::try_from(len).map_err(|_| Malformed)?;
+                let len = usize::try_from(self.varint()?).map_err(|_| Malformed)?;
                 if len > self.rest.len() {
                     return Err(Malformed);
                 }

@@ -7,7 +7,7 @@ use contrail_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans};
 use contrail_traceql::structure::{SpanKey, nested_set};
 use prost::Message;
 
-use super::fields::{FieldValue, Malformed};
+use super::fields::{FieldValue, Fields, Malformed};
 use super::scan::{EncodedTrace, SpanAt};
 use super::validate::each_field;
 use crate::block::v1::convert::RowsError;
@@ -31,7 +31,8 @@ fn decode_error(what: &str) -> impl Fn(prost::DecodeError) -> RowsError + '_ {
 enum RawValue<'a> {
     None,
     Empty,
-    String(&'a str),
+    /// UTF-8 by contract (the column checks it in bulk).
+    String(&'a [u8]),
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -44,7 +45,8 @@ enum RawValue<'a> {
 /// One attribute as encoded.
 #[derive(Debug, Clone, Copy)]
 struct RawAttr<'a> {
-    key: &'a str,
+    /// UTF-8 by contract.
+    key: &'a [u8],
     value: RawValue<'a>,
     /// `key_strindex` is set: the whole `KeyValue` is stored encoded.
     strindex: bool,
@@ -55,7 +57,7 @@ fn raw_value(encoded: &[u8]) -> Result<RawValue<'_>, Malformed> {
     let mut value = RawValue::Empty;
     each_field(encoded, |number, field| {
         value = match number {
-            1 => RawValue::String(field.string()?),
+            1 => RawValue::String(field.bytes()?),
             2 => RawValue::Bool(field.varint()? != 0),
             3 => RawValue::Int(field.varint()? as i64),
             4 => RawValue::Double(f64::from_bits(field.fixed64()?)),
@@ -69,16 +71,47 @@ fn raw_value(encoded: &[u8]) -> Result<RawValue<'_>, Malformed> {
     Ok(value)
 }
 
+/// The `KeyValue` that OTLP encoders write: the key (field 1), then at most one value (field 2)
+/// that is empty or holds one scalar (string, bool, int or double), and nothing else. Read
+/// without the general walk's closures; `None` sends every other encoding to [`raw_attr`]'s
+/// general walk, which reads these ones alike.
+#[inline]
+fn usual_attr(encoded: &[u8]) -> Option<RawAttr<'_>> {
+    let mut fields = Fields::new(encoded);
+    let Ok(Some((1, FieldValue::Bytes(key)))) = fields.next_field() else {
+        return None;
+    };
+    let value = match fields.next_field() {
+        Ok(None) => return Some(RawAttr::new(key, RawValue::None, encoded)),
+        Ok(Some((2, FieldValue::Bytes(value)))) => value,
+        _ => return None,
+    };
+    let mut inner = Fields::new(value);
+    let value = match inner.next_field() {
+        Ok(None) => RawValue::Empty,
+        Ok(Some((1, FieldValue::Bytes(text)))) => RawValue::String(text),
+        Ok(Some((2, FieldValue::Varint(flag)))) => RawValue::Bool(flag != 0),
+        Ok(Some((3, FieldValue::Varint(number)))) => RawValue::Int(number as i64),
+        Ok(Some((4, FieldValue::Fixed64(bits)))) => RawValue::Double(f64::from_bits(bits)),
+        _ => return None,
+    };
+    let ended = matches!(inner.next_field(), Ok(None)) && matches!(fields.next_field(), Ok(None));
+    ended.then(|| RawAttr::new(key, value, encoded))
+}
+
 fn raw_attr(encoded: &[u8]) -> Result<RawAttr<'_>, Malformed> {
+    if let Some(attr) = usual_attr(encoded) {
+        return Ok(attr);
+    }
     let mut attr = RawAttr {
-        key: "",
+        key: b"",
         value: RawValue::None,
         strindex: false,
         encoded,
     };
     each_field(encoded, |number, field| {
         match number {
-            1 => attr.key = field.string()?,
+            1 => attr.key = field.bytes()?,
             2 => attr.value = raw_value(field.bytes()?)?,
             3 => attr.strindex = field.varint()? as i32 != 0,
             _ => {}
@@ -89,6 +122,15 @@ fn raw_attr(encoded: &[u8]) -> Result<RawAttr<'_>, Malformed> {
 }
 
 impl<'a> RawAttr<'a> {
+    fn new(key: &'a [u8], value: RawValue<'a>, encoded: &'a [u8]) -> Self {
+        RawAttr {
+            key,
+            value,
+            strindex: false,
+            encoded,
+        }
+    }
+
     fn stored(&self) -> Result<AttrValue<'a>, RowsError> {
         if self.strindex {
             let decoded = KeyValue::decode(self.encoded).map_err(decode_error("attribute"))?;
@@ -141,21 +183,21 @@ fn append_attr_list(
 /// Per span, what the row needs besides its lists.
 #[derive(Debug, Default)]
 struct SpanScalars<'a> {
-    trace_state: &'a str,
-    name: &'a str,
+    trace_state: &'a [u8],
+    name: &'a [u8],
     kind: i32,
     flags: u32,
     dropped_attributes: u32,
     dropped_events: u32,
     dropped_links: u32,
-    status: Option<(i32, &'a str)>,
+    status: Option<(i32, &'a [u8])>,
 }
 
-fn status(message: &[u8]) -> Result<(i32, &str), Malformed> {
-    let (mut code, mut text) = (0, "");
+fn status(message: &[u8]) -> Result<(i32, &[u8]), Malformed> {
+    let (mut code, mut text) = (0, &[][..]);
     each_field(message, |number, field| {
         match number {
-            2 => text = field.string()?,
+            2 => text = field.bytes()?,
             3 => code = field.varint()? as i32,
             _ => {}
         }
@@ -287,8 +329,8 @@ impl SpanBatchBuilder {
         let mut failed = None;
         let walked = each_field(encoded.message, |number, field| {
             match number {
-                3 => scalars.trace_state = field.string()?,
-                5 => scalars.name = field.string()?,
+                3 => scalars.trace_state = field.bytes()?,
+                5 => scalars.name = field.bytes()?,
                 6 => scalars.kind = field.varint()? as i32,
                 9 => attrs.push(raw_attr(field.bytes()?)?),
                 10 => scalars.dropped_attributes = field.varint()? as u32,
@@ -362,7 +404,7 @@ impl SpanBatchBuilder {
             let Some(slot) = self
                 .span_dedicated_keys
                 .iter()
-                .position(|candidate| candidate.len() == key.len() && *candidate == key)
+                .position(|candidate| candidate.len() == key.len() && candidate.as_bytes() == key)
             else {
                 continue;
             };
@@ -410,11 +452,11 @@ impl SpanBatchBuilder {
     }
 
     fn append_encoded_event(&mut self, message: &[u8], span_start: u64) -> Result<(), RowsError> {
-        let (mut time, mut name, mut dropped) = (0u64, "", 0u32);
+        let (mut time, mut name, mut dropped) = (0u64, &[][..], 0u32);
         each_field(message, |number, field| {
             match number {
                 1 => time = field.fixed64()?,
-                2 => name = field.string()?,
+                2 => name = field.bytes()?,
                 4 => dropped = field.varint()? as u32,
                 _ => {}
             }
@@ -433,7 +475,7 @@ impl SpanBatchBuilder {
             match number {
                 1 => link.trace_id = field.bytes()?,
                 2 => link.span_id = field.bytes()?,
-                3 => link.trace_state = field.string()?,
+                3 => link.trace_state = field.bytes()?,
                 5 => link.dropped_attributes_count = field.varint()? as u32,
                 6 => link.flags = field.fixed32()?,
                 _ => {}
