@@ -31,7 +31,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The next field's number and wire type, or `None` at the end.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_key(&mut self) -> WireResult<Option<(u32, WireType)>> {
         let Some(&first) = self.buf.first() else {
             return Ok(None);
@@ -48,7 +48,7 @@ impl<'a> Fields<'a> {
             .map_err(|error| error.to_string())
     }
 
-    #[inline]
+    #[inline(always)]
     fn expect(tag: u32, wire_type: WireType, expected: WireType) -> WireResult<()> {
         if wire_type == expected {
             Ok(())
@@ -60,7 +60,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A length-delimited field's body.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn bytes(&mut self, tag: u32, wire_type: WireType) -> WireResult<&'a [u8]> {
         Self::expect(tag, wire_type, WireType::LengthDelimited)?;
         let len = match self.buf.first() {
@@ -79,19 +79,26 @@ impl<'a> Fields<'a> {
         Ok(body)
     }
 
-    /// A string field (UTF-8 checked).
-    #[inline]
-    pub(crate) fn string(&mut self, tag: u32, wire_type: WireType) -> WireResult<&'a str> {
+    /// A string field's bytes, checked to be UTF-8.
+    #[inline(always)]
+    pub(crate) fn string(&mut self, tag: u32, wire_type: WireType) -> WireResult<&'a [u8]> {
         let bytes = self.bytes(tag, wire_type)?;
-        std::str::from_utf8(bytes)
-            .map_err(|_| format!("field {tag}: invalid string value: data is not UTF-8 encoded"))
+        if is_utf8(bytes) {
+            Ok(bytes)
+        } else {
+            Err(format!(
+                "field {tag}: invalid string value: data is not UTF-8 encoded"
+            ))
+        }
     }
 
+    #[inline(always)]
     pub(crate) fn varint(&mut self, tag: u32, wire_type: WireType) -> WireResult<u64> {
         Self::expect(tag, wire_type, WireType::Varint)?;
         decode_varint(&mut self.buf).map_err(|error| error.to_string())
     }
 
+    #[inline(always)]
     pub(crate) fn fixed64(&mut self, tag: u32, wire_type: WireType) -> WireResult<u64> {
         Self::expect(tag, wire_type, WireType::SixtyFourBit)?;
         let Some((bytes, rest)) = self.buf.split_first_chunk::<8>() else {
@@ -101,6 +108,7 @@ impl<'a> Fields<'a> {
         Ok(u64::from_le_bytes(*bytes))
     }
 
+    #[inline(always)]
     pub(crate) fn fixed32(&mut self, tag: u32, wire_type: WireType) -> WireResult<u32> {
         Self::expect(tag, wire_type, WireType::ThirtyTwoBit)?;
         let Some((bytes, rest)) = self.buf.split_first_chunk::<4>() else {
@@ -129,6 +137,23 @@ impl<'a> Fields<'a> {
         skip_field(wire_type, tag, &mut self.buf, DecodeContext::default())
             .map_err(|error| error.to_string())
     }
+}
+
+/// Whether `bytes` are UTF-8. ASCII (almost every string of a span) is told eight bytes at a
+/// time; anything else goes to the standard library's check. The standard check alone spent
+/// ~110 instructions per string on the short strings of spans (callgrind, the regroup bench):
+/// a fifth of the distributor's work.
+#[inline]
+fn is_utf8(bytes: &[u8]) -> bool {
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut high = 0u64;
+    for word in words {
+        high |= u64::from_le_bytes(*word);
+    }
+    for byte in rest {
+        high |= u64::from(*byte);
+    }
+    high & 0x8080_8080_8080_8080 == 0 || std::str::from_utf8(bytes).is_ok()
 }
 
 /// What checking found besides validity.
@@ -410,4 +435,43 @@ fn check_status(body: &[u8], check: &mut Check) -> WireResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_utf8;
+
+    #[test]
+    fn is_utf8_agrees_with_the_standard_check() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"GET".to_vec(),
+            b"exactly8".to_vec(),
+            b"http.response.status_code".to_vec(),
+            "ünïcödé at the start of a long value".as_bytes().to_vec(),
+            "a long ASCII run, then a multi-byte character: ✓"
+                .as_bytes()
+                .to_vec(),
+            vec![0xff],
+            vec![b'a'; 15].into_iter().chain([0xc3]).collect(),
+            vec![0xc3, 0xa9],
+            vec![0xed, 0xa0, 0x80],
+            vec![0x80; 9],
+        ];
+        // Every byte value at every position of a 17-byte ASCII string (words and tail).
+        for position in 0..17 {
+            for byte in [0x7f_u8, 0x80, 0xc0, 0xe2, 0xf0, 0xff] {
+                let mut case = b"0123456789abcdefg".to_vec();
+                case[position] = byte;
+                cases.push(case);
+            }
+        }
+        for case in cases {
+            assert_eq!(
+                is_utf8(&case),
+                std::str::from_utf8(&case).is_ok(),
+                "{case:?}"
+            );
+        }
+    }
 }
