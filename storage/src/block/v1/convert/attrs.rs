@@ -9,16 +9,15 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, Float64Array,
-    Float64Builder, Int64Array, Int64Builder, ListArray, StringArray, StructArray, UInt8Array,
-    UInt8Builder,
+    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, Float64Array, Int64Array, ListArray,
+    StringArray, StructArray, UInt8Array,
 };
-use arrow::buffer::OffsetBuffer;
+use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field};
 use contrail_proto::otlp::common::v1::{AnyValue, KeyValue, any_value::Value};
 use prost::Message;
 
-use super::builders::{Utf8Builder, finish_renewed, renewed_offsets};
+use super::builders::{Utf8Builder, renewed_offsets};
 use super::{RowsError, downcast, struct_column};
 use crate::block::v1::schema::attr_fields;
 
@@ -87,15 +86,20 @@ impl<'a> AttrValue<'a> {
 }
 
 /// Builds one attribute-list column, one list per appended row.
+///
+/// Per attribute it records the `type` tag and one scalar slot; the `int`, `double` and `bool`
+/// columns (each null wherever the tag says another type) are built from those at
+/// [`AttrListBuilder::finish`], in one pass per column, instead of one nullable append per
+/// column per attribute (~400 instructions an attribute with Arrow's builders).
 pub(crate) struct AttrListBuilder {
     offsets: Vec<i32>,
     len: i32,
     key: Utf8Builder,
-    value_type: UInt8Builder,
+    tags: Vec<u8>,
+    /// Per attribute: the int or string index (two's complement), the double's bits, or the
+    /// bool as 0 or 1; 0 when the value is of another type.
+    scalars: Vec<u64>,
     string: Utf8Builder,
-    int: Int64Builder,
-    double: Float64Builder,
-    boolean: BooleanBuilder,
     bytes: BinaryBuilder,
 }
 
@@ -105,14 +109,24 @@ impl Default for AttrListBuilder {
             offsets: vec![0],
             len: 0,
             key: Utf8Builder::default(),
-            value_type: UInt8Builder::new(),
+            tags: Vec::new(),
+            scalars: Vec::new(),
             string: Utf8Builder::default(),
-            int: Int64Builder::new(),
-            double: Float64Builder::new(),
-            boolean: BooleanBuilder::new(),
             bytes: BinaryBuilder::new(),
         }
     }
+}
+
+fn is_int(tag: u8) -> bool {
+    matches!(tag, value_type::INT | value_type::STRING_INDEX)
+}
+
+/// Validity of a value column: set where `holds` the attribute's tag; `None` when all are.
+fn validity(tags: &[u8], holds: impl Fn(u8) -> bool) -> Option<NullBuffer> {
+    let nulls = NullBuffer::new(BooleanBuffer::collect_bool(tags.len(), |index| {
+        holds(tags[index])
+    }));
+    (nulls.null_count() > 0).then_some(nulls)
 }
 
 impl AttrListBuilder {
@@ -139,9 +153,7 @@ impl AttrListBuilder {
         self.key.append_value(key);
         self.len += 1;
         let mut string: Option<&[u8]> = None;
-        let mut int = None;
-        let mut double = None;
-        let mut boolean = None;
+        let mut scalar = 0u64;
         let mut bytes: Option<&[u8]> = None;
         let tag = match &value {
             AttrValue::None => value_type::NONE,
@@ -151,15 +163,15 @@ impl AttrListBuilder {
                 value_type::STRING
             }
             AttrValue::Bool(flag) => {
-                boolean = Some(*flag);
+                scalar = u64::from(*flag);
                 value_type::BOOL
             }
             AttrValue::Int(number) => {
-                int = Some(*number);
+                scalar = *number as u64;
                 value_type::INT
             }
             AttrValue::Double(number) => {
-                double = Some(*number);
+                scalar = number.to_bits();
                 value_type::DOUBLE
             }
             AttrValue::Bytes(raw) => {
@@ -175,7 +187,7 @@ impl AttrListBuilder {
                 value_type::KVLIST
             }
             AttrValue::StringIndex(index) => {
-                int = Some(i64::from(*index));
+                scalar = i64::from(*index) as u64;
                 value_type::STRING_INDEX
             }
             AttrValue::RawKeyValue(encoded) => {
@@ -183,11 +195,9 @@ impl AttrListBuilder {
                 value_type::RAW_KEY_VALUE
             }
         };
-        self.value_type.append_value(tag);
+        self.tags.push(tag);
+        self.scalars.push(scalar);
         self.string.append_option(string);
-        self.int.append_option(int);
-        self.double.append_option(double);
-        self.boolean.append_option(boolean);
         self.bytes.append_option(bytes);
     }
 
@@ -196,16 +206,36 @@ impl AttrListBuilder {
         self.offsets.push(self.len);
     }
 
-    /// Finishes the column built so far and resets the builder.
+    /// Finishes the column built so far and resets the builder (at the size of this batch).
     pub(crate) fn finish(&mut self) -> Result<ArrayRef, RowsError> {
-        let items = usize::try_from(self.len).unwrap_or_default();
+        let items = self.tags.len();
+        let tags = std::mem::replace(&mut self.tags, Vec::with_capacity(items));
+        let scalars = std::mem::replace(&mut self.scalars, Vec::with_capacity(items));
+        let typed = |holds: fn(u8) -> bool| {
+            tags.iter()
+                .zip(&scalars)
+                .map(move |(tag, scalar)| if holds(*tag) { *scalar } else { 0 })
+        };
+        let int: Vec<i64> = typed(is_int).map(|scalar| scalar as i64).collect();
+        let double: Vec<f64> = typed(|tag| tag == value_type::DOUBLE)
+            .map(f64::from_bits)
+            .collect();
+        let boolean = BooleanBuffer::collect_bool(items, |index| {
+            tags[index] == value_type::BOOL && scalars[index] != 0
+        });
+        let int = Int64Array::new(ScalarBuffer::from(int), validity(&tags, is_int));
+        let double = Float64Array::new(
+            ScalarBuffer::from(double),
+            validity(&tags, |tag| tag == value_type::DOUBLE),
+        );
+        let boolean = BooleanArray::new(boolean, validity(&tags, |tag| tag == value_type::BOOL));
         let arrays: Vec<ArrayRef> = vec![
             Arc::new(self.key.finish()?),
-            finish_renewed(&mut self.value_type, UInt8Builder::with_capacity(items)),
+            Arc::new(UInt8Array::new(ScalarBuffer::from(tags), None)),
             Arc::new(self.string.finish()?),
-            finish_renewed(&mut self.int, Int64Builder::with_capacity(items)),
-            finish_renewed(&mut self.double, Float64Builder::with_capacity(items)),
-            finish_renewed(&mut self.boolean, BooleanBuilder::with_capacity(items)),
+            Arc::new(int),
+            Arc::new(double),
+            Arc::new(boolean),
             Arc::new(self.bytes.finish()),
         ];
         let values = StructArray::try_new(attr_fields(), arrays, None)?;
@@ -330,5 +360,92 @@ impl<'a> AttrListReader<'a> {
             }
         };
         Ok(Some(AnyValue { value: Some(value) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{
+        Array, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListArray,
+        StringBuilder, StructArray, UInt8Builder,
+    };
+
+    use super::{AttrListBuilder, AttrValue, value_type};
+
+    /// The columns Arrow's own nullable builders make of the same attributes.
+    fn reference(values: &[AttrValue<'_>]) -> Vec<Box<dyn Array>> {
+        let mut tags = UInt8Builder::new();
+        let mut string = StringBuilder::new();
+        let mut int = Int64Builder::new();
+        let mut double = Float64Builder::new();
+        let mut boolean = BooleanBuilder::new();
+        for value in values {
+            let (tag, text, number, real, flag) = match value {
+                AttrValue::None => (value_type::NONE, None, None, None, None),
+                AttrValue::Empty => (value_type::EMPTY, None, None, None, None),
+                AttrValue::String(text) => (value_type::STRING, Some(*text), None, None, None),
+                AttrValue::Int(number) => (value_type::INT, None, Some(*number), None, None),
+                AttrValue::Double(real) => (value_type::DOUBLE, None, None, Some(*real), None),
+                AttrValue::Bool(flag) => (value_type::BOOL, None, None, None, Some(*flag)),
+                AttrValue::StringIndex(index) => (
+                    value_type::STRING_INDEX,
+                    None,
+                    Some(i64::from(*index)),
+                    None,
+                    None,
+                ),
+                _ => unreachable!("only scalars in this test"),
+            };
+            tags.append_value(tag);
+            string.append_option(text.map(|text| std::str::from_utf8(text).expect("utf-8")));
+            int.append_option(number);
+            double.append_option(real);
+            boolean.append_option(flag);
+        }
+        vec![
+            Box::new(tags.finish()),
+            Box::new(string.finish()),
+            Box::new(int.finish()),
+            Box::new(double.finish()),
+            Box::new(boolean.finish()),
+        ]
+    }
+
+    #[test]
+    fn value_columns_equal_those_of_arrows_nullable_builders() {
+        let mixed = vec![
+            AttrValue::String(b"GET"),
+            AttrValue::Int(-7),
+            AttrValue::Double(-0.5),
+            AttrValue::Bool(true),
+            AttrValue::Bool(false),
+            AttrValue::None,
+            AttrValue::Empty,
+            AttrValue::StringIndex(3),
+            AttrValue::Int(i64::MIN),
+        ];
+        let only_ints = vec![AttrValue::Int(1), AttrValue::Int(2)];
+        let mut builder = AttrListBuilder::default();
+        for values in [mixed, only_ints, Vec::new()] {
+            for value in &values {
+                builder.append_value(b"key", value.clone());
+            }
+            builder.end_list();
+            let column = builder.finish().expect("finish");
+            let list = column.as_any().downcast_ref::<ListArray>().expect("list");
+            let columns = list
+                .values()
+                .as_any()
+                .downcast_ref::<StructArray>()
+                .expect("struct");
+            let expected = reference(&values);
+            for (index, expected) in [1, 2, 3, 4, 5].into_iter().zip(expected) {
+                assert_eq!(
+                    columns.column(index).to_data(),
+                    expected.to_data(),
+                    "column {index} of {values:?}"
+                );
+            }
+        }
     }
 }
