@@ -366,8 +366,8 @@ impl<'a> AttrListReader<'a> {
 #[cfg(test)]
 mod tests {
     use arrow::array::{
-        Array, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListArray,
-        StringBuilder, StructArray, UInt8Builder,
+        Array, BooleanBuilder, Float64Builder, Int64Builder, ListArray, StringBuilder, StructArray,
+        UInt8Builder,
     };
 
     use super::{AttrListBuilder, AttrValue, value_type};
