@@ -74,6 +74,11 @@ pub struct BenchArgs {
     /// the first W1 figures, about 15 CPU-s per 1M spans).
     #[arg(long, conflicts_with = "w1_pool_batches")]
     pub w1_on_the_fly: bool,
+    /// W1's streams send their next request at once after a refusal that asks for a delay
+    /// (RetryInfo), instead of waiting it out as OTLP exporters do (the W1 client before
+    /// 2026-12-04).
+    #[arg(long)]
+    pub w1_ignore_retry_delay: bool,
     /// Traces in the W2 corpus.
     #[arg(long, default_value_t = 50_000)]
     pub w2_traces: usize,
@@ -134,6 +139,7 @@ impl BenchArgs {
             runs: self.runs,
             w1_duration: Duration::from_secs(self.w1_duration),
             w1_pool_batches_opt: (!self.w1_on_the_fly).then_some(self.w1_pool_batches),
+            w1_honor_retry_delay: !self.w1_ignore_retry_delay,
             w2_traces: self.w2_traces,
             server_start_timeout: Duration::from_secs(self.server_start_timeout),
             otlp_grpc_address: self.otlp_grpc_address,
@@ -228,6 +234,10 @@ pub struct SendArgs {
         conflicts_with = "from"
     )]
     pub pool_batches: usize,
+    /// Send the next request at once after a refusal that asks for a delay (gRPC RetryInfo,
+    /// HTTP Retry-After), instead of waiting it out as OTLP exporters do.
+    #[arg(long)]
+    pub ignore_retry_delay: bool,
 }
 
 impl SendArgs {
@@ -282,6 +292,7 @@ impl SendArgs {
             tenant_opt: self.tenant.clone(),
             request_timeout: seconds(self.timeout, "--timeout")?,
             progress: !self.quiet,
+            honor_retry_delay: !self.ignore_retry_delay,
         })
     }
 }

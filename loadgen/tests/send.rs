@@ -22,6 +22,7 @@ use contrail_proto::otlp::collector::trace::v1::{
 };
 use prost::Message;
 use tokio::task::JoinHandle;
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// What a receiver saw.
 #[derive(Default)]
@@ -34,7 +35,14 @@ struct Received {
     refuse: AtomicBool,
     /// Take 20 ms per HTTP request (a server slower than the producer).
     slow: AtomicBool,
+    /// Refuse the next gRPC request with RESOURCE_EXHAUSTED and a 300 ms RetryInfo.
+    throttle_once: AtomicBool,
+    /// When the throttled request was refused, and when the first request after it arrived.
+    throttled_at: Mutex<Option<Instant>>,
+    next_after_throttle_at: Mutex<Option<Instant>>,
 }
+
+const RETRY_DELAY: Duration = Duration::from_millis(300);
 
 impl Received {
     fn record(&self, tenant_opt: Option<&str>, request: &ExportTraceServiceRequest) {
@@ -67,6 +75,21 @@ impl TraceService for GrpcReceiver {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         if self.0.refuse.load(Ordering::Relaxed) {
             return Err(tonic::Status::unavailable("ingester is starting"));
+        }
+        if self.0.throttle_once.swap(false, Ordering::Relaxed) {
+            *self.0.throttled_at.lock().unwrap() = Some(Instant::now());
+            return Err(tonic::Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                "ingester memory limit reached",
+                ErrorDetails::with_retry_info(Some(RETRY_DELAY)),
+            ));
+        }
+        if self.0.throttled_at.lock().unwrap().is_some() {
+            self.0
+                .next_after_throttle_at
+                .lock()
+                .unwrap()
+                .get_or_insert_with(Instant::now);
         }
         let tenant_opt = request
             .metadata()
@@ -334,6 +357,38 @@ async fn refusing_servers_are_reported_per_kind() {
     assert!(report.first_error.unwrap().contains("503"));
     grpc_server.abort();
     http_server.abort();
+}
+
+#[tokio::test]
+async fn a_refusal_with_retry_info_is_waited_out_unless_told_not_to() {
+    for honor in [true, false] {
+        let (addr, received, server) = start_grpc().await;
+        received.throttle_once.store(true, Ordering::Relaxed);
+        let mut config = config(addr, Protocol::Grpc, generated(200));
+        config.streams = 1;
+        config.honor_retry_delay = honor;
+        let report = send(config).await.unwrap();
+        assert_eq!(report.requests_failed, 1, "{report:?}");
+        assert_eq!(report.errors.get("grpc_resource_exhausted"), Some(&1));
+        assert_eq!(report.retry_waits, u64::from(honor), "{report:?}");
+        assert_eq!(
+            report.spans_acked + report.spans_failed,
+            expected_spans(200)
+        );
+        let refused = received.throttled_at.lock().unwrap().expect("refused once");
+        let next = received
+            .next_after_throttle_at
+            .lock()
+            .unwrap()
+            .expect("a request after the refusal");
+        let gap = next - refused;
+        if honor {
+            assert!(gap >= RETRY_DELAY, "next request {gap:?} after the refusal");
+        } else {
+            assert!(gap < RETRY_DELAY, "next request {gap:?} after the refusal");
+        }
+        server.abort();
+    }
 }
 
 /// A port that was just free: bind, note it, close.

@@ -40,6 +40,8 @@ pub struct BenchConfig {
     /// W1's client: replay a pool of this many pre-encoded requests (`None`: generate and
     /// encode every request during the run, the client of the first W1 figures).
     pub w1_pool_batches_opt: Option<usize>,
+    /// W1's streams wait out the delay a refusal asks for, as OTLP exporters do.
+    pub w1_honor_retry_delay: bool,
     /// Traces of the W2 corpus (seed 1).
     pub w2_traces: usize,
     pub server_start_timeout: Duration,

@@ -69,6 +69,7 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
     let mut peak_rss_gib = Vec::new();
     let mut client_cpu_per_million = Vec::new();
     let mut pool_build_seconds = Vec::new();
+    let mut refused_shares = Vec::new();
     for run in 0..config.runs {
         let data_dir = config.work_dir.join(format!("w1-data-{run}"));
         let _ = std::fs::remove_dir_all(&data_dir);
@@ -106,6 +107,7 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
         );
         send_config.streams = 8;
         send_config.duration_opt = Some(config.w1_duration);
+        send_config.honor_retry_delay = config.w1_honor_retry_delay;
         let report = tokio::runtime::Runtime::new()
             .map_err(|error| error.to_string())
             .and_then(|runtime| {
@@ -137,6 +139,7 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
             (client_after.cpu_seconds - client_before.cpu_seconds)
                 / (report.spans_acked as f64 / 1e6),
         );
+        refused_shares.push(report.requests_failed as f64 / report.requests.max(1) as f64);
     }
     let client = match config.w1_pool_batches_opt {
         Some(batches) => format!("pre-encoded replay of {batches} requests"),
@@ -157,6 +160,15 @@ pub(super) fn ingest(config: &BenchConfig) -> WorkloadResult {
             client_cpu_per_million,
         ),
     ];
+    let waits = if config.w1_honor_retry_delay {
+        "each refusal's RetryInfo delay waited out, as OTLP exporters do"
+    } else {
+        "next request sent at once"
+    };
+    figures.push(Figure::informative(
+        &format!("share of requests refused ({waits})"),
+        refused_shares,
+    ));
     if !pool_build_seconds.is_empty() {
         figures.push(Figure::informative(
             "client pool generation + encoding, before the measured window (s)",

@@ -9,6 +9,7 @@ use contrail_proto::otlp::collector::trace::v1::{
 };
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
+use tonic_types::StatusExt;
 
 use super::Protocol;
 use super::preencoded::StampedRequest;
@@ -29,6 +30,9 @@ pub(crate) enum Payload {
 pub(crate) struct ExportFailure {
     pub(crate) kind: String,
     pub(crate) message: String,
+    /// The delay the server asked for before the next export (gRPC `google.rpc.RetryInfo`,
+    /// HTTP `Retry-After` in seconds), as OTLP exporters honour it.
+    pub(crate) retry_after_opt: Option<Duration>,
 }
 
 impl ExportFailure {
@@ -36,7 +40,13 @@ impl ExportFailure {
         Self {
             kind: kind.into(),
             message: message.into(),
+            retry_after_opt: None,
         }
+    }
+
+    fn retry_after(mut self, retry_after_opt: Option<Duration>) -> Self {
+        self.retry_after_opt = retry_after_opt;
+        self
     }
 
     /// The server cannot be reached at all (as opposed to answering with an error).
@@ -188,6 +198,12 @@ impl Exporter {
                     .await
                     .map_err(|source| classify_reqwest(&source))?;
                 let status = response.status();
+                let retry_after_opt = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
                 let body = response.text().await.unwrap_or_default();
                 if status.is_success() {
                     Ok(())
@@ -196,7 +212,8 @@ impl Exporter {
                     Err(ExportFailure::new(
                         format!("http_{}", status.as_u16()),
                         format!("server answered {status}: {text}"),
-                    ))
+                    )
+                    .retry_after(retry_after_opt))
                 }
             }
             _ => Err(ExportFailure::new(
@@ -272,7 +289,11 @@ fn classify_grpc(status: &tonic::Status) -> ExportFailure {
     {
         return ExportFailure::new("timeout", message);
     }
+    let retry_after_opt = status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay);
     ExportFailure::new(format!("grpc_{}", grpc_code_name(status.code())), message)
+        .retry_after(retry_after_opt)
 }
 
 fn grpc_code_name(code: tonic::Code) -> &'static str {

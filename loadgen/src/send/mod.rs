@@ -76,6 +76,10 @@ pub struct SendConfig {
     pub request_timeout: Duration,
     /// Print a progress line on stderr every second.
     pub progress: bool,
+    /// After a refused export that says when to retry (gRPC `RetryInfo`, HTTP `Retry-After`),
+    /// the stream waits that long before its next export, as OTLP exporters do. `false` sends
+    /// the next request at once (the load generator before 2026-12-04).
+    pub honor_retry_delay: bool,
 }
 
 impl SendConfig {
@@ -91,6 +95,7 @@ impl SendConfig {
             tenant_opt: None,
             request_timeout: Duration::from_secs(10),
             progress: false,
+            honor_retry_delay: true,
         }
     }
 }
@@ -105,6 +110,7 @@ struct Shared {
     aborted: AtomicBool,
     /// Stop after this many failed requests while none succeeded.
     fail_fast_after: u64,
+    honor_retry_delay: bool,
 }
 
 /// Sends the source and reports what happened. Errors only on bad configuration; a failing server
@@ -162,6 +168,7 @@ pub async fn send(config: SendConfig) -> Result<SendReport> {
         abort_reason: std::sync::Mutex::new(None),
         aborted: AtomicBool::new(false),
         fail_fast_after: (config.streams as u64).max(3),
+        honor_retry_delay: config.honor_retry_delay,
     });
     let (source, protocol, max_spans_opt) =
         (config.source.clone(), config.protocol, config.max_spans_opt);
@@ -226,6 +233,7 @@ pub async fn send(config: SendConfig) -> Result<SendReport> {
             .unwrap_or_else(|poison| poison.into_inner())
             .clone(),
         first_error: stats.first_error(),
+        retry_waits: stats.retry_waits(),
         cpu_s,
         preencoded: pool_summary_opt,
     })
@@ -301,9 +309,24 @@ async fn run_stream(mut exporter: Exporter, shared: Arc<Shared>) {
                         ),
                     );
                 }
+                if shared.honor_retry_delay
+                    && let Some(delay) = failure.retry_after_opt
+                {
+                    wait_before_retry(&shared, delay).await;
+                }
             }
         }
     }
+}
+
+/// Waits the delay a refusal asked for (at most until the run's deadline) and counts the wait.
+async fn wait_before_retry(shared: &Shared, delay: Duration) {
+    let until = Instant::now() + delay;
+    let until = shared
+        .deadline_opt
+        .map_or(until, |deadline| until.min(deadline));
+    shared.stats.record_retry_wait();
+    tokio::time::sleep_until(until).await;
 }
 
 async fn report_progress(shared: Arc<Shared>, started: Instant) {

@@ -18,6 +18,7 @@ pub(crate) struct Stats {
     errors: Mutex<BTreeMap<String, u64>>,
     first_error: Mutex<Option<String>>,
     latencies_micros: Mutex<Vec<u64>>,
+    retry_waits: AtomicU64,
 }
 
 impl Stats {
@@ -43,6 +44,15 @@ impl Stats {
         if first_error.is_none() {
             *first_error = Some(message.to_owned());
         }
+    }
+
+    /// A stream waits `delay` before its next export, as a refusal asked.
+    pub(crate) fn record_retry_wait(&self) {
+        self.retry_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn retry_waits(&self) -> u64 {
+        self.retry_waits.load(Ordering::Relaxed)
     }
 
     fn push_latency(&self, latency: Duration) {
@@ -127,6 +137,8 @@ pub struct SendReport {
     pub aborted: Option<String>,
     /// The first error's full message, to tell the user what went wrong.
     pub first_error: Option<String>,
+    /// Waits that refusals asked for (`RetryInfo`, `Retry-After`) and the streams honoured.
+    pub retry_waits: u64,
     /// CPU time (user + system) of this whole process during the run, from /proc (Linux): the
     /// client's cost when nothing else runs in it.
     pub cpu_s: Option<f64>,
