@@ -16,6 +16,7 @@
 //! segments whose every field was checked before (by the in-process distributor, ADR 007).
 
 mod fields;
+mod raw_attrs;
 pub(crate) mod rows;
 mod scan;
 #[cfg(test)]
