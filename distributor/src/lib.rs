@@ -28,7 +28,7 @@ pub use limits::RateLimiter;
 pub use metrics::DistributorMetrics;
 pub use receiver::grpc::OtlpGrpcService;
 pub use receiver::http::otlp_http_router;
-pub use receiver::{Receivers, bind_receivers};
+pub use receiver::{Receivers, bind_receivers, no_delay};
 pub use regroup::{RegroupLimits, Regrouped, regroup_export_request};
 pub use routing::quorum_for;
 pub use service::{Distributor, DistributorArgs, PushSummary, RawExport};

@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::serve::ListenerExt;
-use contrail_distributor::bind_receivers;
+use contrail_distributor::{bind_receivers, no_delay};
 use contrail_overrides::Overrides;
 use contrail_proto::{Clock, SystemClock};
 use contrail_ring::{INGESTER_HEALTH_SERVICE, Ring, health_service};
@@ -268,8 +268,7 @@ pub async fn run(config: Config, target: Target) -> anyhow::Result<()> {
                 .add_routes(grpc_routes)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(grpc_listener)
-                        // Without TCP_NODELAY a response waits on Nagle for the client's delayed ACK: every
-                        // export took ~44 ms on loopback (40 ms of it that wait), which bounded W1's 8 streams.
+                        // See `contrail_distributor::no_delay`.
                         .with_nodelay(Some(true)),
                     shutdown.cancelled_owned(),
                 )
@@ -383,12 +382,4 @@ async fn become_ready(
         grpc = %grpc_address,
         "contrail started"
     );
-}
-
-/// Sets TCP_NODELAY on an accepted connection: without it a response can wait on Nagle for the
-/// client's delayed ACK (40 ms on Linux).
-fn no_delay(stream: &mut tokio::net::TcpStream) {
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%error, "TCP_NODELAY not set");
-    }
 }

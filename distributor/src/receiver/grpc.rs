@@ -185,8 +185,7 @@ pub(crate) async fn serve(
         .add_service(OtlpGrpcService::new(distributor, max_message_bytes))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener)
-                // Without TCP_NODELAY a response waits on Nagle for the client's delayed ACK: every
-                // export took ~44 ms on loopback (40 ms of it that wait), which bounded W1's 8 streams.
+                // See `receiver::no_delay`.
                 .with_nodelay(Some(true)),
             shutdown.cancelled_owned(),
         )

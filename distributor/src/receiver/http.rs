@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::serve::ListenerExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use prost::Message;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HttpReceiverConfig;
@@ -219,19 +219,11 @@ pub(crate) async fn serve(
         .and_then(|otlp| otlp.protocols.http.clone())
         .unwrap_or_default();
     let router = otlp_http_router(distributor, &config);
-    axum::serve(
-        listener.tap_io(|stream: &mut TcpStream| {
-            // As the gRPC receiver: no response waits on Nagle for the client's delayed ACK.
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set");
-            }
-        }),
-        router,
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
-    .map_err(|error| Error::Serve {
-        receiver: "otlp http",
-        message: error.to_string(),
-    })
+    axum::serve(listener.tap_io(super::no_delay), router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|error| Error::Serve {
+            receiver: "otlp http",
+            message: error.to_string(),
+        })
 }

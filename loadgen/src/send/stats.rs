@@ -46,7 +46,7 @@ impl Stats {
         }
     }
 
-    /// A stream waits `delay` before its next export, as a refusal asked.
+    /// A stream waits, before its next export, the delay a refusal asked for.
     pub(crate) fn record_retry_wait(&self) {
         self.retry_waits.fetch_add(1, Ordering::Relaxed);
     }

@@ -93,7 +93,6 @@ impl<'a> AttrValue<'a> {
 /// column per attribute (~400 instructions an attribute with Arrow's builders).
 pub(crate) struct AttrListBuilder {
     offsets: Vec<i32>,
-    len: i32,
     key: Utf8Builder,
     tags: Vec<u8>,
     /// Per attribute: the int or string index (two's complement), the double's bits, or the
@@ -107,7 +106,6 @@ impl Default for AttrListBuilder {
     fn default() -> Self {
         AttrListBuilder {
             offsets: vec![0],
-            len: 0,
             key: Utf8Builder::default(),
             tags: Vec::new(),
             scalars: Vec::new(),
@@ -151,7 +149,6 @@ impl AttrListBuilder {
     /// is UTF-8 by contract, as [`AttrValue::String`].
     pub(crate) fn append_value(&mut self, key: &[u8], value: AttrValue<'_>) {
         self.key.append_value(key);
-        self.len += 1;
         let mut string: Option<&[u8]> = None;
         let mut scalar = 0u64;
         let mut bytes: Option<&[u8]> = None;
@@ -203,7 +200,9 @@ impl AttrListBuilder {
 
     /// Ends the current row (a list of the attributes appended since the last end).
     pub(crate) fn end_list(&mut self) {
-        self.offsets.push(self.len);
+        // A batch of 8,192 spans never holds 2^31 attributes.
+        self.offsets
+            .push(i32::try_from(self.tags.len()).unwrap_or(i32::MAX));
     }
 
     /// Finishes the column built so far and resets the builder (at the size of this batch).
@@ -240,7 +239,6 @@ impl AttrListBuilder {
         ];
         let values = StructArray::try_new(attr_fields(), arrays, None)?;
         let offsets = OffsetBuffer::new(renewed_offsets(&mut self.offsets).into());
-        self.len = 0;
         let field = Arc::new(Field::new("item", DataType::Struct(attr_fields()), false));
         Ok(Arc::new(ListArray::try_new(
             field,
