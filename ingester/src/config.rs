@@ -51,6 +51,13 @@ pub struct IngesterConfig {
     /// blocks and blocks being flushed hold this many bytes.
     #[serde(deserialize_with = "contrail_proto::byte_size::deserialize")]
     pub max_bytes_in_memory: ByteSize,
+    /// Contrail: held pushes are kept zstd-compressed, as in the WAL; the newest this many
+    /// bytes are also kept uncompressed, so that reads of the freshest data and blocks cut
+    /// soon after need no decompression. Counted in `max_bytes_in_memory`. Unset: 256MiB, or
+    /// a quarter of `max_bytes_in_memory` when that is less
+    /// ([`IngesterConfig::uncompressed_budget`]).
+    #[serde(deserialize_with = "optional_byte_size")]
+    pub max_uncompressed_bytes_in_memory: Option<ByteSize>,
 
     // Tempo settings accepted and ignored, each reported by `validate`.
     pub lifecycler: Option<IgnoredAny>,
@@ -73,6 +80,7 @@ impl Default for IngesterConfig {
             flush_op_timeout: Duration::from_secs(5 * 60),
             flush_all_on_shutdown: true,
             max_bytes_in_memory: ByteSize::mib(1024),
+            max_uncompressed_bytes_in_memory: None,
             lifecycler: None,
             override_ring_key: None,
             autocomplete_filtering_enabled: None,
@@ -82,7 +90,24 @@ impl Default for IngesterConfig {
     }
 }
 
+/// `max_uncompressed_bytes_in_memory` when unset, unless a quarter of the memory limit is less.
+const DEFAULT_UNCOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
+
+fn optional_byte_size<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<ByteSize>, D::Error> {
+    contrail_proto::byte_size::deserialize(deserializer).map(Some)
+}
+
 impl IngesterConfig {
+    /// Bytes of the newest held pushes kept uncompressed.
+    pub fn uncompressed_budget(&self) -> u64 {
+        self.max_uncompressed_bytes_in_memory.map_or_else(
+            || DEFAULT_UNCOMPRESSED_BYTES.min(self.max_bytes_in_memory.as_u64() / 4),
+            |bytes| bytes.as_u64(),
+        )
+    }
+
     /// Checks values and lists the Tempo keys that are accepted but ignored.
     pub fn validate(&self) -> Result<Vec<ConfigWarning>> {
         let key = |name: &str| format!("{SECTION}.{name}");
@@ -109,6 +134,17 @@ impl IngesterConfig {
             return Err(Error::invalid_config(
                 key("concurrent_flushes"),
                 "must be at least 1",
+            ));
+        }
+        if let Some(uncompressed) = self.max_uncompressed_bytes_in_memory
+            && uncompressed > self.max_bytes_in_memory
+        {
+            return Err(Error::invalid_config(
+                key("max_uncompressed_bytes_in_memory"),
+                format!(
+                    "must be at most ingester.max_bytes_in_memory ({}), got {uncompressed}",
+                    self.max_bytes_in_memory
+                ),
             ));
         }
         if self.max_bytes_in_memory.as_u64() < 2 * self.max_block_bytes.as_u64() {
@@ -200,6 +236,20 @@ mod tests {
         let config = parse("max_block_bytes: 1GiB\nmax_bytes_in_memory: 1GiB\n").expect("parses");
         let error = config.validate().expect_err("too small").to_string();
         assert!(error.contains("ingester.max_bytes_in_memory"), "{error}");
+        let config = parse("max_bytes_in_memory: 512MiB\n").expect("parses");
+        assert_eq!(config.uncompressed_budget(), 128 * 1024 * 1024);
+        let config = parse("max_uncompressed_bytes_in_memory: 0\n").expect("parses");
+        assert_eq!(config.uncompressed_budget(), 0);
+        assert_eq!(
+            IngesterConfig::default().uncompressed_budget(),
+            256 * 1024 * 1024
+        );
+        let config = parse("max_uncompressed_bytes_in_memory: 2GiB\n").expect("parses");
+        let error = config.validate().expect_err("over the limit").to_string();
+        assert!(
+            error.contains("ingester.max_uncompressed_bytes_in_memory"),
+            "{error}"
+        );
         let config = parse("trace_idle_period: 0s\n").expect("parses");
         let error = config.validate().expect_err("zero").to_string();
         assert!(error.contains("ingester.trace_idle_period"), "{error}");

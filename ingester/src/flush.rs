@@ -3,7 +3,9 @@
 //! The block is written with `BlockWriter` into the local block store (`<wal>/blocks`, where it
 //! stays readable for `complete_block_timeout`), traces checked and indexed in batches on the CPU
 //! pool (`EncodedTrace::scan`: the writer builds rows straight from the segment bytes; segments
-//! the wire path does not take are decoded with `prost` as before).
+//! the wire path does not take are decoded with `prost` as before). The block's held records
+//! are unpacked first, each decompressed once (see `packed`); those bytes count as held until
+//! the block is written.
 //! Then its objects are copied to the object store: `data.parquet` (multipart when large), the
 //! bloom shards, and `meta.json` last, so the block exists for readers only once it is whole.
 //! Only after that are the block's WAL references released.
@@ -26,6 +28,7 @@ use crate::cpu::CpuPool;
 use crate::error::{Error, Result};
 use crate::instance::CutBlock;
 use crate::metrics::IngesterMetrics;
+use crate::packed::{HeldBytes, Unpacker};
 use crate::trace::{Dropped, decode_chunks};
 
 /// A trace ready for the block writer.
@@ -45,6 +48,21 @@ pub(crate) struct Flusher {
     pub(crate) block: BlockConfig,
     pub(crate) cpu: CpuPool,
     pub(crate) metrics: IngesterMetrics,
+    /// The ingester's held-bytes counter (unpacked blocks count while written).
+    pub(crate) held: Arc<HeldBytes>,
+}
+
+/// Bytes decompressed for a block write, counted as held until dropped.
+struct Unpacked {
+    traces: Vec<Vec<bytes::Bytes>>,
+    bytes: u64,
+    held: Arc<HeldBytes>,
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        self.held.sub(self.bytes);
+    }
 }
 
 impl Flusher {
@@ -59,6 +77,32 @@ impl Flusher {
             source: Box::new(source),
         };
         let mut writer = BlockWriter::new(self.local.clone(), config).map_err(flush_error)?;
+        let source = block.clone();
+        let held = self.held.clone();
+        let (unpacked, failed) = self
+            .cpu
+            .run(move || {
+                // Every record of the block decompressed once, whatever the trace order.
+                let mut unpacker = Unpacker::new(usize::MAX);
+                let mut failed = 0u64;
+                let traces: Vec<Vec<bytes::Bytes>> = source
+                    .traces
+                    .iter()
+                    .map(|(_, data)| unpacker.all(&data.chunks, &mut failed))
+                    .collect();
+                held.add(unpacker.decompressed);
+                let unpacked = Unpacked {
+                    traces,
+                    bytes: unpacker.decompressed,
+                    held,
+                };
+                (Arc::new(unpacked), failed)
+            })
+            .await?;
+        self.count_dropped(Dropped {
+            invalid_spans: 0,
+            undecodable_chunks: failed,
+        });
         let mut next = 0usize;
         while next < block.traces.len() {
             let mut end = next;
@@ -68,19 +112,17 @@ impl Flusher {
                 end += 1;
             }
             let source = block.clone();
+            let bytes = unpacked.clone();
             let range = next..end;
             let (traces, dropped) = self
                 .cpu
                 .run(move || {
                     let mut dropped = Dropped::default();
-                    let traces: Vec<Ready> = source.traces[range]
+                    let traces: Vec<Ready> = source.traces[range.clone()]
                         .iter()
-                        .filter_map(|(trace_id, data)| {
-                            match EncodedTrace::scan_with(
-                                *trace_id,
-                                data.chunks.clone(),
-                                data.checked,
-                            ) {
+                        .zip(&bytes.traces[range])
+                        .filter_map(|((trace_id, data), chunks)| {
+                            match EncodedTrace::scan_with(*trace_id, chunks.clone(), data.checked) {
                                 Scanned::Ready {
                                     trace,
                                     invalid_spans,
@@ -88,10 +130,8 @@ impl Flusher {
                                     dropped.invalid_spans += invalid_spans;
                                     trace.map(Ready::Encoded)
                                 }
-                                Scanned::Decode => {
-                                    decode_chunks(*trace_id, &data.chunks, &mut dropped)
-                                        .map(Ready::Decoded)
-                                }
+                                Scanned::Decode => decode_chunks(*trace_id, chunks, &mut dropped)
+                                    .map(Ready::Decoded),
                             }
                         })
                         .collect();

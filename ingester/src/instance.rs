@@ -35,7 +35,6 @@ pub(crate) struct CutBlock {
     pub(crate) tenant: TenantId,
     pub(crate) block_id: Uuid,
     pub(crate) traces: Vec<(TraceId, TraceChunks)>,
-    pub(crate) bytes: usize,
     pub(crate) spans: u64,
 }
 
@@ -105,7 +104,7 @@ pub(crate) struct Admission {
 /// A snapshot of one trace's recent data, for reads.
 #[derive(Debug, Default)]
 pub(crate) struct TraceViews {
-    pub(crate) chunks: Vec<bytes::Bytes>,
+    pub(crate) chunks: Vec<crate::packed::ChunkBytes>,
     pub(crate) blocks: Vec<Arc<BlockReader>>,
 }
 
@@ -241,7 +240,6 @@ impl Instance {
             tenant: self.tenant.clone(),
             block_id: Uuid::new_v4(),
             traces,
-            bytes: head.bytes,
             spans,
         });
         state.flushing.push(block.clone());

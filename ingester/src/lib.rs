@@ -1,5 +1,6 @@
 //! Ingester: appends pushed spans to a write-ahead log (group commit, fsync before the ack),
-//! keeps live traces in memory as the segment bytes they arrived as, cuts idle traces into `vc1`
+//! keeps live traces in memory as the segment bytes they arrived as (ranges of the WAL records,
+//! held compressed and, while recent, uncompressed: `packed`), cuts idle traces into `vc1`
 //! blocks, uploads them through `storage` and serves recent data (trace by ID, snapshots for
 //! search). Flushes everything on shutdown.
 //!
@@ -25,6 +26,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod ownership;
+mod packed;
 mod reads;
 mod recent_metrics;
 mod recent_units;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use contrail_proto::{TenantId, TraceId};
 use contrail_storage::block::BlockReader;
 use tokio::task::JoinSet;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::instance::{CompleteBlock, CutBlock};
+use crate::packed::{ChunkBytes, PackedRecord};
 use crate::service::{Ingester, READY, STOPPED, STOPPING};
 use crate::trace::Chunk;
 use crate::wal::record::WalEntry;
@@ -30,23 +32,39 @@ struct Replayer {
 }
 
 impl ReplaySink for Replayer {
-    fn replay(&mut self, seq: u64, entry: WalEntry) -> Result<()> {
+    fn replay(&mut self, seq: u64, entry: WalEntry, compressed: &[u8], raw: Bytes) -> Result<()> {
         let Ok(tenant) = TenantId::new(entry.tenant.clone()) else {
             tracing::warn!(tenant = %entry.tenant, "wal record with an invalid tenant skipped");
             return Ok(());
         };
         let instance = self.ingester.instance_or_create(&tenant);
-        let mut bytes = 0u64;
+        // Held like a pushed record: compressed, and uncompressed within the budget. The
+        // chunks were acknowledged once: replay keeps them whatever the limits say.
+        let record = PackedRecord::new(
+            Bytes::copy_from_slice(compressed),
+            raw.clone(),
+            self.ingester.inner.bytes_in_memory.clone(),
+        );
+        let base = raw.as_ptr() as usize;
         let chunks: Vec<(TraceId, Chunk)> = entry
             .traces
             .into_iter()
             .filter_map(|trace| {
                 let trace_id = TraceId::from_ingest_bytes(&trace.trace_id).ok()?;
-                bytes += trace.trace.len() as u64;
+                // Decoded from `raw`, so the trace bytes are a slice of it.
+                let start = (trace.trace.as_ptr() as usize).wrapping_sub(base);
+                let bytes = if trace.trace.is_empty() || start + trace.trace.len() > raw.len() {
+                    ChunkBytes::Raw(trace.trace)
+                } else {
+                    ChunkBytes::Packed {
+                        record: record.clone(),
+                        range: start..start + trace.trace.len(),
+                    }
+                };
                 Some((
                     trace_id,
                     Chunk {
-                        bytes: trace.trace,
+                        bytes,
                         spans: trace.span_count,
                         start_unix_nano: trace.start_time_unix_nano,
                         end_unix_nano: trace.end_time_unix_nano,
@@ -56,12 +74,9 @@ impl ReplaySink for Replayer {
                 ))
             })
             .collect();
-        // The chunks were acknowledged once: replay keeps them whatever the limits say.
+        drop(raw);
+        self.ingester.inner.raw_budget.admit(&record);
         self.ingester.inner.tracker.add(seq, chunks.len() as u64);
-        self.ingester
-            .inner
-            .bytes_in_memory
-            .fetch_add(bytes, Ordering::SeqCst);
         instance.insert(chunks, seq, self.ingester.inner.clock.now_unix_nanos());
         Ok(())
     }
@@ -187,6 +202,8 @@ impl Ingester {
 
     /// Sweeps every tenant; cut blocks are flushed by tasks in `flushes`.
     fn sweep_all(&self, force: bool, flushes: &mut JoinSet<Result<()>>) {
+        // Records are released when their last trace drops: the gauge catches up here too.
+        self.update_memory_gauge();
         let now = self.inner.clock.now_unix_nanos();
         for instance in self.instances() {
             let sweep = instance.sweep(now, self.inner.policy, force);
@@ -341,15 +358,9 @@ impl Ingester {
             }
             None => instance.discard(block.block_id),
         }
-        let held = inner
-            .bytes_in_memory
-            .fetch_sub(block.bytes as u64, Ordering::SeqCst)
-            .saturating_sub(block.bytes as u64);
-        // The gauge follows the counter after a flush too, not only after a push.
-        inner
-            .metrics
-            .bytes_in_memory
-            .set(i64::try_from(held).unwrap_or(i64::MAX));
+        // The block's records are released as its last holder drops it (this task, or a
+        // search still reading it); the gauge follows the counter after a flush too.
+        self.update_memory_gauge();
         let refs: Vec<(u64, u32)> = block
             .traces
             .iter()

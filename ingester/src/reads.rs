@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use contrail_proto::{TenantId, TraceId};
 use contrail_storage::block::BlockReader;
 use contrail_storage::convert::Trace;
 
 use crate::error::Result;
+use crate::packed::{ChunkBytes, Unpacker};
 use crate::service::Ingester;
-use crate::trace::{Dropped, TraceChunks, decode_chunks, merge_views};
+use crate::trace::{Dropped, TraceChunks, decode_held, merge_views};
 
 /// One recent trace, undecoded until asked.
 #[derive(Debug, Clone)]
@@ -24,21 +24,26 @@ pub struct RecentTrace {
     pub end_unix_nano: u64,
     /// Spans held (duplicates of retries included).
     pub span_count: u64,
-    chunks: Vec<Bytes>,
+    chunks: Vec<ChunkBytes>,
 }
 
 impl RecentTrace {
     /// The spans as OTLP, duplicates dropped (CPU work: call it off the async runtime).
     /// `None` if nothing valid is held.
     pub fn decode(&self) -> Option<Trace> {
-        decode_chunks(self.trace_id, &self.chunks, &mut Dropped::default())
+        decode_held(
+            self.trace_id,
+            &self.chunks,
+            &mut Unpacker::for_query(),
+            &mut Dropped::default(),
+        )
     }
 
     /// A recent trace over `chunks` (tests).
     #[cfg(test)]
     pub(crate) fn from_chunks(
         trace_id: TraceId,
-        chunks: Vec<Bytes>,
+        chunks: Vec<bytes::Bytes>,
         start: u64,
         end: u64,
         spans: u64,
@@ -48,12 +53,12 @@ impl RecentTrace {
             start_unix_nano: start,
             end_unix_nano: end,
             span_count: spans,
-            chunks,
+            chunks: chunks.into_iter().map(ChunkBytes::from).collect(),
         }
     }
 
     /// The pushed `tempopb.Trace` messages, undecoded.
-    pub(crate) fn chunks(&self) -> &[Bytes] {
+    pub(crate) fn chunks(&self) -> &[ChunkBytes] {
         &self.chunks
     }
 }
@@ -63,7 +68,7 @@ impl RecentSnapshot {
     /// decoded together so duplicates between them are dropped (CPU work: call it off the
     /// async runtime).
     pub fn decode_merged(&self) -> Vec<Trace> {
-        let mut by_id: std::collections::HashMap<TraceId, Vec<Bytes>> =
+        let mut by_id: std::collections::HashMap<TraceId, Vec<ChunkBytes>> =
             std::collections::HashMap::with_capacity(self.traces.len());
         let mut order: Vec<TraceId> = Vec::with_capacity(self.traces.len());
         for trace in &self.traces {
@@ -73,11 +78,12 @@ impl RecentSnapshot {
             });
             chunks.extend(trace.chunks.iter().cloned());
         }
+        let mut unpacker = Unpacker::for_query();
         order
             .into_iter()
             .filter_map(|trace_id| {
                 let chunks = by_id.remove(&trace_id)?;
-                decode_chunks(trace_id, &chunks, &mut Dropped::default())
+                decode_held(trace_id, &chunks, &mut unpacker, &mut Dropped::default())
             })
             .collect()
     }
@@ -113,7 +119,10 @@ impl Ingester {
         let in_memory = self
             .inner
             .cpu
-            .run(move || decode_chunks(id, &chunks, &mut Dropped::default()))
+            .run(move || {
+                let mut unpacker = Unpacker::for_query();
+                decode_held(id, &chunks, &mut unpacker, &mut Dropped::default())
+            })
             .await?;
         let mut parts = Vec::new();
         if let Some(trace) = in_memory {

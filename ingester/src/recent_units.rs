@@ -30,8 +30,9 @@ use contrail_traceql::{CpuRunner, MemorySource, MemoryTrace, run_cpu};
 use memchr::memmem::Finder;
 use tokio::sync::OnceCell;
 
+use crate::packed::{ChunkBytes, Unpacker};
 use crate::reads::RecentTrace;
-use crate::trace::{Dropped, decode_chunks};
+use crate::trace::{Dropped, decode_held};
 
 /// Spans per unit (a unit may hold more when one trace is larger).
 pub(crate) const UNIT_SPANS: u64 = 32 * 1024;
@@ -42,7 +43,7 @@ pub(crate) struct RecentGroup {
     /// Position in the snapshot's newest-first order.
     order: usize,
     trace_id: TraceId,
-    chunks: Vec<Bytes>,
+    chunks: Vec<ChunkBytes>,
     start_unix_nano: u64,
     end_unix_nano: u64,
     spans: u64,
@@ -99,17 +100,18 @@ pub(crate) fn groups(
     let unknown_blocks = block_trace_ids.iter().any(Option::is_none);
     let finders: Vec<Finder<'_>> = needles.strings().iter().map(Finder::new).collect();
     let mut grouped = Grouped::default();
+    // Newest first, so the traces of one held record come together.
+    let mut unpacker = Unpacker::for_query();
+    let mut failed = 0;
     for group in groups {
+        // A kept group keeps its held chunks, not the unpacked bytes: those would keep whole
+        // decompressed records alive for as long as the search runs.
+        let bytes: Vec<Bytes> = unpacker.all(&group.chunks, &mut failed);
         let admitted = needles.admits(|needle| {
             finders
                 .iter()
                 .find(|finder| finder.needle() == needle)
-                .is_none_or(|finder| {
-                    group
-                        .chunks
-                        .iter()
-                        .any(|chunk| finder.find(chunk).is_some())
-                })
+                .is_none_or(|finder| bytes.iter().any(|chunk| finder.find(chunk).is_some()))
         });
         let in_a_block = || {
             block_trace_ids
@@ -211,9 +213,17 @@ impl RecentUnit {
 }
 
 fn decode(groups: &[RecentGroup]) -> Vec<MemoryTrace> {
+    let mut unpacker = Unpacker::for_query();
     groups
         .iter()
-        .filter_map(|group| decode_chunks(group.trace_id, &group.chunks, &mut Dropped::default()))
+        .filter_map(|group| {
+            decode_held(
+                group.trace_id,
+                &group.chunks,
+                &mut unpacker,
+                &mut Dropped::default(),
+            )
+        })
         .map(|trace| MemoryTrace {
             trace_id: trace.trace_id,
             resource_spans: trace.resource_spans,

@@ -4,10 +4,11 @@
 //! A push is checked against the tenant's limits and the memory limit before anything is
 //! written; the accepted segments become one WAL record (encoded and compressed on the CPU
 //! pool, the segment bytes copied as they are); the push returns once the group commit that
-//! covers the record is synced, and only then are the segments added to the live traces.
+//! covers the record is synced, and only then are the segments added to the live traces, as
+//! ranges of the record (held compressed, and uncompressed while recent: see `packed`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ use crate::flush::Flusher;
 use crate::instance::{CutPolicy, Instance, PushLimits};
 use crate::limits::TenantLimits;
 use crate::metrics::IngesterMetrics;
+use crate::packed::{ChunkBytes, HeldBytes, PackedRecord, RawBudget};
 use crate::trace::Chunk;
 use crate::wal::segment::SegmentTracker;
 use crate::wal::{Wal, WalOptions, record};
@@ -76,7 +78,8 @@ pub(crate) struct Inner {
     pub(crate) tracker: Arc<SegmentTracker>,
     pub(crate) state: AtomicU8,
     pub(crate) state_tx: watch::Sender<u8>,
-    pub(crate) bytes_in_memory: AtomicU64,
+    pub(crate) bytes_in_memory: Arc<HeldBytes>,
+    pub(crate) raw_budget: RawBudget,
     pub(crate) inflight_pushes: AtomicUsize,
     pub(crate) flush_requested: Notify,
     pub(crate) stop_requested: CancellationToken,
@@ -158,6 +161,8 @@ impl Ingester {
             complete_block_nanos: nanos(config.complete_block_timeout),
         };
         let (state_tx, _) = watch::channel(STARTING);
+        let raw_budget = RawBudget::new(config.uncompressed_budget());
+        let held = Arc::new(HeldBytes::default());
         let inner = Inner {
             flush_permits: Arc::new(Semaphore::new(config.concurrent_flushes)),
             config,
@@ -171,6 +176,7 @@ impl Ingester {
                 block,
                 cpu: cpu.clone(),
                 metrics: metrics.clone(),
+                held: held.clone(),
             },
             metrics,
             clock,
@@ -179,7 +185,8 @@ impl Ingester {
             wal: OnceLock::new(),
             state: AtomicU8::new(STARTING),
             state_tx,
-            bytes_in_memory: AtomicU64::new(0),
+            bytes_in_memory: held,
+            raw_budget,
             inflight_pushes: AtomicUsize::new(0),
             flush_requested: Notify::new(),
             stop_requested: CancellationToken::new(),
@@ -213,9 +220,11 @@ impl Ingester {
         self.inner.stop_requested.cancel();
     }
 
-    /// Bytes of trace segments held in memory (live, head and flushing).
+    /// Bytes of traces held in memory (live, head and flushing): held WAL records,
+    /// compressed and, while recent, uncompressed, and the unpacked bytes of blocks being
+    /// written.
     pub fn bytes_in_memory(&self) -> u64 {
-        self.inner.bytes_in_memory.load(Ordering::SeqCst)
+        self.inner.bytes_in_memory.get()
     }
 
     /// The metrics of this ingester.
@@ -347,7 +356,7 @@ impl Ingester {
             return None;
         }
         let limit = inner.config.max_bytes_in_memory.as_u64();
-        let held = inner.bytes_in_memory.load(Ordering::SeqCst);
+        let held = inner.bytes_in_memory.get();
         if held.saturating_add(bytes) <= limit {
             return None;
         }
@@ -372,10 +381,15 @@ impl Ingester {
     ) -> Result<()> {
         let inner = &self.inner;
         let limit = inner.config.max_bytes_in_memory.as_u64();
-        let bytes = accepted_bytes as u64;
-        let held = inner.bytes_in_memory.fetch_add(bytes, Ordering::SeqCst);
+        // Reserved until the record exists and counts itself (`PackedRecord::new`): its
+        // payload (the segments plus at most 64 bytes of framing each, and the tenant) and the
+        // compressed copy (at most zstd's bound of the payload), so that an accepted push
+        // never takes the count past the limit.
+        let payload = accepted_bytes as u64 + 64 * accepted.len() as u64 + 256;
+        let bytes = 2 * payload + payload / 256 + 64;
+        let held = inner.bytes_in_memory.add(bytes);
         if held + bytes > limit {
-            inner.bytes_in_memory.fetch_sub(bytes, Ordering::SeqCst);
+            inner.bytes_in_memory.sub(bytes);
             inner
                 .metrics
                 .pushes_refused
@@ -387,10 +401,10 @@ impl Ingester {
             });
         }
         let result = self.append_to_wal(tenant, accepted, checked).await;
+        inner.bytes_in_memory.sub(bytes);
         let (chunks, seq) = match result {
             Ok(appended) => appended,
             Err(error) => {
-                inner.bytes_in_memory.fetch_sub(bytes, Ordering::SeqCst);
                 inner
                     .metrics
                     .pushes_refused
@@ -406,11 +420,17 @@ impl Ingester {
             .spans_received
             .with_label_values(&[tenant.as_str()])
             .inc_by(spans);
-        inner
+        self.update_memory_gauge();
+        Ok(())
+    }
+
+    /// Sets the `bytes_in_memory` gauge from the counter.
+    pub(crate) fn update_memory_gauge(&self) {
+        let held = self.inner.bytes_in_memory.get();
+        self.inner
             .metrics
             .bytes_in_memory
-            .set(i64::try_from(inner.bytes_in_memory.load(Ordering::SeqCst)).unwrap_or(i64::MAX));
-        Ok(())
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
     async fn append_to_wal(
@@ -423,21 +443,33 @@ impl Ingester {
             state: "replaying its wal",
         })?;
         let tenant_for_record = tenant.clone();
-        let (record, chunks) = self
+        let held = self.inner.bytes_in_memory.clone();
+        let (framed, chunks) = self
             .inner
             .cpu
             .run(move || {
-                let record = record::encode_record(
+                let encoded = record::encode_record(
                     &tenant_for_record,
                     accepted.iter().map(|(_, segment)| segment),
-                );
+                )?;
+                let record::EncodedRecord {
+                    framed,
+                    compressed,
+                    raw,
+                    trace_ranges,
+                } = encoded;
+                let packed = PackedRecord::new(compressed, raw, held);
                 let chunks: Vec<(TraceId, Chunk)> = accepted
                     .into_iter()
-                    .map(|(trace_id, segment)| {
+                    .zip(trace_ranges)
+                    .map(|((trace_id, segment), range)| {
                         (
                             trace_id,
                             Chunk {
-                                bytes: segment.trace,
+                                bytes: ChunkBytes::Packed {
+                                    record: packed.clone(),
+                                    range,
+                                },
                                 spans: segment.span_count,
                                 start_unix_nano: segment.start_time_unix_nano,
                                 end_unix_nano: segment.end_time_unix_nano,
@@ -446,13 +478,19 @@ impl Ingester {
                         )
                     })
                     .collect();
-                (record, chunks)
+                Ok::<_, std::io::Error>((framed, chunks))
             })
-            .await?;
-        let record = record.map_err(|error| Error::WalAppend {
-            message: format!("encode record: {error}"),
-        })?;
-        let seq = wal.append(record, chunks.len() as u64).await?;
+            .await?
+            .map_err(|error| Error::WalAppend {
+                message: format!("encode record: {error}"),
+            })?;
+        let seq = wal.append(framed, chunks.len() as u64).await?;
+        // Only acknowledged records take part in the budget; the others drop with `chunks`.
+        if let Some((_, first)) = chunks.first()
+            && let ChunkBytes::Packed { record, .. } = &first.bytes
+        {
+            self.inner.raw_budget.admit(record);
+        }
         Ok((chunks, seq))
     }
 }

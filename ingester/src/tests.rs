@@ -6,6 +6,7 @@ mod flow;
 mod local_blocks;
 mod metrics;
 mod ownership;
+mod packed;
 mod reads;
 mod support;
 mod transports;

@@ -1,5 +1,6 @@
-//! One trace as the ingester holds it: the segment bytes exactly as pushed ([`TraceChunks`]),
-//! decoded only when a block is written or a query needs it. Decoding merges the chunks and
+//! One trace as the ingester holds it: the segment bytes exactly as pushed ([`TraceChunks`],
+//! ranges of held WAL records: see `packed`), decoded only when a block is written or a query
+//! needs it. Decoding merges the chunks and
 //! drops duplicate spans (same span ID, e.g. a client retry), keeping the first.
 
 use std::collections::HashSet;
@@ -11,13 +12,14 @@ use contrail_proto::tempopb;
 use contrail_storage::convert::Trace;
 use prost::Message;
 
+use crate::packed::{ChunkBytes, Unpacker};
 use crate::wal::segment::{SegmentRefs, push_ref};
 
 /// The segments received for one trace, undecoded.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TraceChunks {
     /// Encoded `tempopb.Trace` messages, in arrival order.
-    pub(crate) chunks: Vec<Bytes>,
+    pub(crate) chunks: Vec<ChunkBytes>,
     /// Sum of the chunks' lengths.
     pub(crate) bytes: usize,
     /// Spans in the chunks (duplicates included).
@@ -35,7 +37,7 @@ pub(crate) struct TraceChunks {
 /// What the ingester needs of one pushed segment.
 #[derive(Debug, Clone)]
 pub(crate) struct Chunk {
-    pub(crate) bytes: Bytes,
+    pub(crate) bytes: ChunkBytes,
     pub(crate) spans: u32,
     pub(crate) start_unix_nano: u64,
     pub(crate) end_unix_nano: u64,
@@ -172,6 +174,18 @@ pub(crate) fn decode_chunks(
     })
 }
 
+/// [`decode_chunks`] of held chunks, unpacked with `unpacker` (a chunk that cannot be
+/// unpacked counts as undecodable).
+pub(crate) fn decode_held(
+    trace_id: TraceId,
+    chunks: &[ChunkBytes],
+    unpacker: &mut Unpacker,
+    dropped: &mut Dropped,
+) -> Option<Trace> {
+    let bytes = unpacker.all(chunks, &mut dropped.undecodable_chunks);
+    decode_chunks(trace_id, &bytes, dropped)
+}
+
 /// Merges several views of one trace (live, head, local blocks), keeping each span ID once.
 pub(crate) fn merge_views(trace_id: TraceId, views: Vec<Vec<ResourceSpans>>) -> Option<Trace> {
     let mut dedupe = SpanDedupe::default();
@@ -192,7 +206,7 @@ mod tests {
 
     fn chunk(checked: bool) -> Chunk {
         Chunk {
-            bytes: Bytes::from_static(b"x"),
+            bytes: Bytes::from_static(b"x").into(),
             spans: 1,
             start_unix_nano: 1,
             end_unix_nano: 2,

@@ -194,6 +194,8 @@ async fn memory_back_pressure_refuses_pushes_before_the_limit_is_passed() {
     let mut fixture = Fixture::new();
     fixture.config.max_block_bytes = ByteSize::mib(1);
     fixture.config.max_bytes_in_memory = ByteSize::mib(2);
+    // Everything kept uncompressed too, so that the corpus fills the limit.
+    fixture.config.max_uncompressed_bytes_in_memory = Some(ByteSize::mib(2));
     let running = fixture.start().await;
     let traces = corpus(8, 800);
     let mut refused = None;

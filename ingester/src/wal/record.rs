@@ -67,17 +67,31 @@ thread_local! {
 /// about 5x at several hundred MB/s; higher levels cost more CPU on the ack path).
 pub(crate) const ZSTD_LEVEL: i32 = 1;
 
+/// One record as encoded for the WAL, with what the ingester holds of it.
+#[derive(Debug)]
+pub(crate) struct EncodedRecord {
+    /// The framed record, as written to the segment file.
+    pub(crate) framed: Vec<u8>,
+    /// The zstd payload (the framed record without its header).
+    pub(crate) compressed: Bytes,
+    /// The payload before compression.
+    pub(crate) raw: Bytes,
+    /// Where each segment's `tempopb.Trace` bytes are in `raw`, in order.
+    pub(crate) trace_ranges: Vec<std::ops::Range<usize>>,
+}
+
 /// Encodes one framed record for `tenant` holding `segments` (CPU work: run it off the async
-/// runtime). The segment bytes are copied into the payload as they are.
+/// runtime). The segment bytes are copied into the payload as they are; `trace_ranges` says
+/// where.
 pub(crate) fn encode_record<'a>(
     tenant: &TenantId,
     segments: impl Iterator<Item = &'a TraceSegment>,
-) -> std::io::Result<Vec<u8>> {
+) -> std::io::Result<EncodedRecord> {
     let entry = WalEntry {
         tenant: tenant.as_str().to_owned(),
         traces: segments.map(WalTrace::from_segment).collect(),
     };
-    let raw = entry.encode_to_vec();
+    let (raw, trace_ranges) = encode_entry(&entry);
     let compressed = COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -88,7 +102,42 @@ pub(crate) fn encode_record<'a>(
             None => Err(std::io::Error::other("zstd compressor missing")),
         }
     })?;
-    frame(&compressed)
+    let framed = frame(&compressed)?;
+    Ok(EncodedRecord {
+        framed,
+        compressed: Bytes::from(compressed),
+        raw: Bytes::from(raw),
+        trace_ranges,
+    })
+}
+
+/// `entry` as protobuf (exactly `entry.encode_to_vec()`), and where each trace's bytes are.
+fn encode_entry(entry: &WalEntry) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+    use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+    let mut raw = Vec::with_capacity(entry.encoded_len());
+    let mut ranges = Vec::with_capacity(entry.traces.len());
+    if !entry.tenant.is_empty() {
+        prost::encoding::string::encode(1, &entry.tenant, &mut raw);
+    }
+    for trace in &entry.traces {
+        encode_key(2, WireType::LengthDelimited, &mut raw);
+        encode_varint(trace.encoded_len() as u64, &mut raw);
+        // Fields are written in tag order and empty bytes are skipped: the trace bytes
+        // follow the trace ID field and the trace field's key and length.
+        let id_field = if trace.trace_id.is_empty() {
+            0
+        } else {
+            prost::encoding::bytes::encoded_len(1, &trace.trace_id)
+        };
+        let start = if trace.trace.is_empty() {
+            raw.len()
+        } else {
+            raw.len() + id_field + key_len(2) + encoded_len_varint(trace.trace.len() as u64)
+        };
+        trace.encode_raw(&mut raw);
+        ranges.push(start..start + trace.trace.len());
+    }
+    (raw, ranges)
 }
 
 /// Frames a compressed payload: magic, length, checksum, payload.
@@ -170,11 +219,14 @@ pub(crate) fn next_valid_frame(data: &[u8], offset: usize) -> Option<usize> {
     None
 }
 
-/// Decompresses and decodes a record payload.
-pub(crate) fn decode_payload(payload: &[u8]) -> Result<WalEntry, String> {
+/// Decompresses and decodes a record payload. The entry's trace bytes are slices of the
+/// returned uncompressed payload.
+pub(crate) fn decode_payload(payload: &[u8]) -> Result<(WalEntry, Bytes), String> {
     let raw = zstd::bulk::decompress(payload, MAX_DECOMPRESSED_BYTES)
         .map_err(|error| format!("zstd: {error}"))?;
-    WalEntry::decode(Bytes::from(raw)).map_err(|error| format!("protobuf: {error}"))
+    let raw = Bytes::from(raw);
+    let entry = WalEntry::decode(raw.clone()).map_err(|error| format!("protobuf: {error}"))?;
+    Ok((entry, raw))
 }
 
 #[cfg(test)]
@@ -195,15 +247,52 @@ mod tests {
     fn a_record_round_trips_with_the_segment_bytes_unchanged() {
         let tenant = TenantId::new("acme").expect("tenant");
         let segments = [segment(1, b"first trace bytes"), segment(2, b"second")];
-        let record = encode_record(&tenant, segments.iter()).expect("encode");
-        let (payload, end) = parse_frame(&record, 0).expect("frame");
+        let encoded = encode_record(&tenant, segments.iter()).expect("encode");
+        let record = &encoded.framed;
+        let (payload, end) = parse_frame(record, 0).expect("frame");
         assert_eq!(end, record.len());
-        let entry = decode_payload(payload).expect("decode");
+        assert_eq!(payload, encoded.compressed.as_ref());
+        let (entry, raw) = decode_payload(payload).expect("decode");
+        assert_eq!(raw, encoded.raw);
         assert_eq!(entry.tenant, "acme");
         assert_eq!(entry.traces.len(), 2);
         assert_eq!(entry.traces[0].trace.as_ref(), b"first trace bytes");
         assert_eq!(entry.traces[1].trace_id.as_ref(), &[2u8; 16]);
         assert_eq!(entry.traces[1].span_count, 3);
+        for (range, segment) in encoded.trace_ranges.iter().zip(&segments) {
+            assert_eq!(&raw[range.clone()], segment.trace.as_ref());
+        }
+    }
+
+    /// The ranges hold for any trace-ID and body length, empty ones and multi-byte length
+    /// varints included, and the payload is what prost itself writes.
+    #[test]
+    fn trace_ranges_point_at_the_segment_bytes() {
+        for (id_len, body_len) in [(16, 1), (0, 5), (16, 0), (1, 127), (16, 128), (16, 70_000)] {
+            let segments = [
+                TraceSegment {
+                    trace_id: Bytes::from(vec![7; id_len]),
+                    trace: Bytes::from(vec![9; body_len]),
+                    start_time_unix_nano: 0,
+                    end_time_unix_nano: u64::MAX,
+                    span_count: 0,
+                },
+                segment(3, b"after"),
+            ];
+            let entry = WalEntry {
+                tenant: "t".to_owned(),
+                traces: segments.iter().map(WalTrace::from_segment).collect(),
+            };
+            let (raw, ranges) = encode_entry(&entry);
+            assert_eq!(raw, entry.encode_to_vec(), "{id_len}/{body_len}");
+            for (range, segment) in ranges.iter().zip(&segments) {
+                assert_eq!(
+                    &raw[range.clone()],
+                    segment.trace.as_ref(),
+                    "{id_len}/{body_len}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@
 use std::fs::OpenOptions;
 use std::path::Path;
 
+use bytes::Bytes;
+
 use super::record::{SEGMENT_HEADER, WalEntry, decode_payload, next_valid_frame, parse_frame};
 use super::segment::{SegmentTracker, list_segments};
 use crate::error::{Error, Result};
@@ -31,9 +33,10 @@ pub struct ReplayStats {
     pub next_seq: u64,
 }
 
-/// Where replayed entries go, with the segment they came from.
+/// Where replayed entries go, with the segment they came from, the record's zstd payload and
+/// its uncompressed payload (the entry's trace bytes are slices of `raw`).
 pub(crate) trait ReplaySink {
-    fn replay(&mut self, seq: u64, entry: WalEntry) -> Result<()>;
+    fn replay(&mut self, seq: u64, entry: WalEntry, compressed: &[u8], raw: Bytes) -> Result<()>;
 }
 
 /// Replays every segment of `dir` into `sink`.
@@ -82,8 +85,8 @@ fn replay_segment(
         match parse_frame(&data, offset) {
             Ok((payload, end)) => {
                 match decode_payload(payload) {
-                    Ok(entry) => {
-                        sink.replay(seq, entry)?;
+                    Ok((entry, raw)) => {
+                        sink.replay(seq, entry, payload, raw)?;
                         stats.records += 1;
                         metrics.wal_records_replayed.inc();
                     }

@@ -23,7 +23,13 @@ struct Collect {
 }
 
 impl ReplaySink for Collect {
-    fn replay(&mut self, seq: u64, entry: WalEntry) -> crate::Result<()> {
+    fn replay(
+        &mut self,
+        seq: u64,
+        entry: WalEntry,
+        _compressed: &[u8],
+        _raw: bytes::Bytes,
+    ) -> crate::Result<()> {
         self.entries.push((seq, entry));
         Ok(())
     }
@@ -72,7 +78,9 @@ fn noise(len: usize, seed: u64) -> Bytes {
 
 fn framed(index: u32, body_len: usize) -> Vec<u8> {
     let tenant = TenantId::new("acme").expect("tenant");
-    record::encode_record(&tenant, std::iter::once(&segment(index, body_len))).expect("record")
+    record::encode_record(&tenant, std::iter::once(&segment(index, body_len)))
+        .expect("record")
+        .framed
 }
 
 fn replay_collect(
@@ -159,7 +167,9 @@ async fn segments_rotate_and_unreferenced_ones_are_deleted() {
         let tenant = TenantId::new("acme").expect("tenant");
         let mut one = segment(index, 0);
         one.trace = noise(8000, u64::from(index) + 1);
-        let framed = record::encode_record(&tenant, std::iter::once(&one)).expect("record");
+        let framed = record::encode_record(&tenant, std::iter::once(&one))
+            .expect("record")
+            .framed;
         seqs.push(wal.append(framed, 1).await.expect("append"));
     }
     let last = *seqs.last().expect("last");
@@ -319,7 +329,9 @@ async fn a_device_that_refuses_writes_fails_the_append_without_an_ack() {
     let tenant = TenantId::new("acme").expect("tenant");
     let mut big = segment(1, 0);
     big.trace = noise(70_000, 9);
-    let record = record::encode_record(&tenant, std::iter::once(&big)).expect("record");
+    let record = record::encode_record(&tenant, std::iter::once(&big))
+        .expect("record")
+        .framed;
     assert_eq!(
         wal.append(record, 1).await.expect("first segment has room"),
         1
