@@ -88,8 +88,10 @@ impl PackedRecord {
 
     /// Decompresses the payload (CPU work).
     fn decompress(&self) -> Result<Bytes, String> {
-        let raw = zstd::bulk::decompress(&self.compressed, MAX_DECOMPRESSED_BYTES)
-            .map_err(|error| format!("zstd: {error}"))?;
+        // The exact length as capacity: `bulk::decompress` allocates all of it.
+        let raw =
+            zstd::bulk::decompress(&self.compressed, self.raw_len.min(MAX_DECOMPRESSED_BYTES))
+                .map_err(|error| format!("zstd: {error}"))?;
         if raw.len() != self.raw_len {
             return Err(format!(
                 "decompressed {} bytes, expected {}",

@@ -105,7 +105,9 @@ pub(crate) fn encode_record<'a>(
     let framed = frame(&compressed)?;
     Ok(EncodedRecord {
         framed,
-        compressed: Bytes::from(compressed),
+        // A copy: the compressor's output has room for the worst case (about the payload's
+        // size), and the held record must not keep that room.
+        compressed: Bytes::copy_from_slice(&compressed),
         raw: Bytes::from(raw),
         trace_ranges,
     })
@@ -222,8 +224,16 @@ pub(crate) fn next_valid_frame(data: &[u8], offset: usize) -> Option<usize> {
 /// Decompresses and decodes a record payload. The entry's trace bytes are slices of the
 /// returned uncompressed payload.
 pub(crate) fn decode_payload(payload: &[u8]) -> Result<(WalEntry, Bytes), String> {
-    let raw = zstd::bulk::decompress(payload, MAX_DECOMPRESSED_BYTES)
-        .map_err(|error| format!("zstd: {error}"))?;
+    // `bulk::decompress` allocates the whole capacity, and the replayed payload is held: the
+    // frame's own content size (written by `encode_record`) is the capacity.
+    let capacity = match zstd::zstd_safe::get_frame_content_size(payload) {
+        Ok(Some(size)) if size <= MAX_DECOMPRESSED_BYTES as u64 => size as usize,
+        Ok(Some(size)) => return Err(format!("zstd: frame content size {size} too large")),
+        Ok(None) | Err(_) => MAX_DECOMPRESSED_BYTES,
+    };
+    let mut raw =
+        zstd::bulk::decompress(payload, capacity).map_err(|error| format!("zstd: {error}"))?;
+    raw.shrink_to_fit();
     let raw = Bytes::from(raw);
     let entry = WalEntry::decode(raw.clone()).map_err(|error| format!("protobuf: {error}"))?;
     Ok((entry, raw))
