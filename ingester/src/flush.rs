@@ -3,9 +3,9 @@
 //! The block is written with `BlockWriter` into the local block store (`<wal>/blocks`, where it
 //! stays readable for `complete_block_timeout`), traces checked and indexed in batches on the CPU
 //! pool (`EncodedTrace::scan`: the writer builds rows straight from the segment bytes; segments
-//! the wire path does not take are decoded with `prost` as before). The block's held records
-//! are unpacked first, each decompressed once (see `packed`); those bytes count as held until
-//! the block is written.
+//! the wire path does not take are decoded with `prost` as before). The block's segments are
+//! unpacked first, each held record decompressed once and only the block's segments copied out
+//! (`packed::unpack_block`); those bytes count as held until the block is written.
 //! Then its objects are copied to the object store: `data.parquet` (multipart when large), the
 //! bloom shards, and `meta.json` last, so the block exists for readers only once it is whole.
 //! Only after that are the block's WAL references released.
@@ -28,7 +28,7 @@ use crate::cpu::CpuPool;
 use crate::error::{Error, Result};
 use crate::instance::CutBlock;
 use crate::metrics::IngesterMetrics;
-use crate::packed::{HeldBytes, Unpacker};
+use crate::packed::{HeldBytes, UnpackedBlock, unpack_block};
 use crate::trace::{Dropped, decode_chunks};
 
 /// A trace ready for the block writer.
@@ -52,16 +52,15 @@ pub(crate) struct Flusher {
     pub(crate) held: Arc<HeldBytes>,
 }
 
-/// Bytes decompressed for a block write, counted as held until dropped.
+/// A block's unpacked segments, counted as held until dropped.
 struct Unpacked {
-    traces: Vec<Vec<bytes::Bytes>>,
-    bytes: u64,
+    block: UnpackedBlock,
     held: Arc<HeldBytes>,
 }
 
 impl Drop for Unpacked {
     fn drop(&mut self) {
-        self.held.sub(self.bytes);
+        self.held.sub(self.block.bytes);
     }
 }
 
@@ -79,30 +78,23 @@ impl Flusher {
         let mut writer = BlockWriter::new(self.local.clone(), config).map_err(flush_error)?;
         let source = block.clone();
         let held = self.held.clone();
-        let (unpacked, failed) = self
+        let unpacked = self
             .cpu
             .run(move || {
-                // Every record of the block decompressed once, whatever the trace order.
-                let mut unpacker = Unpacker::new(usize::MAX);
-                let mut failed = 0u64;
-                let traces: Vec<Vec<bytes::Bytes>> = source
-                    .traces
-                    .iter()
-                    .map(|(_, data)| unpacker.all(&data.chunks, &mut failed))
-                    .collect();
-                held.add(unpacker.decompressed);
-                let unpacked = Unpacked {
-                    traces,
-                    bytes: unpacker.decompressed,
-                    held,
-                };
-                (Arc::new(unpacked), failed)
+                let block = unpack_block(source.traces.iter().map(|(_, data)| &data.chunks[..]));
+                held.add(block.bytes);
+                Arc::new(Unpacked { block, held })
             })
             .await?;
         self.count_dropped(Dropped {
             invalid_spans: 0,
-            undecodable_chunks: failed,
+            undecodable_chunks: unpacked.block.failed,
         });
+        tracing::debug!(
+            block_id = %block.block_id,
+            unpacked_bytes = unpacked.block.bytes,
+            "block's held segments unpacked"
+        );
         let mut next = 0usize;
         while next < block.traces.len() {
             let mut end = next;
@@ -120,7 +112,7 @@ impl Flusher {
                     let mut dropped = Dropped::default();
                     let traces: Vec<Ready> = source.traces[range.clone()]
                         .iter()
-                        .zip(&bytes.traces[range])
+                        .zip(&bytes.block.traces[range])
                         .filter_map(|((trace_id, data), chunks)| {
                             match EncodedTrace::scan_with(*trace_id, chunks.clone(), data.checked) {
                                 Scanned::Ready {

@@ -226,6 +226,99 @@ impl Unpacker {
     }
 }
 
+/// A block's segments, unpacked for its write.
+#[derive(Debug, Default)]
+pub(crate) struct UnpackedBlock {
+    /// Per trace, its segments' bytes.
+    pub(crate) traces: Vec<Vec<Bytes>>,
+    /// Bytes this keeps alive beyond the held records: the copied segments, and the slices of
+    /// uncompressed copies (which the budget may evict while the block is written).
+    pub(crate) bytes: u64,
+    /// Segments that could not be unpacked (left out).
+    pub(crate) failed: u64,
+}
+
+enum Slot {
+    Ready(Bytes),
+    Copied(Range<usize>),
+    Failed,
+}
+
+/// Unpacks the segments of a block's traces: each evicted record is decompressed once, and
+/// only the block's own segments are copied out of it (into one buffer) before the next, so
+/// that a write holds the block's bytes, not every record it touches whole.
+pub(crate) fn unpack_block<'a>(traces: impl Iterator<Item = &'a [ChunkBytes]>) -> UnpackedBlock {
+    let mut slots: Vec<Vec<Slot>> = Vec::new();
+    let mut by_record: HashMap<usize, (Arc<PackedRecord>, Vec<(usize, usize, Range<usize>)>)> =
+        HashMap::new();
+    let mut bytes = 0u64;
+    let mut pending = 0usize;
+    for (trace, chunks) in traces.enumerate() {
+        let mut row = Vec::with_capacity(chunks.len());
+        for (index, chunk) in chunks.iter().enumerate() {
+            match chunk {
+                ChunkBytes::Raw(raw) => row.push(Slot::Ready(raw.clone())),
+                ChunkBytes::Packed { record, range } => match record.kept_raw() {
+                    Some(raw) if range.end <= raw.len() => {
+                        bytes += range.len() as u64;
+                        row.push(Slot::Ready(raw.slice(range.clone())));
+                    }
+                    _ => {
+                        pending += range.len();
+                        row.push(Slot::Failed);
+                        by_record
+                            .entry(Arc::as_ptr(record) as usize)
+                            .or_insert_with(|| (record.clone(), Vec::new()))
+                            .1
+                            .push((trace, index, range.clone()));
+                    }
+                },
+            }
+        }
+        slots.push(row);
+    }
+    let mut buffer: Vec<u8> = Vec::with_capacity(pending);
+    for (record, wanted) in by_record.into_values() {
+        let raw = match record.decompress() {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot unpack a held wal record");
+                continue;
+            }
+        };
+        for (trace, index, range) in wanted {
+            if range.end <= raw.len() {
+                let start = buffer.len();
+                buffer.extend_from_slice(&raw[range]);
+                slots[trace][index] = Slot::Copied(start..buffer.len());
+            }
+        }
+    }
+    bytes += buffer.len() as u64;
+    let buffer = Bytes::from(buffer);
+    let mut failed = 0u64;
+    let traces = slots
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .filter_map(|slot| match slot {
+                    Slot::Ready(bytes) => Some(bytes),
+                    Slot::Copied(range) => Some(buffer.slice(range)),
+                    Slot::Failed => {
+                        failed += 1;
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    UnpackedBlock {
+        traces,
+        bytes,
+        failed,
+    }
+}
+
 /// Keeps the uncompressed copies of the newest records up to a byte limit, evicting the
 /// oldest first.
 #[derive(Debug)]
@@ -343,6 +436,40 @@ mod tests {
         let mut failed = 0;
         assert!(Unpacker::for_query().all(&[chunk], &mut failed).is_empty());
         assert_eq!(failed, 1);
+    }
+
+    #[test]
+    fn a_block_unpacks_only_its_own_segments_in_order() {
+        let held = Arc::new(HeldBytes::default());
+        let body: Vec<u8> = (0..200u8).collect();
+        let evicted = record(&held, &body);
+        let kept = record(&held, &body);
+        evicted.evict_raw();
+        let damaged = PackedRecord::new(
+            Bytes::from_static(b"not zstd"),
+            Bytes::from_static(b"abc"),
+            held.clone(),
+        );
+        damaged.evict_raw();
+        let packed = |record: &Arc<PackedRecord>, range: Range<usize>| ChunkBytes::Packed {
+            record: record.clone(),
+            range,
+        };
+        let traces = [
+            vec![packed(&evicted, 10..20), packed(&kept, 0..4)],
+            vec![ChunkBytes::Raw(Bytes::from_static(b"raw"))],
+            vec![packed(&damaged, 0..3), packed(&evicted, 100..130)],
+        ];
+        let unpacked = unpack_block(traces.iter().map(Vec::as_slice));
+        assert_eq!(unpacked.failed, 1);
+        assert_eq!(unpacked.traces[0], vec![&body[10..20], &body[0..4]]);
+        assert_eq!(unpacked.traces[1], vec![Bytes::from_static(b"raw")]);
+        assert_eq!(unpacked.traces[2], vec![&body[100..130]]);
+        assert_eq!(
+            unpacked.bytes,
+            10 + 4 + 30,
+            "the segments only, not the records"
+        );
     }
 
     #[test]
