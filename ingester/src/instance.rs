@@ -78,8 +78,9 @@ pub(crate) struct CutPolicy {
 /// What a sweep did.
 #[derive(Debug)]
 pub(crate) struct Sweep {
-    /// The head block, if it was cut.
-    pub(crate) cut: Option<Arc<CutBlock>>,
+    /// The head blocks cut, oldest first: one each time the idle traces moved in passed
+    /// `max_block_bytes`, then the rest if the head is due.
+    pub(crate) cut: Vec<Arc<CutBlock>>,
     /// Complete blocks past `complete_block_timeout` (their local files can go).
     pub(crate) expired: Vec<CompleteBlock>,
     /// Live traces left.
@@ -198,6 +199,7 @@ impl Instance {
             })
             .map(|(trace_id, _)| *trace_id)
             .collect();
+        let mut cut = Vec::new();
         for trace_id in due {
             let Some(live) = state.live.remove(&trace_id) else {
                 continue;
@@ -212,6 +214,11 @@ impl Instance {
                 .entry(trace_id)
                 .or_default()
                 .absorb(live.data);
+            // Blocks stay near max_block_bytes however much goes idle at once: a block write
+            // holds its block's bytes unpacked.
+            if state.head.bytes >= policy.max_block_bytes {
+                cut.push(self.cut_head(state));
+            }
         }
         let (kept, expired): (Vec<_>, Vec<_>) = std::mem::take(&mut state.complete)
             .into_iter()
@@ -219,19 +226,23 @@ impl Instance {
                 now_unix_nano.saturating_sub(block.uploaded_unix_nano) < policy.complete_block_nanos
             });
         state.complete = kept;
-        let mut sweep = Sweep {
-            cut: None,
-            expired,
-            live_traces: state.live.len(),
-        };
         let head = &state.head;
-        let cut = !head.traces.is_empty()
+        if !head.traces.is_empty()
             && (force
                 || head.bytes >= policy.max_block_bytes
-                || now_unix_nano.saturating_sub(head.created_unix_nano) >= policy.max_block_nanos);
-        if !cut {
-            return sweep;
+                || now_unix_nano.saturating_sub(head.created_unix_nano) >= policy.max_block_nanos)
+        {
+            cut.push(self.cut_head(state));
         }
+        Sweep {
+            cut,
+            expired,
+            live_traces: state.live.len(),
+        }
+    }
+
+    /// Cuts the head block into a block being flushed.
+    fn cut_head(&self, state: &mut InstanceState) -> Arc<CutBlock> {
         let head = std::mem::take(&mut state.head);
         let mut traces: Vec<(TraceId, TraceChunks)> = head.traces.into_iter().collect();
         traces.sort_unstable_by_key(|(trace_id, _)| *trace_id);
@@ -243,8 +254,7 @@ impl Instance {
             spans,
         });
         state.flushing.push(block.clone());
-        sweep.cut = Some(block);
-        sweep
+        block
     }
 
     /// Forgets a cut block that left nothing to write (every span invalid).

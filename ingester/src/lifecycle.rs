@@ -233,7 +233,7 @@ impl Ingester {
                     Ok(())
                 });
             }
-            if let Some(block) = sweep.cut {
+            for block in sweep.cut {
                 let ingester = self.clone();
                 flushes.spawn(async move { ingester.flush_block(block).await });
             }

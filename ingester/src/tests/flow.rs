@@ -118,13 +118,22 @@ async fn a_head_block_past_max_block_bytes_is_cut_without_waiting() {
             .await
             .expect("push");
     }
+    let pushed: usize = traces.iter().map(|trace| trace.segment.trace.len()).sum();
+    let full_blocks = pushed / (1024 * 1024);
+    assert!(full_blocks >= 2, "{pushed} bytes pushed");
+    // Every trace goes idle in the same sweep: it cuts a block each time the head passes
+    // max_block_bytes, not one block of everything.
     fixture.clock.advance(Duration::from_secs(11));
     eventually("blocks cut by size", || async {
-        block_count(&fixture.store, &tenant()).await >= 1
+        block_count(&fixture.store, &tenant()).await >= full_blocks
     })
     .await;
     running.stop().await.expect("stop");
-    assert!(block_count(&fixture.store, &tenant()).await >= 1);
+    let blocks = block_count(&fixture.store, &tenant()).await;
+    assert!(
+        (full_blocks..=full_blocks + 1).contains(&blocks),
+        "{blocks} blocks for {pushed} bytes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
