@@ -238,6 +238,9 @@ pub(crate) struct UnpackedBlock {
     pub(crate) failed: u64,
 }
 
+/// A segment wanted from a record: trace, segment index, range in the record.
+type Wanted = (usize, usize, Range<usize>);
+
 enum Slot {
     Ready(Bytes),
     Copied(Range<usize>),
@@ -249,8 +252,7 @@ enum Slot {
 /// that a write holds the block's bytes, not every record it touches whole.
 pub(crate) fn unpack_block<'a>(traces: impl Iterator<Item = &'a [ChunkBytes]>) -> UnpackedBlock {
     let mut slots: Vec<Vec<Slot>> = Vec::new();
-    let mut by_record: HashMap<usize, (Arc<PackedRecord>, Vec<(usize, usize, Range<usize>)>)> =
-        HashMap::new();
+    let mut by_record: HashMap<usize, (Arc<PackedRecord>, Vec<Wanted>)> = HashMap::new();
     let mut bytes = 0u64;
     let mut pending = 0usize;
     for (trace, chunks) in traces.enumerate() {
