@@ -1,6 +1,7 @@
 //! The in-memory part of a search over recent data, as search units that decode lazily.
 //!
-//! The live, head and flushing traces are held as the pushed OTLP bytes; decoding all of them
+//! The live, head and flushing traces are held as the pushed OTLP bytes (ranges of held WAL
+//! records, unpacked here with a small cache: see `packed`); decoding all of them
 //! for every query made a search under load (50k spans/s, a million spans in memory) take tens
 //! of seconds. Two things keep a search to what it needs:
 //! - [`Needles`]: a trace whose bytes lack the literal of a string equality the query requires
