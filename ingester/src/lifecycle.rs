@@ -52,14 +52,16 @@ impl ReplaySink for Replayer {
             .filter_map(|trace| {
                 let trace_id = TraceId::from_ingest_bytes(&trace.trace_id).ok()?;
                 // Decoded from `raw`, so the trace bytes are a slice of it.
-                let start = (trace.trace.as_ptr() as usize).wrapping_sub(base);
-                let bytes = if trace.trace.is_empty() || start + trace.trace.len() > raw.len() {
-                    ChunkBytes::Raw(trace.trace)
-                } else {
-                    ChunkBytes::Packed {
+                let range = (trace.trace.as_ptr() as usize)
+                    .checked_sub(base)
+                    .map(|start| start..start + trace.trace.len())
+                    .filter(|range| !range.is_empty() && range.end <= raw.len());
+                let bytes = match range {
+                    Some(range) => ChunkBytes::Packed {
                         record: record.clone(),
-                        range: start..start + trace.trace.len(),
-                    }
+                        range,
+                    },
+                    None => ChunkBytes::Raw(trace.trace),
                 };
                 Some((
                     trace_id,

@@ -142,35 +142,24 @@ impl From<Bytes> for ChunkBytes {
     }
 }
 
-/// Turns chunks back into bytes, decompressing each evicted record once while it stays in
-/// the cache (records are decompressed into memory of their own, counted in `decompressed`).
-#[derive(Debug)]
-pub(crate) struct Unpacker {
-    cache: HashMap<usize, Bytes>,
-    order: VecDeque<usize>,
-    /// Records kept decompressed at once (`usize::MAX`: all, for a block write).
-    capacity: usize,
-    /// Bytes decompressed (not counting records whose uncompressed copy was still kept).
-    pub(crate) decompressed: u64,
-}
-
 /// Records a query's [`Unpacker`] keeps decompressed: recent traces are read newest first, so
 /// the traces of one record come together.
 pub(crate) const QUERY_UNPACK_RECORDS: usize = 8;
 
-impl Unpacker {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Unpacker {
-            cache: HashMap::new(),
-            order: VecDeque::new(),
-            capacity: capacity.max(1),
-            decompressed: 0,
-        }
-    }
+/// Turns a query's chunks back into bytes, decompressing each evicted record once while it
+/// stays among the last [`QUERY_UNPACK_RECORDS`] (block writes use [`unpack_block`]).
+#[derive(Debug, Default)]
+pub(crate) struct Unpacker {
+    cache: HashMap<usize, Bytes>,
+    order: VecDeque<usize>,
+    /// Bytes decompressed (not counting records whose uncompressed copy was still kept).
+    pub(crate) decompressed: u64,
+}
 
+impl Unpacker {
     /// A query's unpacker.
     pub(crate) fn for_query() -> Self {
-        Unpacker::new(QUERY_UNPACK_RECORDS)
+        Unpacker::default()
     }
 
     /// The bytes of `chunk` (CPU work when its record must be decompressed).
@@ -199,7 +188,7 @@ impl Unpacker {
         }
         let raw = record.decompress()?;
         self.decompressed += raw.len() as u64;
-        if self.cache.len() >= self.capacity
+        if self.cache.len() >= QUERY_UNPACK_RECORDS
             && let Some(oldest) = self.order.pop_front()
         {
             self.cache.remove(&oldest);

@@ -444,7 +444,7 @@ impl Ingester {
         })?;
         let tenant_for_record = tenant.clone();
         let held = self.inner.bytes_in_memory.clone();
-        let (framed, chunks) = self
+        let (framed, packed, chunks) = self
             .inner
             .cpu
             .run(move || {
@@ -478,7 +478,7 @@ impl Ingester {
                         )
                     })
                     .collect();
-                Ok::<_, std::io::Error>((framed, chunks))
+                Ok::<_, std::io::Error>((framed, packed, chunks))
             })
             .await?
             .map_err(|error| Error::WalAppend {
@@ -486,11 +486,7 @@ impl Ingester {
             })?;
         let seq = wal.append(framed, chunks.len() as u64).await?;
         // Only acknowledged records take part in the budget; the others drop with `chunks`.
-        if let Some((_, first)) = chunks.first()
-            && let ChunkBytes::Packed { record, .. } = &first.bytes
-        {
-            self.inner.raw_budget.admit(record);
-        }
+        self.inner.raw_budget.admit(&packed);
         Ok((chunks, seq))
     }
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use contrail_proto::ErrorCode;
 
-use super::support::{Fixture, batch, block_count, corpus, eventually, span_ids, tenant};
+use super::support::{
+    Fixture, assert_every_span_found, batch, block_count, corpus, eventually, tenant,
+};
 use crate::{Error, Ingester};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -34,19 +36,6 @@ fn push_then_crash(fixture: &Fixture, traces: &[super::support::TestTrace]) {
     });
     runtime.shutdown_background();
     drop(running);
-}
-
-async fn assert_every_span_found(ingester: &Ingester, traces: &[super::support::TestTrace]) {
-    for trace in traces {
-        let found = ingester
-            .find_trace_by_id(&tenant(), &trace.trace_id)
-            .await
-            .expect("find")
-            .unwrap_or_else(|| panic!("trace {} lost", trace.trace_id));
-        let mut ids = span_ids(&found);
-        ids.sort_unstable();
-        assert_eq!(ids, trace.span_ids.iter().copied().collect::<Vec<_>>());
-    }
 }
 
 #[test]

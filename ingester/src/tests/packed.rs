@@ -6,7 +6,10 @@ use contrail_proto::otlp::common::v1::any_value::Value;
 use contrail_proto::tempopb;
 use prost::Message;
 
-use super::support::{Fixture, TestTrace, batch, block_count, corpus, eventually, tenant};
+use super::support::{
+    Fixture, TestTrace, assert_every_span_found, block_count, corpus, eventually, push_in_batches,
+    tenant,
+};
 
 /// Bytes of segments pushed.
 fn raw_bytes(traces: &[TestTrace]) -> u64 {
@@ -58,13 +61,7 @@ async fn compressed_held_traces_are_read_searched_and_flushed_whole() {
     let fixture = compressed_only();
     let running = fixture.start().await;
     let traces = corpus(21, 300);
-    for chunk in traces.chunks(30) {
-        running
-            .ingester
-            .push(&tenant(), batch(chunk))
-            .await
-            .expect("push");
-    }
+    push_in_batches(&running.ingester, &traces, 30).await;
     let held = running.ingester.bytes_in_memory();
     let pushed = raw_bytes(&traces);
     assert!(
@@ -77,17 +74,8 @@ async fn compressed_held_traces_are_read_searched_and_flushed_whole() {
         "the gauge follows"
     );
 
-    for trace in traces.iter().step_by(7) {
-        let found = running
-            .ingester
-            .find_trace_by_id(&tenant(), &trace.trace_id)
-            .await
-            .expect("find")
-            .expect("held");
-        let mut ids = super::support::span_ids(&found);
-        ids.sort_unstable();
-        assert_eq!(ids, trace.span_ids.iter().copied().collect::<Vec<_>>());
-    }
+    let sample: Vec<TestTrace> = traces.iter().step_by(7).cloned().collect();
+    assert_every_span_found(&running.ingester, &sample).await;
     assert_eq!(search_count(&running.ingester, "{ }").await, traces.len());
     // A string equality goes through the needle check, which unpacks each trace.
     let name = service_name(&traces[5]).expect("service.name");
@@ -128,13 +116,7 @@ async fn replayed_records_are_held_compressed_and_every_span_is_found() {
     fixture.config.flush_all_on_shutdown = false;
     let traces = corpus(22, 200);
     let running = fixture.start().await;
-    for chunk in traces.chunks(25) {
-        running
-            .ingester
-            .push(&tenant(), batch(chunk))
-            .await
-            .expect("push");
-    }
+    push_in_batches(&running.ingester, &traces, 25).await;
     running.stop().await.expect("stop");
     assert_eq!(
         block_count(&fixture.store, &tenant()).await,
@@ -148,17 +130,7 @@ async fn replayed_records_are_held_compressed_and_every_span_is_found() {
         held > 0 && held * 3 < raw_bytes(&traces),
         "replay held {held} bytes"
     );
-    for trace in &traces {
-        let found = running
-            .ingester
-            .find_trace_by_id(&tenant(), &trace.trace_id)
-            .await
-            .expect("find")
-            .unwrap_or_else(|| panic!("trace {} lost", trace.trace_id));
-        let mut ids = super::support::span_ids(&found);
-        ids.sort_unstable();
-        assert_eq!(ids, trace.span_ids.iter().copied().collect::<Vec<_>>());
-    }
+    assert_every_span_found(&running.ingester, &traces).await;
     running.stop().await.expect("stop");
 }
 
@@ -170,13 +142,7 @@ async fn recent_records_stay_uncompressed_within_the_budget() {
     // Room for about half of the pushes uncompressed.
     fixture.config.max_uncompressed_bytes_in_memory = Some(ByteSize::b(pushed / 2));
     let running = fixture.start().await;
-    for chunk in traces.chunks(10) {
-        running
-            .ingester
-            .push(&tenant(), batch(chunk))
-            .await
-            .expect("push");
-    }
+    push_in_batches(&running.ingester, &traces, 10).await;
     let held = running.ingester.bytes_in_memory();
     assert!(
         held > pushed / 3 && held < pushed,

@@ -307,3 +307,24 @@ impl ObjectStore for GatedStore {
         self.inner.copy_opts(from, to, options).await
     }
 }
+
+/// Every span of `traces` is found by trace ID.
+pub(super) async fn assert_every_span_found(ingester: &Ingester, traces: &[TestTrace]) {
+    for trace in traces {
+        let found = ingester
+            .find_trace_by_id(&tenant(), &trace.trace_id)
+            .await
+            .expect("find")
+            .unwrap_or_else(|| panic!("trace {} lost", trace.trace_id));
+        let mut ids = span_ids(&found);
+        ids.sort_unstable();
+        assert_eq!(ids, trace.span_ids.iter().copied().collect::<Vec<_>>());
+    }
+}
+
+/// Pushes `traces` in batches of `batch_size`, each acknowledged.
+pub(super) async fn push_in_batches(ingester: &Ingester, traces: &[TestTrace], batch_size: usize) {
+    for chunk in traces.chunks(batch_size) {
+        ingester.push(&tenant(), batch(chunk)).await.expect("push");
+    }
+}
