@@ -4,6 +4,7 @@
 //! /proc, and writes the medians between the `bench-runner` markers of the project's
 //! BENCHMARKS.md. Workloads whose components do not exist yet are listed as not run.
 
+mod drain;
 mod freshness;
 pub(crate) mod procfs;
 mod workloads;
